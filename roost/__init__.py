@@ -1,0 +1,8 @@
+"""roost: a Condor-style high-throughput scheduler in Python.
+
+This package is the product's face: the ``roost`` command line, configuration, security, the
+runtime the daemons share, and the Python client API.  Importing it stays cheap, so that the
+command line starts at once: each module imports what it needs itself.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The schedd: the durable job queue, submission, claims and the job lifecycle."""

@@ -1,0 +1,1 @@
+"""The startd: machine resources, slots, owner policy, running jobs, and glide-in mode."""
