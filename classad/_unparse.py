@@ -1,0 +1,171 @@
+"""Writing trees and values back as text: canonical new syntax, old syntax, and the text
+``string()`` gives.
+
+New syntax is HTCondor's canonical form (``a + b``, ``f(x,y)``, ``{ 1,2 }``,
+``[ a = 1; b = 2 ]``, reals as ``%1.15E``); parentheses the tree holds are printed, and
+any a hand-built tree needs are added.  A real that ``%1.15E`` would not give back
+exactly is printed with one more digit, so that parsing the text gives the same tree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from . import _ast as ast
+from ._lexer import RESERVED
+from ._timeparse import format_abstime, format_reltime
+from ._values import AbsTime, Error, RelTime, Undefined
+
+_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r",
+    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v",
+}
+
+# Binding strength of each operator, as the grammar has it (higher binds tighter).
+_LEVEL = {
+    "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5,
+    "==": 6, "!=": 6, "=?=": 6, "=!=": 6, "is": 6, "isnt": 6,
+    "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8, ">>>": 8,
+    "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
+}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_UNARY_LEVEL = 11
+_POSTFIX_LEVEL = 12
+
+
+def quote_string(s: str) -> str:
+    out = []
+    for c in s:
+        esc = _ESCAPES.get(c)
+        if esc is not None:
+            out.append(esc)
+        elif c < " ":
+            out.append(f"\\{ord(c):03o}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
+
+
+def quote_name(name: str) -> str:
+    if _IDENTIFIER.match(name) and name.lower() not in RESERVED:
+        return name
+    return "'" + quote_string(name)[1:-1].replace("'", "\\'") + "'"
+
+
+def format_real(x: float) -> str:
+    if x == 0.0:
+        return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
+    if x != x:
+        return 'real("NaN")'
+    if math.isinf(x):
+        return 'real("INF")' if x > 0 else 'real("-INF")'
+    text = f"{x:1.15E}"
+    return text if float(text) == x else f"{x:1.16E}"
+
+
+def format_old_real(x: float) -> str:
+    if x != x or math.isinf(x):
+        return format_real(x)
+    text = f"{x:.16G}"
+    if float(text) != x:
+        text = f"{x:.17G}"
+    if all(c.isdigit() or c == "-" for c in text):
+        text += ".0"
+    return text
+
+
+def format_literal(v, old: bool = False) -> str:
+    t = type(v)
+    if t is bool:
+        return "true" if v else "false"
+    if t is int:
+        return str(v)
+    if t is float:
+        return format_old_real(v) if old else format_real(v)
+    if t is str:
+        return '"' + v.replace('"', '\\"') + '"' if old else quote_string(v)
+    if v is Undefined:
+        return "undefined"
+    if v is Error:
+        return "error"
+    if t is AbsTime:
+        return f'absTime("{format_abstime(v)}")'
+    if t is RelTime:
+        return f'relTime("{format_reltime(v.secs)}")'
+    raise TypeError(f"not a ClassAd literal: {v!r}")
+
+
+def format_value(v) -> str:
+    """A value as text: what ``string()`` gives for a value that is not a string."""
+    from ._classad import ClassAd
+
+    t = type(v)
+    if t is list:
+        return "{ " + ",".join(format_value(x) for x in v) + " }"
+    if t is ClassAd:
+        return unparse_ad(v)
+    if t is AbsTime:
+        return format_abstime(v)
+    if t is RelTime:
+        return format_reltime(v.secs)
+    return format_literal(v)
+
+
+def unparse_ad(ad) -> str:
+    """A ClassAd value in new syntax."""
+    parts = [f"{quote_name(name)} = {unparse(ad._attrs[key])}" for key, name in ad._names.items()]
+    return "[ " + "; ".join(parts) + " ]"
+
+
+def _level(node: ast.Node) -> int:
+    t = type(node)
+    if t is ast.BinaryOp:
+        return _POSTFIX_LEVEL if node.op == "?:" else _LEVEL[node.op]
+    if t is ast.Conditional:
+        return 0
+    if t is ast.UnaryOp:
+        return _UNARY_LEVEL
+    return _POSTFIX_LEVEL + 1
+
+
+def _wrapped(node: ast.Node, level: int, old: bool) -> str:
+    text = unparse(node, old)
+    return f"({text})" if _level(node) < level else text
+
+
+def unparse(node: ast.Node, old: bool = False) -> str:
+    """A tree as text: new syntax, or old syntax (``old``: strings and reals as
+    ``condor_q -long`` writes them)."""
+    t = type(node)
+    if t is ast.Literal:
+        return format_literal(node.value, old)
+    if t is ast.AttrRef:
+        return ("." if node.absolute else "") + quote_name(node.name)
+    if t is ast.BinaryOp:
+        op = node.op
+        if op == "?:":
+            left = _wrapped(node.left, _POSTFIX_LEVEL, old)
+            return f"{left} ?: {_wrapped(node.right, _POSTFIX_LEVEL, old)}"
+        level = _LEVEL[op]
+        left = _wrapped(node.left, level, old)
+        return f"{left} {op} {_wrapped(node.right, level + 1, old)}"
+    if t is ast.Paren:
+        return f"({unparse(node.expr, old)})"
+    if t is ast.Call:
+        return node.name + "(" + ",".join(unparse(a, old) for a in node.args) + ")"
+    if t is ast.Select:
+        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old)}.{quote_name(node.name)}"
+    if t is ast.Subscript:
+        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old)}[{unparse(node.index, old)}]"
+    if t is ast.UnaryOp:
+        return node.op + _wrapped(node.operand, _UNARY_LEVEL, old)
+    if t is ast.Conditional:
+        cond = _wrapped(node.cond, 1, old)
+        return f"{cond} ? {unparse(node.then, old)} : {unparse(node.otherwise, old)}"
+    if t is ast.ListExpr:
+        return "{ " + ",".join(unparse(i, old) for i in node.items) + " }"
+    if t is ast.AdExpr:
+        parts = [f"{quote_name(n)} = {unparse(e, old)}" for n, e in node.attrs.values()]
+        return "[ " + "; ".join(parts) + " ]"
+    raise TypeError(f"not a ClassAd tree: {node!r}")

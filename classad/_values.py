@@ -1,0 +1,77 @@
+"""The value types of the ClassAd language that Python has no type for.
+
+Booleans, integers, reals, strings and lists are plain Python values (``bool`` is tested
+before ``int`` everywhere, since ``bool`` subclasses ``int``).  A ClassAd value is a
+``classad.ClassAd``.  What remains are the two special values and the two time types.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+
+INT64_MIN = -(1 << 63)
+INT64_MAX = (1 << 63) - 1
+
+
+class Value(enum.Enum):
+    """The special values; their numbers match HTCondor's bindings (``classad2.Value``)."""
+
+    Error = 1
+    Undefined = 2
+
+    def __repr__(self) -> str:
+        return f"Value.{self.name}"
+
+
+Undefined = Value.Undefined
+Error = Value.Error
+
+
+def wrap_int(n: int) -> int:
+    """Wrap a Python int to a signed 64-bit integer, as C++ arithmetic does in practice."""
+    if INT64_MIN <= n <= INT64_MAX:
+        return n
+    return ((n - INT64_MIN) & 0xFFFFFFFFFFFFFFFF) + INT64_MIN
+
+
+class AbsTime:
+    """An absolute time: seconds since the epoch, and the zone offset it is shown in."""
+
+    __slots__ = ("secs", "offset")
+
+    def __init__(self, secs: int | float, offset: int = 0) -> None:
+        self.secs = secs
+        self.offset = offset
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbsTime) and self.secs == other.secs
+
+    def __hash__(self) -> int:
+        return hash(("abstime", self.secs))
+
+    def __repr__(self) -> str:
+        return f"AbsTime({self.secs!r}, {self.offset!r})"
+
+    def to_datetime(self) -> datetime.datetime:
+        """The time as an aware UTC datetime, as HTCondor's Python bindings return it."""
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+        return epoch + datetime.timedelta(seconds=self.secs)
+
+
+class RelTime:
+    """A relative time (a duration) in seconds."""
+
+    __slots__ = ("secs",)
+
+    def __init__(self, secs: int | float) -> None:
+        self.secs = secs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RelTime) and self.secs == other.secs
+
+    def __hash__(self) -> int:
+        return hash(("reltime", self.secs))
+
+    def __repr__(self) -> str:
+        return f"RelTime({self.secs!r})"

@@ -1,0 +1,92 @@
+"""Evaluation semantics that HTCondor 25 pins down and roost must keep: scoping, cycles,
+depth, matching and references."""
+
+import pytest
+
+import classad
+from classad import ClassAd, ExprTree, Value
+
+
+def test_unscoped_names_look_in_my_then_target():
+    my = ClassAd("[ x = 1 ]")
+    target = ClassAd("[ x = 2; y = 3 ]")
+    assert ExprTree("x").eval(my, target) == 1
+    assert ExprTree("y").eval(my, target) == 3
+    assert ExprTree("TARGET.x + MY.x").eval(my, target) == 3
+    assert ExprTree("TARGET.x").eval(my) is Value.Undefined
+
+
+def test_enclosing_ads_and_special_names():
+    ad = ClassAd("[ a = 1; b = [ c = a; d = parent.a; e = self.c ] ]")
+    assert ExprTree("b.c").eval(ad) == 1
+    assert ExprTree("b.d").eval(ad) == 1
+    assert ExprTree("b.e").eval(ad) == 1
+    assert ExprTree("toplevel.a").eval(ad) == 1
+    assert isinstance(ExprTree("CurrentTime").eval(ad), int)
+
+
+def test_match_context_names():
+    left = ClassAd("[ a = other.b; c = target.b ]")
+    right = ClassAd("[ b = 5 ]")
+    assert ExprTree("a").eval(left, right) == 5
+    assert ExprTree("c + right.b").eval(left, right) == 10
+
+
+def test_cycles_are_undefined_and_deep_chains_error():
+    assert ClassAd("[ a = b; b = a ]").eval("a") is Value.Undefined
+    assert ClassAd("[ a = a + 1 ]").eval("a") is Value.Undefined
+    chain = "; ".join(f"a{i} = a{i + 1}" for i in range(600)) + "; a600 = 7"
+    assert ClassAd(f"[ {chain} ]").eval("a0") is Value.Error
+    short = "; ".join(f"a{i} = a{i + 1}" for i in range(300)) + "; a300 = 7"
+    assert ClassAd(f"[ {short} ]").eval("a0") == 7
+
+
+def test_cycle_inside_a_larger_expression():
+    ad = ClassAd("[ a = b + 1; b = isUndefined(a) ? 10 : 20 ]")
+    assert ad.eval("a") == 11
+
+
+def test_matching_both_ways():
+    job = ClassAd("""
+        RequestMemory = 2048
+        Requirements = TARGET.Memory >= RequestMemory && TARGET.OpSys == "LINUX"
+        Rank = TARGET.Memory / 1024
+    """)
+    slot = ClassAd("""
+        Memory = 4096
+        OpSys = "linux"
+        START = TARGET.RequestMemory < 8192
+        Requirements = START
+    """)
+    assert classad.symmetric_match(job, slot)
+    assert job.matches(slot) and slot.matches(job)
+    assert classad.rank(job, slot) == 4.0
+    small = ClassAd("[ Memory = 1024; OpSys = \"LINUX\"; Requirements = true ]")
+    assert not job.symmetric_match(small)
+    assert job.matches(small) and not small.matches(job)
+
+
+@pytest.mark.parametrize("requirements, result", [
+    ("true", True), ("3", True), ("0.5", True), ("0", False), ("undefined", False),
+    ('"yes"', False), ("error", False),
+])
+def test_requirements_values(requirements, result):
+    ad = ClassAd(f"[ Requirements = {requirements} ]")
+    assert classad.requirements_hold(ad, ClassAd()) is result
+
+
+def test_references_and_flatten():
+    ad = ClassAd("[ Memory = 10; x = y + 1; Requirements = TARGET.Memory > Memory && x > 1 "
+                 "&& MY.z && foo.bar && strcat(w, TARGET.v) ]")
+    req = ad.lookup("Requirements")
+    assert ad.external_refs(req) == ["foo.bar", "TARGET.Memory", "TARGET.v", "w", "y", "z"]
+    assert ad.internal_refs(req) == ["Memory", "x"]
+    assert str(ad.flatten(ExprTree("TARGET.Memory > Memory && x > 1"))) == (
+        "TARGET.Memory > 10 && x > 1")
+    assert ad.flatten(ExprTree("Memory + 1")) == 11
+
+
+def test_evaluation_never_raises():
+    for text in ["1/0", "{1}[5]", "undefined.x", "f()", "nosuchfunction(1, 2)", "-true",
+                 "[a = {a}].a[0][0]", "\"a\" + 1"]:
+        ExprTree(text).eval()
