@@ -131,7 +131,7 @@ class UnaryOp(Node):
 
 class BinaryOp(Node):
     """Every two-operand operator, Elvis (``?:``) included; ``is``/``isnt`` are stored as
-    ``=?=``/``=!=``, which is how HTCondor prints them."""
+    ``=?=``/``=!=``."""
 
     __slots__ = ("op", "left", "right")
     _fields = ("op", "left", "right")

@@ -53,7 +53,7 @@ class State:
     ERROR.  Evaluation has no side effects, so running it twice is safe.
     """
 
-    __slots__ = ("scope", "left", "right", "depth", "active")
+    __slots__ = ("scope", "left", "right", "depth", "active", "fallback")
 
     def __init__(self, scope: ClassAd | None = None, left=None, right=None, careful=False):
         self.scope = scope
@@ -61,32 +61,38 @@ class State:
         self.right = right
         self.depth = 0
         self.active: set[tuple[int, str]] | None = set() if careful else None
+        # (ad, other): an ad besides the two matched ones whose unscoped names fall back
+        # to ``other``, as evaluate_in gives a nested ad.
+        self.fallback: tuple[ClassAd, ClassAd] | None = None
 
     def evaluate_in(self, ad: ClassAd, arg):
-        """Evaluate a compiled argument with ``ad`` as its scope and no match around it."""
-        inner = State(ad, careful=self.active is not None)
+        """Evaluate a compiled argument with ``ad`` (a nested ad) as its scope.
+
+        As HTCondor's evalInEachContext does: the match stays around it, and a nested ad
+        inside one of the matched ads takes that ad's fallback to the other one, so a
+        GPU's ``Capability >= MinCap`` finds the job's ``MinCap``."""
+        inner = State(ad, self.left, self.right, careful=self.active is not None)
         inner.depth = self.depth
+        if self.left is not None:
+            top = ad
+            while top._parent is not None and top is not self.left and top is not self.right:
+                top = top._parent
+            if top is self.left:
+                inner.fallback = (ad, self.right)
+            elif top is self.right:
+                inner.fallback = (ad, self.left)
         return arg(inner)
 
-    def lookup_expr(self, name: str) -> ast.Node | None:
-        """The tree an unscoped name resolves to from the current scope, or None."""
-        key = name.lower()
-        for start in (self.scope, self._alternate(self.scope)):
-            ad = start
-            while ad is not None:
-                node = ad._attrs.get(key)
-                if node is not None:
-                    return node
-                ad = ad._parent
-        return None
-
     def _alternate(self, ad):
+        """Where an unscoped name missing from ``ad``'s scopes is looked up next."""
         if self.left is None or ad is None:
             return None
         if ad is self.left:
             return self.right
         if ad is self.right:
             return self.left
+        if self.fallback is not None and ad is self.fallback[0]:
+            return self.fallback[1]
         return None
 
 
@@ -148,8 +154,12 @@ def run(fn, scope: ClassAd | None = None, left=None, right=None):
         return Error
 
 
-def _lookup(st: State, start: ClassAd, key: str):
-    """A name's value looked up from ``start`` outwards, or _MISSING.
+def find_attribute(st: State, start: ClassAd, key: str):
+    """Where a name leads from ``start`` outwards (HTCondor's ``LookupInScope``):
+
+    - ``(ad, tree)``: an attribute, and the ad holding it;
+    - ``(None, value)``: a special name or a name of the match context, and its value;
+    - ``(last, None)``: nowhere; ``last`` is the outermost ad walked, None in a match.
 
     In a match, HTCondor puts each of the two ads under a context ad in place of its own
     parent, so the walk from either of them continues there and nowhere else."""
@@ -158,14 +168,27 @@ def _lookup(st: State, start: ClassAd, key: str):
     while True:
         node = ad._attrs.get(key)
         if node is not None:
-            return eval_attribute(st, ad, key, node)
+            return ad, node
         if ad is start and key in _SPECIAL:
-            return _special(st, ad, key)
+            value = _special(st, ad, key)
+            return (None, value) if value is not _MISSING else (ad, None)
         if left is not None and (ad is left or ad is st.right):
-            return _match_context(st, ad, key)
-        ad = ad._parent
-        if ad is None:
-            return _MISSING
+            value = _match_context(st, ad, key)
+            return None, (value if value is not _MISSING else None)
+        parent = ad._parent
+        if parent is None:
+            return ad, None
+        ad = parent
+
+
+def _lookup(st: State, start: ClassAd, key: str):
+    """A name's value looked up from ``start`` outwards, or _MISSING."""
+    ad, found = find_attribute(st, start, key)
+    if found is None:
+        return _MISSING
+    if ad is None:
+        return found
+    return eval_attribute(st, ad, key, found)
 
 
 def _special(st: State, ad: ClassAd, key: str):
@@ -540,9 +563,9 @@ def _binary(node: ast.BinaryOp):
         return _logical_or([compile_node(n) for n in _operands(node, op)])
     if op == "?:":
         return _elvis(left, right)
-    if op in ("=?=", "is"):
+    if op == "=?=":
         return lambda st: identical(left(st), right(st))
-    if op in ("=!=", "isnt"):
+    if op == "=!=":
         return lambda st: not_identical(left(st), right(st))
     if op in ("==", "!=", "<", "<=", ">", ">="):
         return _compare_fast(op, left, right)

@@ -22,21 +22,12 @@ from ._builtins import lazy_function
 from ._classad import ClassAd
 from ._convert import value_to_node
 from ._errors import ClassAdSyntaxError
-from ._evaluate import compile_node, compile_text, select
+from ._evaluate import compile_node, compile_text, find_attribute, select
 from ._exprtree import ExprTree
 from ._fn_convert import to_string, utf8
 from ._fn_pcre import compile_pcre
 from ._refs import references
-from ._unparse import (
-    _LEVEL,
-    _POSTFIX_LEVEL,
-    _UNARY_LEVEL,
-    _level,
-    format_literal,
-    format_value,
-    quote_name,
-    unparse,
-)
+from ._unparse import format_value, unparse
 from ._values import Error, Undefined
 
 log = logging.getLogger("classad")
@@ -85,39 +76,13 @@ def _is_reference(node: ast.Node) -> bool:
     return type(node) is ast.AttrRef or type(node) is ast.Select
 
 
-_SPECIAL_NAMES = frozenset({"self", "my", "parent", "toplevel", "root", "currenttime"})
-
-
-def _lookup_in_scope(st, start: ClassAd, key: str):
-    """ClassAd::LookupInScope from ``start``: the tree ``key`` names, or None, and the ad
-    where the walk stopped.  In a match the walk ends past the two ads, in the match ad,
-    which holds nothing a name can find; that ad is None here."""
-    ad = start
-    while True:
-        node = ad._attrs.get(key)
-        if node is not None:
-            return node, ad
-        if ad is start and key in _SPECIAL_NAMES:
-            return _special(st, ad, key), ad
-        if ad._parent is None:
-            break
-        ad = ad._parent
-    in_match = st.left is not None and (ad is st.left or ad is st.right)
-    return None, None if in_match else ad
-
-
-def _special(st, ad: ClassAd, key: str) -> ast.Node | None:
-    if key in ("self", "my"):
-        return value_to_node(ad)
-    if key == "parent":
-        return None if ad._parent is None else value_to_node(ad._parent)
-    if key == "currenttime":
-        return ast.Call("time", ())
-    if st.left is not None:
-        return None  # the root of a match is the match ad
-    while ad._parent is not None:
-        ad = ad._parent
-    return value_to_node(ad)
+def _find(st, start: ClassAd, key: str) -> tuple[ast.Node | None, ClassAd | None]:
+    """The tree ``key`` names from ``start`` (a special name's value as a literal tree),
+    and the ad where the lookup stopped: None when it found nothing in a match."""
+    ad, found = find_attribute(st, start, key)
+    if ad is None and found is not None:
+        return value_to_node(found), start
+    return found, ad
 
 
 def _deref(st, node: ast.Node) -> ast.Node | None:
@@ -135,7 +100,7 @@ def _deref(st, node: ast.Node) -> ast.Node | None:
             return value_to_node(select(st, base, key))
         if not isinstance(base, ClassAd):
             return None
-        found, st.scope = _lookup_in_scope(st, base, key)
+        found, st.scope = _find(st, base, key)
         return found
     start = st.scope
     if start is None:
@@ -146,59 +111,14 @@ def _deref(st, node: ast.Node) -> ast.Node | None:
             return None
         while start._parent is not None:
             start = start._parent
-    found, where = _lookup_in_scope(st, start, key)
-    if found is None and not node.absolute and st.left is not None:
+    found, where = _find(st, start, key)
+    if found is None and not node.absolute:
         # Old ClassAd semantics: a top-level ad's unscoped names fall back to the other ad.
-        other = st.right if start is st.left else st.left if start is st.right else None
+        other = st._alternate(start)
         if other is not None:
-            found, where = _lookup_in_scope(st, other, key)
+            found, where = _find(st, other, key)
     st.scope = where
     return found
-
-
-def pretty(node: ast.Node, indent: int = 0) -> str:
-    """HTCondor's PrettyPrint, which ``unparse()`` uses: the canonical text, except that
-    lists and ads are laid out over lines, each element on its own, indented three
-    (lists) or four (ads) places past the enclosing one.  Attributes of an ad literal
-    come in the order written (HTCondor's come in its hash table's order)."""
-    t = type(node)
-    if t is ast.ListExpr:
-        inner = indent + 3
-        items = ",".join(f"\n{' ' * (inner + 3)}{pretty(i, inner + 3)}" for i in node.items)
-        return f"\n{' ' * inner}{{{items}\n{' ' * inner}}}"
-    if t is ast.AdExpr:
-        inner = indent + 4
-        pad = " " * (inner + 4)
-        attrs = "; ".join(
-            f"\n{pad}{quote_name(n)} = {pretty(e, inner + 4)}" for n, e in node.attrs.values()
-        )
-        return f"\n{' ' * inner}[{attrs}\n{' ' * inner}]"
-    if not any(type(n) in (ast.ListExpr, ast.AdExpr) for n in ast.walk(node)):
-        return unparse(node)
-
-    def wrapped(child: ast.Node, level: int) -> str:
-        text = pretty(child, indent)
-        return f"({text})" if _level(child) < level else text
-
-    if t is ast.BinaryOp:
-        if node.op == "?:":
-            return f"{wrapped(node.left, _POSTFIX_LEVEL)} ?: {wrapped(node.right, _POSTFIX_LEVEL)}"
-        level = _LEVEL[node.op]
-        return f"{wrapped(node.left, level)} {node.op} {wrapped(node.right, level + 1)}"
-    if t is ast.Paren:
-        return f"({pretty(node.expr, indent)})"
-    if t is ast.Call:
-        return node.name + "(" + ",".join(pretty(a, indent) for a in node.args) + ")"
-    if t is ast.Select:
-        return f"{wrapped(node.expr, _POSTFIX_LEVEL)}.{quote_name(node.name)}"
-    if t is ast.Subscript:
-        return f"{wrapped(node.expr, _POSTFIX_LEVEL)}[{pretty(node.index, indent)}]"
-    if t is ast.UnaryOp:
-        return f" {node.op}{wrapped(node.operand, _UNARY_LEVEL)}"  # HTCondor's " -", " !"
-    if t is ast.Conditional:
-        cond = wrapped(node.cond, 1)
-        return f"{cond} ? {pretty(node.then, indent)} : {pretty(node.otherwise, indent)}"
-    return format_literal(node.value)
 
 
 @lazy_function("unparse", min_args=1, max_args=1)
@@ -212,7 +132,7 @@ def unparse_(st, args):
     if type(node) is ast.Select or node.absolute or ad is None:
         return ""
     found = ad._attrs.get(node.name.lower())
-    return "" if found is None else pretty(found)
+    return "" if found is None else unparse(found, indent=0)
 
 
 @lazy_function("unresolved", min_args=1, max_args=2)
@@ -233,7 +153,8 @@ def unresolved(st, args):
             return Error
     names = []
     if st.scope is not None:
-        for name in references(st.scope, ExprTree._wrap(expr), external=True):
+        other = st._alternate(st.scope)
+        for name in references(st.scope, ExprTree._wrap(expr), external=True, target=other):
             if name[:7].lower() == "target.":
                 name = name[7:]
             names.append(name)

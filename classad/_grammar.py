@@ -102,8 +102,8 @@ class Grammar:
     def p_expr_meta(self, p):
         """expr : expr META_EQ expr
         | expr META_NE expr"""
-        # Written as =?= / =!= or as the words is / isnt, which HTCondor prints back.
-        op = p[2]
+        # "is" and "isnt" are other spellings of the same operators.
+        op = "=?=" if p[2] in ("=?=", "is") else "=!="
         p[0] = _checked(ast.BinaryOp(op, p[1], p[3], p[1].line, p[1].column), p, 2)
 
     def p_expr_unary(self, p):

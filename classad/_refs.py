@@ -37,7 +37,10 @@ def _find(ad: ClassAd, key: str) -> tuple[ClassAd, ast.Node] | None:
     return None
 
 
-def references(ad: ClassAd, expr, external: bool) -> list[str]:
+def references(ad: ClassAd, expr, external: bool, target: ClassAd | None = None) -> list[str]:
+    """Names ``expr`` refers to, evaluated in ``ad`` (matched against ``target`` if given,
+    so that ``TARGET.x`` leads into the target ad)."""
+    left, right = (ad, target) if target is not None else (None, None)
     found: dict[str, str] = {}
     seen: set[tuple[int, str]] = set()
 
@@ -54,15 +57,15 @@ def references(ad: ClassAd, expr, external: bool) -> list[str]:
             return
         if t is ast.Select:
             base = node.expr
-            value = _evaluate_in(base, scope)
+            value = run(compile_node(base), scope, left, right)
             if isinstance(value, ClassAd):
                 follow(node.name, value, node.name, depth)
             elif value is Undefined and external:
                 full = f"{unparse(base)}.{node.name}"
                 found.setdefault(full.lower(), full)
             return
-        if t is ast.AdExpr:
-            return
+        # An ad literal's attributes are looked at in the current ad's scope, as
+        # HTCondor does.
         for child in node.children():
             visit(child, scope, depth + 1)
 
@@ -82,10 +85,6 @@ def references(ad: ClassAd, expr, external: bool) -> list[str]:
 
     visit(_tree(expr), ad, 0)
     return sorted(found.values(), key=str.lower)
-
-
-def _evaluate_in(node: ast.Node, scope: ClassAd):
-    return run(compile_node(node), scope)
 
 
 # -- flatten -------------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def _flatten(node: ast.Node, scope: ClassAd, active: set) -> tuple[object, ast.N
 
 
 def _evaluated(node: ast.Node, scope: ClassAd):
-    return _evaluate_in(node, scope), node
+    return run(compile_node(node), scope), node
 
 
 def _short_circuit(op: str, results):

@@ -90,17 +90,20 @@ def format_abstime(t: AbsTime) -> str:
     return f"{local:%Y-%m-%dT%H:%M:%S}{sign}{off // 3600:02d}:{off % 3600 // 60:02d}"
 
 
-def format_reltime(secs: float) -> str:
+def format_reltime(secs: float, fraction: bool = True) -> str:
+    """``[-][D+]HH:MM:SS`` with leading zero fields left out.  A fraction of a second is
+    printed (``%g``) for a time written in an expression and dropped (``fraction=False``)
+    for a computed value, as HTCondor's two printers do."""
     out = ""
     if secs < 0:
         out = "-"
         secs = -secs
-    fraction = secs - math.floor(secs)
+    part = secs - math.floor(secs)
     whole = int(secs)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, seconds = divmod(rest, 60)
-    sec = f"{seconds:02d}" if fraction == 0 else f"{seconds + fraction:g}"
+    sec = f"{seconds:02d}" if part == 0 or not fraction else f"{seconds + part:g}"
     if days:
         return f"{out}{days}+{hours:02d}:{minutes:02d}:{sec}"
     if hours:

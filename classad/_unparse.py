@@ -25,11 +25,14 @@ _ESCAPES = {
 # Binding strength of each operator, as the grammar has it (higher binds tighter).
 _LEVEL = {
     "||": 1, "&&": 2, "|": 3, "^": 4, "&": 5,
-    "==": 6, "!=": 6, "=?=": 6, "=!=": 6, "is": 6, "isnt": 6,
+    "==": 6, "!=": 6, "=?=": 6, "=!=": 6,
     "<": 7, "<=": 7, ">": 7, ">=": 7, "<<": 8, ">>": 8, ">>>": 8,
     "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# HTCondor's new-syntax printer spells the meta-comparisons as words, its old-syntax
+# printer as operators.
+_NEW_SPELLING = {"=?=": "is", "=!=": "isnt"}
 _UNARY_LEVEL = 11
 _POSTFIX_LEVEL = 12
 
@@ -108,7 +111,7 @@ def format_value(v) -> str:
     if t is AbsTime:
         return format_abstime(v)
     if t is RelTime:
-        return format_reltime(v.secs)
+        return format_reltime(v.secs, fraction=False)
     return format_literal(v)
 
 
@@ -129,14 +132,16 @@ def _level(node: ast.Node) -> int:
     return _POSTFIX_LEVEL + 1
 
 
-def _wrapped(node: ast.Node, level: int, old: bool) -> str:
-    text = unparse(node, old)
+def _wrapped(node: ast.Node, level: int, old: bool, indent: int | None) -> str:
+    text = unparse(node, old, indent)
     return f"({text})" if _level(node) < level else text
 
 
-def unparse(node: ast.Node, old: bool = False) -> str:
+def unparse(node: ast.Node, old: bool = False, indent: int | None = None) -> str:
     """A tree as text: new syntax, or old syntax (``old``: strings and reals as
-    ``condor_q -long`` writes them)."""
+    ``condor_q -long`` writes them).  With ``indent``, lists and ads are laid out over
+    lines as HTCondor's pretty printer does (what the ``unparse()`` function gives):
+    each element on a line of its own, three (lists) or four (ads) places further in."""
     t = type(node)
     if t is ast.Literal:
         return format_literal(node.value, old)
@@ -145,27 +150,43 @@ def unparse(node: ast.Node, old: bool = False) -> str:
     if t is ast.BinaryOp:
         op = node.op
         if op == "?:":
-            left = _wrapped(node.left, _POSTFIX_LEVEL, old)
-            return f"{left} ?: {_wrapped(node.right, _POSTFIX_LEVEL, old)}"
+            left = _wrapped(node.left, _POSTFIX_LEVEL, old, indent)
+            return f"{left} ?: {_wrapped(node.right, _POSTFIX_LEVEL, old, indent)}"
         level = _LEVEL[op]
-        left = _wrapped(node.left, level, old)
-        return f"{left} {op} {_wrapped(node.right, level + 1, old)}"
+        left = _wrapped(node.left, level, old, indent)
+        if not old:
+            op = _NEW_SPELLING.get(op, op)
+        return f"{left} {op} {_wrapped(node.right, level + 1, old, indent)}"
     if t is ast.Paren:
-        return f"({unparse(node.expr, old)})"
+        return f"({unparse(node.expr, old, indent)})"
     if t is ast.Call:
-        return node.name + "(" + ",".join(unparse(a, old) for a in node.args) + ")"
+        return node.name + "(" + ",".join(unparse(a, old, indent) for a in node.args) + ")"
     if t is ast.Select:
-        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old)}.{quote_name(node.name)}"
+        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old, indent)}.{quote_name(node.name)}"
     if t is ast.Subscript:
-        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old)}[{unparse(node.index, old)}]"
+        base = _wrapped(node.expr, _POSTFIX_LEVEL, old, indent)
+        return f"{base}[{unparse(node.index, old, indent)}]"
     if t is ast.UnaryOp:
-        return node.op + _wrapped(node.operand, _UNARY_LEVEL, old)
+        # HTCondor writes a space before a unary operator: "a * -b" is "a *  -b".
+        return " " + node.op + _wrapped(node.operand, _UNARY_LEVEL, old, indent)
     if t is ast.Conditional:
-        cond = _wrapped(node.cond, 1, old)
-        return f"{cond} ? {unparse(node.then, old)} : {unparse(node.otherwise, old)}"
+        cond = _wrapped(node.cond, 1, old, indent)
+        then = unparse(node.then, old, indent)
+        return f"{cond} ? {then} : {unparse(node.otherwise, old, indent)}"
     if t is ast.ListExpr:
-        return "{ " + ",".join(unparse(i, old) for i in node.items) + " }"
+        if indent is None:
+            return "{ " + ",".join(unparse(i, old) for i in node.items) + " }"
+        inner = indent + 3
+        items = ",".join(f"\n{' ' * (inner + 3)}{unparse(i, old, inner + 3)}" for i in node.items)
+        return f"\n{' ' * inner}{{{items}\n{' ' * inner}}}"
     if t is ast.AdExpr:
-        parts = [f"{quote_name(n)} = {unparse(e, old)}" for n, e in node.attrs.values()]
-        return "[ " + "; ".join(parts) + " ]"
+        if indent is None:
+            parts = [f"{quote_name(n)} = {unparse(e, old)}" for n, e in node.attrs.values()]
+            return "[ " + "; ".join(parts) + " ]"
+        inner = indent + 4
+        pad = " " * (inner + 4)
+        attrs = "; ".join(
+            f"\n{pad}{quote_name(n)} = {unparse(e, old, inner + 4)}" for n, e in node.attrs.values()
+        )
+        return f"\n{' ' * inner}[{attrs}\n{' ' * inner}]"
     raise TypeError(f"not a ClassAd tree: {node!r}")

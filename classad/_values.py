@@ -45,10 +45,11 @@ class AbsTime:
         self.offset = offset
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, AbsTime) and self.secs == other.secs
+        # Identity (=?=) and tree equality include the zone; "==" compares ``secs``.
+        return isinstance(other, AbsTime) and (self.secs, self.offset) == (other.secs, other.offset)
 
     def __hash__(self) -> int:
-        return hash(("abstime", self.secs))
+        return hash(("abstime", self.secs, self.offset))
 
     def __repr__(self) -> str:
         return f"AbsTime({self.secs!r}, {self.offset!r})"

@@ -104,7 +104,7 @@ def test_syntax_errors_name_line_and_column(text, line, column):
         ("'odd name'", ast.AttrRef("odd name")),
         ('"ab" "cd"', ast.Literal("abcd")),
         ("x is undefined",
-         ast.BinaryOp("is", ast.AttrRef("x"), ast.Literal(classad.Value.Undefined))),
+         ast.BinaryOp("=?=", ast.AttrRef("x"), ast.Literal(classad.Value.Undefined))),
         ("f(1; 2)", ast.Call("f", (ast.Literal(1), ast.Literal(2)))),
         ("9223372036854775808", ast.Literal(0)),
         ("-9223372036854775808", ast.Literal(-(2**63))),
