@@ -419,40 +419,26 @@ def _operands(node: ast.Node, op: str) -> list[ast.Node]:
     return [node]
 
 
-def _logical_and(fns):
-    def logical_and(st):
-        acc = True
+def _logical(fns, absorbing: bool):
+    """``&&`` (``absorbing`` False) or ``||`` (True) over a chain of operands.
+
+    The absorbing value and Error end the chain; Undefined so far stays Undefined unless
+    the absorbing value or Error comes (``U && F`` is F, ``U || T`` is T)."""
+    identity = not absorbing
+
+    def logical(st):
+        acc = identity
         for f in fns:
             v = f(st)
             if type(v) is not bool:
                 v = truth(v)
-            if acc is True:
+            if v is absorbing or v is Error:
+                return v
+            if acc is identity:
                 acc = v
-                if v is False or v is Error:
-                    return v
-            elif v is False or v is Error:
-                return v  # acc is Undefined: U && F is F, U && E is E
         return acc
 
-    return logical_and
-
-
-def _logical_or(fns):
-    def logical_or(st):
-        acc = False
-        for f in fns:
-            v = f(st)
-            if type(v) is not bool:
-                v = truth(v)
-            if acc is False:
-                acc = v
-                if v is True or v is Error:
-                    return v
-            elif v is True or v is Error:
-                return v  # acc is Undefined: U || T is T, U || E is E
-        return acc
-
-    return logical_or
+    return logical
 
 
 def _elvis(left, right):
@@ -495,7 +481,10 @@ def _int_fast(op: str, left, right):
 
 
 def _compare_fast(op: str, left, right):
-    """Comparisons, with a fast path for two numbers of one type."""
+    """Comparisons, with a fast path for two numbers of one type.
+
+    The commonest operators in Requirements are written out one by one: going through
+    ``operator.ge`` would cost about as much again as the comparison itself."""
     if op == "==":
 
         def eq(st):
@@ -557,10 +546,8 @@ def _binary(node: ast.BinaryOp):
         return _string_equality(op, compile_node(node.left), node.right.value)
     left = compile_node(node.left)
     right = compile_node(node.right)
-    if op == "&&":
-        return _logical_and([compile_node(n) for n in _operands(node, op)])
-    if op == "||":
-        return _logical_or([compile_node(n) for n in _operands(node, op)])
+    if op == "&&" or op == "||":
+        return _logical([compile_node(n) for n in _operands(node, op)], op == "||")
     if op == "?:":
         return _elvis(left, right)
     if op == "=?=":

@@ -156,17 +156,20 @@ class Lexer:
 
     # -- rules that need code (PLY tries these first, in this order) ---------------------
 
+    def _lines(self, text: str, start: int) -> None:
+        """Count the line breaks in ``text``, which starts at ``start`` in the input."""
+        newlines = text.count("\n")
+        if newlines:
+            self.lexer.lineno += newlines
+            self.line_start = start + text.rindex("\n") + 1
+
     def t_newline(self, t):
         r"\n+"
-        t.lexer.lineno += len(t.value)
-        self.line_start = t.lexpos + len(t.value)
+        self._lines(t.value, t.lexpos)
 
     def t_comment(self, t):
         r"//[^\n]*|/\*(.|\n)*?\*/"
-        newlines = t.value.count("\n")
-        if newlines:
-            t.lexer.lineno += newlines
-            self.line_start = t.lexpos + t.value.rindex("\n") + 1
+        self._lines(t.value, t.lexpos)
 
     def t_unterminated_comment(self, t):
         r"/\*"
@@ -174,10 +177,7 @@ class Lexer:
 
     def t_ELVIS(self, t):
         r"\?[ \t\r\n]*:"
-        newlines = t.value.count("\n")
-        if newlines:
-            t.lexer.lineno += newlines
-            self.line_start = t.lexpos + t.value.rindex("\n") + 1
+        self._lines(t.value, t.lexpos)
         return t
 
     def t_QUESTION(self, t):
@@ -217,10 +217,7 @@ class Lexer:
             after = _SPACE.match(data, pos).end()
             if after >= len(data) or data[after] != '"':
                 break
-            skipped = data[pos:after]
-            if "\n" in skipped:
-                t.lexer.lineno += skipped.count("\n")
-                self.line_start = pos + skipped.rindex("\n") + 1
+            self._lines(data[pos:after], pos)
             pos = after
         t.lexer.lexpos = pos
         t.value = "".join(pieces)
@@ -265,9 +262,7 @@ class Lexer:
             c = data[pos]
             if c == quote:
                 raw = data[start + 1 : pos]
-                if "\n" in raw:
-                    self.lexer.lineno += raw.count("\n")
-                    self.line_start = start + 1 + raw.rindex("\n") + 1
+                self._lines(raw, start + 1)
                 return raw, pos + 1
             if c == "\\" and (not self.old_strings or (pos + 1 < n and data[pos + 1] == '"')):
                 pos += 2

@@ -136,21 +136,17 @@ def _evaluated(node: ast.Node, scope: ClassAd):
 
 
 def _short_circuit(op: str, results):
+    """HTCondor's simplifications when one side is known: ``false && x`` is false,
+    ``true && x`` is x, ``x && true`` is x, and the mirror images for ``||``."""
+    absorbing = op == "||"
+    identity = not absorbing
     (lv, ln), (rv, rn) = results
-    if op == "&&":
-        if lv is False:
-            return False, ast.Literal(False)
-        if lv is True:
-            return rv, rn
-        if rv is True:
-            return _MISSING, ln
-    else:
-        if lv is True:
-            return True, ast.Literal(True)
-        if lv is False:
-            return rv, rn
-        if rv is False:
-            return _MISSING, ln
+    if lv is absorbing:
+        return absorbing, ast.Literal(absorbing)
+    if lv is identity:
+        return rv, rn
+    if rv is identity:
+        return _MISSING, ln
     return None
 
 
