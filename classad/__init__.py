@@ -25,7 +25,7 @@ from . import _functions  # noqa: F401  (fills the registry of built-in function
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
 from ._exprtree import ExprTree
-from ._io import parse_ads, parse_json_ads, parse_one
+from ._io import ad_from_pairs, ad_to_pairs, parse_ads, parse_json_ads, parse_one
 from ._match import rank, requirements_hold, symmetric_match
 from ._unparse import quote_string as quote
 from ._values import Value
@@ -54,6 +54,8 @@ __all__ = [
     "ClassAdSyntaxError",
     "ExprTree",
     "Value",
+    "ad_from_pairs",
+    "ad_to_pairs",
     "parse_ads",
     "parse_json_ads",
     "parse_one",

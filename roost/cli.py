@@ -35,6 +35,12 @@ VERBS: dict[str, Verb] = {
     "classad eval": Verb(
         "roost.classad_eval:main", "evaluate ClassAd expressions in the context of ads"
     ),
+    "config": Verb(
+        "roost.config_cli:main", "show the effective configuration and where it came from"
+    ),
+    "token": Verb("roost.token_cli:main", "create and show the tokens that authenticate calls"),
+    "status": Verb("matchmaker.status_cli:main", "show the pool's slots, schedds and submitters"),
+    "matchmaker": Verb("matchmaker.cli:main", "run the collector daemon"),
 }
 
 USAGE = "usage: roost [--help] [--version] VERB [ARGS...]"

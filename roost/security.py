@@ -1,0 +1,598 @@
+"""Tokens, the pool signing key, and the authentication of gRPC calls.
+
+A token is an HTCondor IDTOKEN: a JWT signed with HS256 by the pool signing key, whose
+claims name an identity (``sub``: ``alice@pool``, ``startd@node1.example.org``) and what it
+may do (``scope``, space-separated).  Every call to a daemon carries one as
+``authorization: Bearer <token>`` metadata; ``AuthInterceptor`` checks it, and the servicer
+reads who is calling with ``current_identity()``.
+
+Scopes follow HTCondor's access levels: ``admin`` implies every scope, and ``submit``,
+``advertise-startd``, ``advertise-schedd`` and ``negotiate`` each imply ``read``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import contextvars
+import datetime
+import getpass
+import hashlib
+import hmac
+import json
+import logging
+import math
+import os
+import pwd
+import re
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from roost.errors import RoostError
+
+log = logging.getLogger("roost.security")
+
+SCOPES = ("read", "submit", "advertise-startd", "advertise-schedd", "negotiate", "admin")
+
+# The scopes each scope grants, itself included (HTCondor: ADMINISTRATOR implies all,
+# WRITE and the ADVERTISE_* levels imply READ).
+_GRANTS: dict[str, frozenset[str]] = {
+    "read": frozenset({"read"}),
+    "submit": frozenset({"submit", "read"}),
+    "advertise-startd": frozenset({"advertise-startd", "read"}),
+    "advertise-schedd": frozenset({"advertise-schedd", "read"}),
+    "negotiate": frozenset({"negotiate", "read"}),
+    "admin": frozenset(SCOPES),
+}
+
+# What `roost pool up` gives the user who runs the pool.
+LOCAL_SCOPES = ("read", "submit", "admin")
+
+ISSUER = "roost"
+KEY_BYTES = 32
+
+# The longest a token may live: a century is forever for a pool, and its expiry is still a
+# date that every tool can print.
+MAX_LIFETIME = 100 * 365 * 86400.0
+_LAST_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z
+
+# How many verified tokens an interceptor remembers; a pool has few distinct tokens, and
+# only ones with a good signature get in, so the bound is a backstop, not a policy.
+_CACHE_SIZE = 4096
+
+_TOKEN_SHAPE = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _json(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+_HEADER = _b64encode(_json({"alg": "HS256", "kid": "POOL", "typ": "JWT"}))
+
+
+def _utc(timestamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in _GRANTS:
+        raise ValueError(f"unknown scope {scope!r} (known: {', '.join(SCOPES)})")
+
+
+# -- The signing key ---------------------------------------------------------------------
+
+
+class SigningKey:
+    """The pool's secret: it signs every token, and only its holder can make one."""
+
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != KEY_BYTES:
+            raise ValueError(f"a signing key is {KEY_BYTES} bytes, not {len(secret)}")
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return "SigningKey(<secret>)"
+
+    def sign(self, data: bytes) -> bytes:
+        """The HMAC-SHA256 of ``data``."""
+        return hmac.new(self._secret, data, hashlib.sha256).digest()
+
+    @classmethod
+    def load(cls, path: Path) -> SigningKey:
+        """The key in ``path``.  OSError if it cannot be read; RoostError if other users
+        may read it, or it is not a key."""
+        with open(path, "rb") as stream:
+            mode = os.fstat(stream.fileno()).st_mode & 0o777
+            if mode & 0o077:
+                raise RoostError(
+                    f"the signing key {path} is open to other users (mode {mode:04o}); "
+                    f"refusing it (fix with: chmod 600 {path})"
+                )
+            secret = stream.read(KEY_BYTES + 1)
+        if len(secret) != KEY_BYTES:
+            raise RoostError(
+                f"the signing key {path} is damaged ({len(secret)} bytes, not {KEY_BYTES})"
+            )
+        return cls(secret)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> SigningKey:
+        """The key in ``path``, made (32 random bytes, mode 0600) if there is none.
+
+        Daemons starting at the same moment all end up with the one key that was written
+        first.  Failures are one-line RoostErrors.
+        """
+        path = Path(path)
+        try:
+            return cls.load(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            raise RoostError(f"cannot read the signing key {path}: {error.strerror}") from None
+        key = cls(secrets.token_bytes(KEY_BYTES))
+        # The key is written whole to a private file made with O_EXCL, then linked to its
+        # name.  link() never replaces a file, so of two racing daemons exactly one key
+        # wins, and the loser reads a complete file, never a half-written one (creating
+        # the key's own name with O_EXCL and then writing would allow that).
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(key._secret)
+                stream.flush()
+                os.fsync(stream.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                return cls.load(path)
+        except OSError as error:
+            raise RoostError(f"cannot create the signing key {path}: {error.strerror}") from None
+        finally:
+            temporary.unlink(missing_ok=True)
+        log.info("created the pool signing key %s", path)
+        return key
+
+
+def key_path(home: Path) -> Path:
+    """Where the pool signing key lives: ``HOME/keys/pool.key`` (directory 0700)."""
+    return Path(home) / "keys" / "pool.key"
+
+
+def token_dir(home: Path) -> Path:
+    """Where users' tokens live: ``HOME/tokens`` (made 0700 by whoever first writes one)."""
+    return Path(home) / "tokens"
+
+
+# -- Tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a verified token says is calling, and what it may do."""
+
+    name: str  # "alice@pool", "startd@node1.example.org"
+    scopes: frozenset[str]
+    expires: float  # seconds since the epoch
+    token_id: str  # the token's jti, for logs and revocation
+
+    def allows(self, scope: str) -> bool:
+        """Whether the identity has ``scope``, directly or through a scope that implies it."""
+        _check_scope(scope)
+        return any(scope in _GRANTS.get(held, ()) for held in self.scopes)
+
+    @property
+    def host(self) -> str:
+        """The part of the name after "@" ("node1.example.org"); "" if there is none."""
+        return self.name.partition("@")[2]
+
+
+class AuthError(Exception):
+    """A call that cannot be allowed.  ``code`` is "missing", "malformed",
+    "bad-signature", "expired" (all: not authenticated) or "scope" (not permitted)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def create_token(
+    key: SigningKey,
+    identity: str,
+    scopes: Iterable[str],
+    lifetime: float,
+    now: float | None = None,
+) -> str:
+    """A token for ``identity`` with ``scopes``, valid for ``lifetime`` seconds from ``now``
+    (default: the current time)."""
+    if not identity or any(c.isspace() or not c.isprintable() for c in identity):
+        raise ValueError(f"an identity is a name without spaces, not {identity!r}")
+    wanted = set(scopes)
+    for scope in sorted(wanted):
+        _check_scope(scope)
+    if not wanted:
+        raise ValueError("a token needs at least one scope")
+    # A lifetime of 0 or less makes a token that has already expired, which grants
+    # nothing and is how tests get one.
+    if not -math.inf < lifetime <= MAX_LIFETIME:
+        raise ValueError(f"a token's lifetime must be at most a century, not {lifetime} s")
+    now = time.time() if now is None else now
+    claims = {
+        "sub": identity,
+        "scope": " ".join(scope for scope in SCOPES if scope in wanted),
+        "iat": int(now),
+        "exp": math.ceil(now + lifetime),
+        "jti": secrets.token_hex(16),
+        "iss": ISSUER,
+    }
+    signing_input = f"{_HEADER}.{_b64encode(_json(claims))}"
+    return f"{signing_input}.{_b64encode(key.sign(signing_input.encode('ascii')))}"
+
+
+def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime: float) -> str:
+    """A token for a daemon (``startd@HOST``, ...); daemons on the pool's own host read the
+    key file and make their own."""
+    return create_token(key, identity, scopes, lifetime)
+
+
+def _split(token: str) -> tuple[bytes, bytes, Identity]:
+    """The signing input, signature and identity of ``token``, unverified."""
+    shape = _TOKEN_SHAPE.fullmatch(token.strip())
+    if shape is None:
+        raise AuthError("malformed", "malformed token: not three base64url parts joined by '.'")
+    header_text, claims_text, signature_text = shape.groups()
+    try:
+        header = json.loads(_b64decode(header_text))
+        claims = json.loads(_b64decode(claims_text))
+        signature = _b64decode(signature_text)
+    except (binascii.Error, ValueError):
+        raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise AuthError("malformed", "malformed token: its algorithm is not HS256")
+    if not isinstance(claims, dict):
+        raise AuthError("malformed", "malformed token: its claims are not a JSON object")
+    for claim, kind in (("sub", str), ("scope", str), ("exp", (int, float)), ("jti", str)):
+        value = claims.get(claim)
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise AuthError("malformed", f"malformed token: no valid {claim!r} claim")
+    if not 0 <= claims["exp"] <= _LAST_EXPIRY:  # also refuses NaN, which JSON allows
+        raise AuthError("malformed", "malformed token: its 'exp' claim is not a date")
+    if claims.get("iss") != ISSUER:
+        raise AuthError("malformed", f"malformed token: issued by {claims.get('iss')!r}")
+    identity = Identity(
+        name=claims["sub"],
+        scopes=frozenset(claims["scope"].split()),
+        expires=float(claims["exp"]),
+        token_id=claims["jti"],
+    )
+    return f"{header_text}.{claims_text}".encode("ascii"), signature, identity
+
+
+def _verified(key: SigningKey, token: str) -> Identity:
+    """The identity of ``token`` if ``key`` signed it; expiry is the caller's to check."""
+    signing_input, signature, identity = _split(token)
+    if not hmac.compare_digest(key.sign(signing_input), signature):
+        raise AuthError("bad-signature", "token signature does not match the pool's signing key")
+    return identity
+
+
+def _check_unexpired(identity: Identity, now: float | None) -> None:
+    if (time.time() if now is None else now) >= identity.expires:
+        raise AuthError("expired", f"token expired at {_utc(identity.expires)}")
+
+
+def verify_token(key: SigningKey, token: str, now: float | None = None) -> Identity:
+    """The identity ``token`` names, if ``key`` signed it and it has not expired by ``now``;
+    AuthError otherwise (a bad signature is reported before expiry)."""
+    identity = _verified(key, token)
+    _check_unexpired(identity, now)
+    return identity
+
+
+def decode_token(token: str) -> Identity:
+    """The identity ``token`` claims, checking neither signature nor expiry: for display
+    only, never to grant anything."""
+    return _split(token)[2]
+
+
+# -- Token files -------------------------------------------------------------------------
+
+
+def _login_name() -> str:
+    # The password database, not $USER, names the account the pool runs as; containers
+    # may run as a uid it does not know, and then the environment is all there is.
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return getpass.getuser()
+
+
+def local_token_path(home: Path) -> Path:
+    """The token of the user running this process: ``HOME/tokens/<login name>.token``."""
+    return token_dir(home) / f"{_login_name()}.token"
+
+
+def load_token(path: Path) -> str:
+    """The token in the file ``path``; a one-line RoostError if there is none."""
+    try:
+        token = Path(path).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise RoostError(
+            f"no token at {path} (is the pool up? roost token create --identity NAME "
+            f"--scope SCOPE --out {path} makes one)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not a token file"
+        raise RoostError(f"cannot read the token {path}: {reason}") from None
+    if not token:
+        raise RoostError(f"the token file {path} is empty")
+    return token
+
+
+def write_token(path: Path, token: str) -> None:
+    """Write ``token`` to ``path`` (mode 0600), replacing any file there in one step; a
+    missing directory is made with mode 0700."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+            stream.write(token + "\n")
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise RoostError(f"cannot write the token {path}: {error.strerror}") from None
+
+
+def ensure_local_token(home: Path, key: SigningKey, lifetime: float) -> Path:
+    """Make sure the user running the pool has a token (identity ``<login name>@pool``,
+    scopes read, submit and admin); returns its path.
+
+    The token there is kept unless it is unreadable, signed by another key, expired, or
+    in the last half of ``lifetime`` (so that starting the pool also renews a token
+    before it runs out under a user's feet).
+    """
+    path = local_token_path(home)
+    with contextlib.suppress(RoostError, AuthError):
+        identity = verify_token(key, load_token(path))
+        if identity.expires - time.time() > lifetime / 2:
+            return path
+    write_token(path, create_token(key, f"{_login_name()}@pool", LOCAL_SCOPES, lifetime))
+    return path
+
+
+# -- gRPC: the server side ---------------------------------------------------------------
+
+_CURRENT: contextvars.ContextVar[Identity] = contextvars.ContextVar("roost_identity")
+
+_STATUS = {
+    "missing": grpc.StatusCode.UNAUTHENTICATED,
+    "malformed": grpc.StatusCode.UNAUTHENTICATED,
+    "bad-signature": grpc.StatusCode.UNAUTHENTICATED,
+    "expired": grpc.StatusCode.UNAUTHENTICATED,
+    "scope": grpc.StatusCode.PERMISSION_DENIED,
+}
+
+
+def current_identity() -> Identity:
+    """Who is calling: set while a servicer behind ``AuthInterceptor`` runs."""
+    try:
+        return _CURRENT.get()
+    except LookupError:
+        raise RuntimeError(
+            "current_identity() is set only while a servicer behind AuthInterceptor runs"
+        ) from None
+
+
+@contextlib.contextmanager
+def acting_as(identity: Identity) -> Iterator[Identity]:
+    """Make ``identity`` the ``current_identity()`` inside the block: what the interceptor
+    does around a servicer, and how a test calls a servicer without gRPC."""
+    reset = _CURRENT.set(identity)
+    try:
+        yield identity
+    finally:
+        _CURRENT.reset(reset)
+
+
+class _ActingAs:
+    """A response stream whose every step runs as ``identity``.
+
+    The identity is set around each ``next()`` rather than once around a generator, so it
+    never leaks to the next call served by the same worker thread, even when the client
+    goes away and the stream is dropped half-read.
+    """
+
+    __slots__ = ("_identity", "_responses")
+
+    def __init__(self, responses: Iterator, identity: Identity) -> None:
+        self._responses = responses
+        self._identity = identity
+
+    def __iter__(self) -> _ActingAs:
+        return self
+
+    def __next__(self):
+        with acting_as(self._identity):
+            return next(self._responses)
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    """Authenticates every call by its token and checks the scope of its method.
+
+    ``method_scopes`` maps full method names ("/roost.rpc.Collector/Advertise") to the
+    scope they need; other methods need ``default_scope``; ``exempt`` methods (the health
+    service) need no token.  A refused call ends with UNAUTHENTICATED (no token, a
+    malformed, forged or expired one) or PERMISSION_DENIED (a missing scope) and a
+    details line saying why.
+    """
+
+    def __init__(
+        self,
+        key: SigningKey,
+        method_scopes: Mapping[str, str],
+        default_scope: str = "read",
+        exempt: Iterable[str] = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"),
+    ) -> None:
+        for scope in (*method_scopes.values(), default_scope):
+            _check_scope(scope)
+        self._key = key
+        self._method_scopes = dict(method_scopes)
+        self._default_scope = default_scope
+        self._exempt = frozenset(exempt)
+        self._verified: dict[str, Identity] = {}
+
+    def authenticate(
+        self,
+        metadata: Iterable[tuple[str, str]],
+        now: float | None = None,
+    ) -> Identity:
+        """The identity of the bearer token in call ``metadata``; AuthError if there is no
+        valid one.  A token's signature is checked once; its expiry every time."""
+        token = _bearer_token(metadata)
+        identity = self._verified.get(token)
+        if identity is None:
+            identity = _verified(self._key, token)
+            if len(self._verified) >= _CACHE_SIZE:
+                self._verified.clear()
+            self._verified[token] = identity
+        _check_unexpired(identity, now)
+        return identity
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method in self._exempt:
+            return handler
+        scope = self._method_scopes.get(method, self._default_scope)
+
+        def authorize(context: grpc.ServicerContext) -> Identity:
+            try:
+                identity = self.authenticate(context.invocation_metadata())
+                if not identity.allows(scope):
+                    raise AuthError(
+                        "scope",
+                        f"identity {identity.name} lacks scope {scope} for {_short(method)}",
+                    )
+            except AuthError as refusal:
+                log.warning("refused %s from %s: %s", method, context.peer(), refusal)
+                context.abort(_STATUS[refusal.code], str(refusal))
+            return identity
+
+        return _wrap(handler, authorize)
+
+
+def _bearer_token(metadata: Iterable[tuple[str, str]]) -> str:
+    for name, value in metadata:
+        if name == "authorization":
+            kind, _, token = value.partition(" ")
+            if kind.lower() != "bearer" or not token.strip():
+                raise AuthError("malformed", "malformed token: authorization is not 'Bearer TOKEN'")
+            return token.strip()
+    raise AuthError("missing", "no token: the call has no 'authorization: Bearer' metadata")
+
+
+def _short(method: str) -> str:
+    """ "/roost.rpc.Collector/Advertise" -> "Collector/Advertise"."""
+    service, _, name = method.lstrip("/").rpartition("/")
+    return f"{service.rpartition('.')[2]}/{name}"
+
+
+def _wrap(handler: grpc.RpcMethodHandler, authorize) -> grpc.RpcMethodHandler:
+    """``handler`` with its behaviour run only for authorized callers, as their identity.
+
+    The wrapped behaviour runs in the worker thread that serves the call, so that is where
+    the identity is set; a response stream also gets it at each step.
+    """
+    if handler.request_streaming and handler.response_streaming:
+        behavior, make = handler.stream_stream, grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        behavior, make = handler.stream_unary, grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        behavior, make = handler.unary_stream, grpc.unary_stream_rpc_method_handler
+    else:
+        behavior, make = handler.unary_unary, grpc.unary_unary_rpc_method_handler
+
+    if handler.response_streaming:
+
+        def authorized(request, context):
+            identity = authorize(context)
+            with acting_as(identity):
+                return _ActingAs(iter(behavior(request, context)), identity)
+
+    else:
+
+        def authorized(request, context):
+            with acting_as(authorize(context)):
+                return behavior(request, context)
+
+    return make(
+        authorized,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def server_credentials(key_pem: bytes, cert_pem: bytes) -> grpc.ServerCredentials:
+    """TLS for a daemon's port, from its private key and certificate (chain) in PEM.
+
+    Clients are not asked for certificates: their tokens say who they are.
+    """
+    return grpc.ssl_server_credentials([(key_pem, cert_pem)])
+
+
+# -- gRPC: the client side ---------------------------------------------------------------
+
+
+def call_metadata(token: str) -> tuple[tuple[str, str], ...]:
+    """The metadata that carries ``token`` with a call."""
+    return (("authorization", f"Bearer {token.strip()}"),)
+
+
+def channel_credentials(ca_pem: bytes | None) -> grpc.ChannelCredentials | None:
+    """TLS trusting the certificate authority ``ca_pem``; None (plaintext) without one."""
+    if ca_pem is None:
+        return None
+    return grpc.ssl_channel_credentials(root_certificates=ca_pem)
+
+
+# The useful part of gRPC's "Tls handshake failed ... OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:
+# unable to get local issuer certificate: OK".
+_TLS_REASON = re.compile(r"OPENSSL_internal:([A-Z_]+(?:: [^:]+)?)")
+
+
+def describe_rpc_error(err: grpc.RpcError, what: str, address: str) -> str:
+    """One line for the command line about a failed call to the ``what`` at ``address``."""
+    code = err.code()
+    details = err.details() or code.name
+    where = f"the {what} at {address}"
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if "handshake failed" in details.lower():
+            reason = _TLS_REASON.search(details)
+            return f"TLS handshake with {where} failed: {reason[1] if reason else details}"
+        return f"cannot reach {where} (is the pool up?)"
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"{where} did not accept the token: {details}"
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        return f"permission denied by {where}: {details}"
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return f"{where} did not answer in time"
+    return f"{where} failed the call ({code.name.lower()}): {details}"

@@ -1,0 +1,140 @@
+"""The collector over real gRPC on 127.0.0.1: round trips, permissions, bad input."""
+
+from concurrent import futures
+
+import grpc
+import pytest
+
+import classad
+from classad import ClassAd
+from matchmaker.collector import AdStore
+from matchmaker.collector_service import METHOD_SCOPES, CollectorService, add_to_server
+from roost import security
+from roost.client import Collector
+from roost.config import load_config
+from roost.errors import RoostError
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def pool(tmp_path):
+    """A collector on a free port, its signing key, and a way to make clients."""
+    key = security.SigningKey.load_or_create(tmp_path / "pool.key")
+    clock = Clock()
+    service = CollectorService(AdStore(default_lifetime=300), max_ad_bytes=4096, clock=clock)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
+                         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)])
+    add_to_server(service, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    config = load_config(env={"ROOST_HOME": str(tmp_path)})
+
+    def client(identity="alice@pool", scopes=("read",), lifetime=3600.0, token=None):
+        token = token or security.create_token(key, identity, scopes, lifetime)
+        return Collector(f"127.0.0.1:{port}", token, config=config, timeout=5)
+
+    yield key, service, clock, client
+    server.stop(None)
+
+
+def slot(name, **attrs):
+    return ClassAd({"Name": name, "OpSys": "LINUX", "Arch": "X86_64", "Memory": 2048,
+                    "State": "Unclaimed", **attrs})
+
+
+def test_advertise_query_round_trip(pool):
+    _, _, _, client = pool
+    startd = client("startd@node1", ["advertise-startd"])
+    assert startd.advertise([slot(f"slot{i}@node1", Cpus=i) for i in range(1, 4)]) == 3
+    reader = client()
+    ads = reader.query("Machine")
+    assert sorted(ad["Name"] for ad in ads) == ["slot1@node1", "slot2@node1", "slot3@node1"]
+    assert ads[0]["AuthenticatedIdentity"] == "startd@node1"
+    assert [ad["Name"] for ad in reader.query("Machine", "Cpus >= 3")] == ["slot3@node1"]
+    (projected,) = reader.query("Machine", "Cpus == 2", projection=["Name", "memory"])
+    assert dict(projected) == {"Name": "slot2@node1", "Memory": 2048}
+    assert len(reader.query("Machine", limit=2)) == 2
+    assert reader.query("Scheduler") == []
+
+
+def test_expressions_survive_the_wire(pool):
+    _, _, _, client = pool
+    ad = slot("slot1@node1", Requirements=classad.ExprTree('START && TARGET.Owner != "x\\\\y"'),
+              START=True, Quoted='a"b\\c', Nested={"x": [1, 2.5, "s"]})
+    client("startd@node1", ["advertise-startd"]).advertise([ad])
+    (back,) = client().query("Machine")
+    for name in ("Requirements", "START", "Quoted", "Nested"):
+        assert back.lookup(name) == ad.lookup(name)
+
+
+def test_private_attributes_only_for_the_negotiator(pool):
+    _, _, _, client = pool
+    client("startd@node1", ["advertise-startd"]).advertise(
+        [slot("slot1@node1")], private=[ClassAd({"ClaimId": "secret-claim"})])
+    (public,) = client().query("Machine")
+    assert "ClaimId" not in public
+    (private,) = client("negotiator@cm", ["negotiate"]).query("Machine", include_private=True)
+    assert private["ClaimId"] == "secret-claim"
+    with pytest.raises(RoostError, match="negotiate"):
+        client().query("Machine", include_private=True)
+
+
+def test_expiry_and_invalidation(pool):
+    _, service, clock, client = pool
+    startd = client("startd@node1", ["advertise-startd"])
+    startd.advertise([slot("slot1@node1"), slot("slot2@node1", ClassAdLifetime=30)])
+    clock.now += 31
+    service.housekeep()
+    assert [ad["Name"] for ad in client().query("Machine")] == ["slot1@node1"]
+    assert startd.invalidate("Machine", names=["slot1@node1"]) == 1
+    assert client().query("Machine") == []
+
+
+@pytest.mark.parametrize("make_token, why", [
+    (lambda key: "x", "malformed|not a token"),
+    (lambda key: "not.a.token", "malformed|not a token"),
+    (lambda key: security.create_token(security.SigningKey(b"k" * 32), "a@pool", ["read"], 60),
+     "signature"),
+    (lambda key: security.create_token(key, "a@pool", ["read"], -10), "expired"),
+])
+def test_bad_tokens_are_refused(pool, make_token, why):
+    key, _, _, client = pool
+    reader = client(token=make_token(key))
+    with pytest.raises(RoostError, match="did not accept the token") as info:
+        reader.query("Machine")
+    assert any(w in str(info.value) for w in why.split("|")), str(info.value)
+
+
+def test_machine_ads_need_a_startd_token_of_their_host(pool):
+    _, _, _, client = pool
+    with pytest.raises(RoostError, match="advertise-startd"):
+        client("alice@pool", ["read", "submit"]).advertise([slot("slot1@node1")])
+    with pytest.raises(RoostError, match="another host"):
+        client("startd@node2", ["advertise-startd"]).advertise([slot("slot1@node1")])
+    with pytest.raises(RoostError, match="advertise-schedd"):
+        client("startd@node1", ["advertise-startd"]).advertise(
+            [ClassAd({"Name": "schedd@node1"})], ad_type="Scheduler")
+    client("startd@node1", ["advertise-startd"]).advertise([slot("slot1@node1")])
+    with pytest.raises(RoostError, match="another host"):
+        client("startd@node2", ["advertise-startd"]).invalidate("Machine", constraint="true")
+    assert len(client().query("Machine")) == 1
+
+
+def test_bad_input_is_refused_without_losing_the_rest(pool):
+    _, _, _, client = pool
+    startd = client("startd@node1", ["advertise-startd"])
+    big = slot("slot9@node1", Blob="x" * 10_000)
+    with pytest.raises(RoostError, match="over the limit"):
+        startd.advertise([slot("slot1@node1"), big, slot("slot2@node1")])
+    assert len(client().query("Machine")) == 2
+    with pytest.raises(RoostError, match=r"constraint:1:\d+"):
+        client().query("Machine", "Memory >")
+    with pytest.raises(RoostError, match="Name"):
+        startd.advertise([ClassAd({"Memory": 1})])
