@@ -6,3 +6,13 @@ command line starts at once: each module imports what it needs itself.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The client classes pull in grpc; they are loaded on first use so that
+    # ``import roost`` (and so every ``roost VERB --help``) stays cheap.
+    if name == "Collector":
+        from roost.client import Collector
+
+        return Collector
+    raise AttributeError(f"module 'roost' has no attribute {name!r}")

@@ -12,6 +12,7 @@ from matchmaker.collector_service import METHOD_SCOPES, CollectorService, add_to
 from roost import security
 from roost.client import Collector
 from roost.config import load_config
+from roost.daemon import Daemon
 from roost.errors import RoostError
 
 
@@ -138,3 +139,28 @@ def test_bad_input_is_refused_without_losing_the_rest(pool):
         client().query("Machine", "Memory >")
     with pytest.raises(RoostError, match="Name"):
         startd.advertise([ClassAd({"Memory": 1})])
+
+
+def test_tls_when_configured(tmp_path, make_certificates):
+    ca_pem, key_pem, cert_pem = make_certificates(tmp_path)
+    for name, data in (("ca.pem", ca_pem), ("server.key", key_pem), ("server.pem", cert_pem)):
+        (tmp_path / name).write_bytes(data)
+    env = {"ROOST_HOME": str(tmp_path), "ROOST_TLS_CA": str(tmp_path / "ca.pem"),
+           "ROOST_TLS_KEY": str(tmp_path / "server.key"),
+           "ROOST_TLS_CERT": str(tmp_path / "server.pem")}
+    config = load_config(env=env)
+    key = security.SigningKey.load_or_create(tmp_path / "pool.key")
+    daemon = Daemon("matchmaker", config)
+    service = CollectorService(AdStore())
+    port = daemon.start_server(lambda server: add_to_server(service, server), "127.0.0.1:0",
+                               interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)])
+    try:
+        address = f"127.0.0.1:{port}"
+        token = security.create_token(key, "startd@node1", ["advertise-startd"], 600)
+        assert Collector(address, token, config=config).advertise([slot("slot1@node1")]) == 1
+        plain = load_config(env={"ROOST_HOME": str(tmp_path)})
+        with pytest.raises(RoostError):
+            Collector(address, token, config=plain, timeout=2).query("Machine")
+    finally:
+        daemon.stop(grace=0)
+        daemon.run()
