@@ -45,7 +45,8 @@ def _init(node: Node, line: int, column: int) -> None:
 
 
 class Literal(Node):
-    """A constant: bool, int, float, str, Undefined, Error, AbsTime or RelTime."""
+    """A constant: bool, int, float, str, Undefined, Error or AbsTime (a RelTime is held by
+    a ``ReltimeLiteral``)."""
 
     __slots__ = ("value",)
     _fields = ("value",)
@@ -64,6 +65,15 @@ class Literal(Node):
         if isinstance(v, float) and v != v:
             return (Literal, float, "nan")
         return (Literal, type(v), v)
+
+
+class ReltimeLiteral(Literal):
+    """A relative time as a literal (``relTime("1:30")``, or a relative time a value was
+    folded into): it prints as a relative time but evaluates to a real, as HTCondor's
+    ReltimeLiteral does.  Its own class keeps it off the evaluator's fast paths for
+    literals, which hand ``value`` out as it is."""
+
+    __slots__ = ()
 
 
 class AttrRef(Node):

@@ -53,6 +53,12 @@ class ClassAd(MutableMapping):
         ad._shared = False
         return ad
 
+    def _detached(self) -> ClassAd:
+        """The same attributes with no enclosing ad, shared until one of the two changes."""
+        ad = ClassAd._from_dicts(self._attrs, self._names)
+        ad._shared = True
+        return ad
+
     def _adopt(self, other: ClassAd) -> None:
         self._attrs = other._attrs
         self._names = other._names
@@ -69,7 +75,8 @@ class ClassAd(MutableMapping):
         if self._shared:
             self._own()
         self._attrs[key] = node
-        self._names[key] = name
+        # Replacing an attribute keeps the name as first written, as HTCondor does.
+        self._names.setdefault(key, name)
 
     # -- the mapping ---------------------------------------------------------------------
 
@@ -78,6 +85,8 @@ class ClassAd(MutableMapping):
         node = self._attrs[name.lower()]
         if type(node) is ast.Literal:
             return to_python(node.value)
+        if type(node) is ast.ReltimeLiteral:
+            return float(node.value.secs)
 
         return ExprTree._wrap(node)
 
@@ -155,7 +164,8 @@ class ClassAd(MutableMapping):
     def print_old(self) -> str:
         """Old syntax: ``Name = expr`` lines, as ``condor_q -long`` prints."""
         return "".join(
-            f"{name} = {unparse(self._attrs[key], old=True)}\n" for key, name in self._names.items()
+            f"{quote_name(name, old=True)} = {unparse(self._attrs[key], old=True)}\n"
+            for key, name in self._names.items()
         )
 
     def print_json(self) -> str:
@@ -188,7 +198,8 @@ class ClassAd(MutableMapping):
 from ._convert import to_node, to_python  # noqa: E402
 from ._evaluate import evaluate_attribute  # noqa: E402
 from ._exprtree import ExprTree  # noqa: E402
+from ._flatten import flatten  # noqa: E402
 from ._io import ad_to_json, parse_ad_text  # noqa: E402
 from ._match import requirements_hold, symmetric_match  # noqa: E402
-from ._refs import flatten, references  # noqa: E402
+from ._refs import references  # noqa: E402
 from ._unparse import quote_name, unparse, unparse_ad  # noqa: E402

@@ -5,19 +5,23 @@ from __future__ import annotations
 import datetime
 
 from . import _ast as ast
-from ._values import AbsTime, Error, RelTime, Undefined, Value, wrap_int
+from ._values import AbsTime, Error, RelTime, Undefined, Value, c_time, wrap_int
 
 
 def to_python(v):
     """An evaluated value as the public API returns it: times become ``datetime`` (absolute)
-    and ``float`` seconds (relative), lists are fresh lists."""
+    and ``float`` seconds (relative), lists are fresh lists.  An absolute time outside the
+    years ``datetime`` holds (1 to 9999) stays an ``AbsTime`` (``secs``, ``offset``)."""
     t = type(v)
     if t is bool or t is int or t is str or t is float:
         return v
     if t is list:
         return [to_python(x) for x in v]
     if t is AbsTime:
-        return v.to_datetime()
+        try:
+            return v.to_datetime()
+        except (OverflowError, ValueError):
+            return v
     if t is RelTime:
         return float(v.secs)
     return v
@@ -33,6 +37,9 @@ def value_to_node(v) -> ast.Node:
         return ast.ListExpr(tuple(value_to_node(x) for x in v))
     if t is ClassAd:
         return ast.AdExpr({k: (v._names[k], e) for k, e in v._attrs.items()})
+    if t is RelTime:
+        # Literal::MakeLiteral keeps a relative time in a time_t: whole seconds.
+        return ast.ReltimeLiteral(RelTime(float(c_time(v.secs))))
     return ast.Literal(v)
 
 
@@ -58,7 +65,7 @@ def to_node(value) -> ast.Node:
         offset = int(value.utcoffset().total_seconds())
         return ast.Literal(AbsTime(value.timestamp(), offset))
     if isinstance(value, datetime.timedelta):
-        return ast.Literal(RelTime(value.total_seconds()))
+        return ast.ReltimeLiteral(RelTime(value.total_seconds()))
     if isinstance(value, ClassAd):
         return ast.AdExpr({k: (value._names[k], e) for k, e in value._attrs.items()})
     if isinstance(value, dict):

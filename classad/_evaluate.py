@@ -11,14 +11,16 @@ Scoping follows HTCondor's old-ClassAd semantics (``ClassAd::LookupInScope`` and
   names ``self``/``my``, ``parent``, ``toplevel``/``root`` and ``CurrentTime`` are
   resolved in the ad where the lookup starts when it has no attribute of that name;
 - in a match, the two ads sit under a context where ``target``/``other`` name the other
-  ad, ``my``/``ad`` the ad itself and ``left``/``right`` the two ads, and an unscoped
-  name still undefined in a top-level ad is looked up in the other ad (MY, then TARGET);
+  ad, ``my``/``ad`` the ad itself and ``left``/``right`` the two ads, inside a match ad
+  that is the root of the evaluation (``match_ad``), and an unscoped name still undefined
+  in a top-level ad is looked up in the other ad (MY, then TARGET);
 - an attribute whose evaluation needs itself is UNDEFINED (HTCondor 25), and attribute
   nesting deeper than 400 is ERROR.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 from . import _ast as ast
@@ -159,10 +161,11 @@ def find_attribute(st: State, start: ClassAd, key: str):
 
     - ``(ad, tree)``: an attribute, and the ad holding it;
     - ``(None, value)``: a special name or a name of the match context, and its value;
-    - ``(last, None)``: nowhere; ``last`` is the outermost ad walked, None in a match.
+    - ``(last, None)``: nowhere; ``last`` is the outermost ad walked.
 
     In a match, HTCondor puts each of the two ads under a context ad in place of its own
-    parent, so the walk from either of them continues there and nowhere else."""
+    parent, and the context ads inside the match ad, so the walk from either of them goes
+    on through its context ad and then the match ad (see ``match_ad``)."""
     ad = start
     left = st.left
     while True:
@@ -172,9 +175,15 @@ def find_attribute(st: State, start: ClassAd, key: str):
         if ad is start and key in _SPECIAL:
             value = _special(st, ad, key)
             return (None, value) if value is not _MISSING else (ad, None)
-        if left is not None and (ad is left or ad is st.right):
-            value = _match_context(st, ad, key)
-            return None, (value if value is not _MISSING else None)
+        if left is not None:
+            if ad is left or ad is st.right:
+                value = _match_context(st, ad, key)
+                if value is not _MISSING:
+                    return None, value
+                ad = match_ad()
+                continue
+            if ad is _MATCH_AD and (key == "left" or key == "right"):
+                return None, left if key == "left" else st.right
         parent = ad._parent
         if parent is None:
             return ad, None
@@ -191,29 +200,65 @@ def _lookup(st: State, start: ClassAd, key: str):
     return eval_attribute(st, ad, key, found)
 
 
+_MATCH_AD: ClassAd | None = None
+_MATCH_AD_LOCK = threading.Lock()
+
+
+def match_ad() -> ClassAd:
+    """The ad HTCondor's MatchClassAd puts around the two ads of a match, as its
+    matchClassad.cpp writes it, less ``LEFT`` and ``RIGHT``: those are the two ads, which
+    the lookup (``find_attribute``) supplies.  It is the root of every evaluation in a
+    match: ``toplevel`` there is this ad.  Made once, on first use (the parser needs this
+    module), and the same ad for every thread, since lookups know it by identity."""
+    global _MATCH_AD
+    if _MATCH_AD is None:
+        with _MATCH_AD_LOCK:
+            if _MATCH_AD is None:
+                _MATCH_AD = ClassAd(
+                    "[ symmetricMatch = RIGHT.requirements && LEFT.requirements;"
+                    " leftMatchesRight = RIGHT.requirements;"
+                    " rightMatchesLeft = LEFT.requirements;"
+                    " leftRankValue = LEFT.rank; rightRankValue = RIGHT.rank;"
+                    " lCtx = [ other = .RIGHT; target = .RIGHT; my = .LEFT; ad = .LEFT ];"
+                    " rCtx = [ other = .LEFT; target = .LEFT; my = .RIGHT; ad = .RIGHT ] ]"
+                )
+    return _MATCH_AD
+
+
+def _context_ad(st: State, ad: ClassAd) -> ClassAd:
+    """The context ad one of the two matched ads has for its parent (``lCtx``/``rCtx``)."""
+    key = "lctx" if ad is st.left else "rctx"
+    m = match_ad()
+    return eval_attribute(st, m, key, m._attrs[key])
+
+
+def _root(st: State, ad: ClassAd) -> ClassAd:
+    while ad._parent is not None:
+        ad = ad._parent
+    if st.left is not None and (ad is st.left or ad is st.right):
+        return match_ad()
+    return ad
+
+
 def _special(st: State, ad: ClassAd, key: str):
     if key == "self" or key == "my":
         return ad
     if key == "parent":
-        if ad._parent is None or (st.left is not None and (ad is st.left or ad is st.right)):
-            return _MISSING
-        return ad._parent
+        if st.left is not None and (ad is st.left or ad is st.right):
+            return _context_ad(st, ad)
+        return ad._parent if ad._parent is not None else _MISSING
     if key == "currenttime":
         return int(time.time())
-    while ad._parent is not None:
-        ad = ad._parent
-    return ad
+    return _root(st, ad)
 
 
 def _match_context(st: State, ad: ClassAd, key: str):
+    """A name missing from one of the two matched ads, in its context ad; _MISSING if it
+    has none (the walk goes on in the match ad)."""
     if key == "target" or key == "other":
         return st.right if ad is st.left else st.left
     if key == "ad":
         return ad
-    if key == "left":
-        return st.left
-    if key == "right":
-        return st.right
     return _MISSING
 
 
@@ -233,20 +278,13 @@ def resolve(st: State, key: str):
 
 
 def _absolute(st: State, key: str):
-    if st.left is not None:
-        # In a match the root is the match ad, which holds only LEFT and RIGHT.
-        if key == "left":
-            return st.left
-        if key == "right":
-            return st.right
-        return Undefined
+    """``.name``: looked up in the root ad alone (in a match, the match ad), where the special
+    names mean the root itself."""
     ad = st.scope
     if ad is None:
         return Undefined
-    while ad._parent is not None:
-        ad = ad._parent
-    node = ad._attrs.get(key)
-    return Undefined if node is None else eval_attribute(st, ad, key, node)
+    v = _lookup(st, _root(st, ad), key)
+    return Undefined if v is _MISSING else v
 
 
 def select(st: State, base, key: str):
@@ -267,12 +305,22 @@ def subscript(st: State, base, index):
     if base is Undefined or index is Undefined:
         return Undefined
     if type(base) is list:
-        if type(index) is int and 0 <= index < len(base):
-            return base[index]
+        if type(index) is int:
+            # HTCondor reads the index into a C int: only its low 32 bits count.
+            index = ((index + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+            if 0 <= index < len(base):
+                return base[index]
         return Error
     if type(base) is ClassAd and type(index) is str:
-        v = _lookup(st, base, index.lower())
-        return Undefined if v is _MISSING else v
+        # The ad's own attributes only (ClassAd::Lookup): no enclosing ads, no special
+        # names, no match context; and an ad found there comes back as HTCondor's copy of
+        # it, cut off from the ads around it.
+        key = index.lower()
+        node = base._attrs.get(key)
+        if node is None:
+            return Undefined
+        v = eval_attribute(st, base, key, node)
+        return v._detached() if type(v) is ClassAd else v
     return Error
 
 
@@ -298,6 +346,11 @@ def compile_text(text: str):
 def _literal(node: ast.Literal):
     value = node.value
     return lambda st: value
+
+
+def _reltime_literal(node: ast.ReltimeLiteral):
+    secs = float(node.value.secs)
+    return lambda st: secs
 
 
 def _attr_ref(node: ast.AttrRef):
@@ -412,11 +465,19 @@ def _operands(node: ast.Node, op: str) -> list[ast.Node]:
 
     A chain evaluates left to right exactly as the nested binary operators would, so one
     closure can run it instead of one closure per operator."""
+    found: list[ast.Node] = []
+    _gather(node, op, found)
+    return found
+
+
+def _gather(node: ast.Node, op: str, found: list[ast.Node]) -> None:
     while type(node) is ast.Paren:
         node = node.expr
     if type(node) is ast.BinaryOp and node.op == op:
-        return _operands(node.left, op) + _operands(node.right, op)
-    return [node]
+        _gather(node.left, op, found)
+        _gather(node.right, op, found)
+    else:
+        found.append(node)
 
 
 def _logical(fns, absorbing: bool):
@@ -544,10 +605,11 @@ def _binary(node: ast.BinaryOp):
     op = node.op
     if op in ("==", "!=") and type(node.right) is ast.Literal and type(node.right.value) is str:
         return _string_equality(op, compile_node(node.left), node.right.value)
+    if op == "&&" or op == "||":
+        # The chain's operands only: compiling each link too would cost n^2 for n links.
+        return _logical([compile_node(n) for n in _operands(node, op)], op == "||")
     left = compile_node(node.left)
     right = compile_node(node.right)
-    if op == "&&" or op == "||":
-        return _logical([compile_node(n) for n in _operands(node, op)], op == "||")
     if op == "?:":
         return _elvis(left, right)
     if op == "=?=":
@@ -615,6 +677,7 @@ def _ad(node: ast.AdExpr):
 
 _COMPILERS = {
     ast.Literal: _literal,
+    ast.ReltimeLiteral: _reltime_literal,
     ast.AttrRef: _attr_ref,
     ast.Select: _select,
     ast.Subscript: _subscript,
@@ -631,14 +694,18 @@ _COMPILERS = {
 def evaluate(node: ast.Node, scope: ClassAd | None = None, target: ClassAd | None = None):
     """A tree's value (internal form) in ``scope``, matched against ``target`` if given."""
     fn = node.fn or compile_node(node)
-    if target is not None and scope is not None:
+    if target is not None and scope is not None and target is not scope:
         return run(fn, scope, scope, target)
+    # An ad against itself is no match (HTCondor's EvaluateLooseExpr): TARGET is undefined.
     return run(fn, scope)
 
 
 def evaluate_attribute(ad: ClassAd, name: str, target: ClassAd | None = None):
-    """An attribute of ``ad`` by name (internal form), against ``target`` if given."""
+    """An attribute of ``ad`` by name (internal form), against ``target`` if given.
+
+    In a match the name is ``ad``'s own, as HTCondor's ``LEFT.requirements`` is: an ad
+    without Requirements does not borrow the other ad's."""
     key = name.lower()
     if target is None:
         return run(lambda st: resolve(st, key), ad)
-    return run(lambda st: resolve(st, key), ad, ad, target)
+    return run(lambda st: select(st, ad, key), ad, ad, target)

@@ -289,7 +289,10 @@ def pow_(base, exponent):
 
 
 def _ceil(x: float) -> float:
-    return float(math.ceil(x)) if math.isfinite(x) else x
+    """C's ceil: a result of zero keeps the sign of x (ceil(-0.4) is -0.0)."""
+    if not math.isfinite(x):
+        return x
+    return math.copysign(float(math.ceil(x)), x)
 
 
 @function("quantize")

@@ -14,7 +14,7 @@ import ply.yacc
 from . import _ast as ast
 from ._errors import ClassAdSyntaxError
 from ._lexer import Lexer, tokens  # noqa: F401  (PLY reads the token list from here)
-from ._values import AbsTime, Error, Undefined, wrap_int
+from ._values import Error, Undefined, wrap_int
 
 # Deeper trees are refused: evaluation, unparsing and compiling recurse over them.
 MAX_DEPTH = 1000
@@ -70,7 +70,7 @@ class Grammar:
     def p_adstream(self, p):
         """adstream : adstream adliteral
         | adliteral"""
-        p[0] = p[1] + [p[2]] if len(p) == 3 else [p[1]]
+        p[0] = _appended(p[1], p[2]) if len(p) == 3 else [p[1]]
 
     def p_expr_conditional(self, p):
         """expr : expr QUESTION expr COLON expr"""
@@ -177,10 +177,14 @@ class Grammar:
     def p_adliteral(self, p):
         """adliteral : LBRACKET attrs RBRACKET"""
         line, column = _pos(p, 1)
+        if type(p[2]) is _Semicolons:
+            raise ClassAdSyntaxError("an ad of nothing but semicolons", line, column)
         attrs: dict[str, tuple[str, ast.Node]] = {}
         for name, expr in p[2]:
-            attrs.pop(name.lower(), None)  # a later duplicate replaces, and moves last
-            attrs[name.lower()] = (name, expr)
+            # A later duplicate replaces the value; the attribute keeps its place and its
+            # first spelling, as in HTCondor's attribute map.
+            first = attrs.get(name.lower())
+            attrs[name.lower()] = (first[0] if first else name, expr)
         p[0] = _checked(ast.AdExpr(attrs, line, column), p, 1)
 
     def p_primary_literal(self, p):
@@ -212,7 +216,7 @@ class Grammar:
         | arglist SEMI expr
         | expr"""
         # HTCondor's old-ClassAd mode also separates arguments with ';'.
-        p[0] = p[1] + [p[3]] if len(p) == 4 else [p[1]]
+        p[0] = _appended(p[1], p[3]) if len(p) == 4 else [p[1]]
 
     def p_items(self, p):
         """items : itemlist
@@ -222,23 +226,26 @@ class Grammar:
     def p_itemlist(self, p):
         """itemlist : itemlist COMMA expr
         | expr"""
-        p[0] = p[1] + [p[3]] if len(p) == 4 else [p[1]]
+        p[0] = _appended(p[1], p[3]) if len(p) == 4 else [p[1]]
 
     def p_attrs(self, p):
         """attrs : attrs SEMI attr
         | attrs SEMI
         | attr
         | empty"""
-        # Stray semicolons are allowed anywhere between attributes, as HTCondor allows.
+        # Stray semicolons are allowed anywhere between attributes, as HTCondor allows, but
+        # not as all an ad holds: its parser then takes "]" for a name.
         if len(p) == 4:
-            p[0] = p[1] + [p[3]]
+            p[0] = _appended(list(p[1]) if type(p[1]) is _Semicolons else p[1], p[3])
         elif len(p) == 3:
-            p[0] = p[1]
+            p[0] = p[1] if p[1] else _Semicolons()
         else:
             p[0] = p[1] if isinstance(p[1], list) else [p[1]]
 
     def p_attr(self, p):
         """attr : IDENT ASSIGN expr"""
+        if not p[1]:
+            raise ClassAdSyntaxError("an attribute name cannot be empty", *_pos(p, 1))
         p[0] = (p[1], p[3])
 
     def p_empty(self, p):
@@ -259,6 +266,17 @@ class Grammar:
         self.end_position = (1, 1)
 
 
+def _appended(items: list, item) -> list:
+    """``items`` with ``item`` added: in place, since each list is the parser's own, so
+    that a list of n elements costs n appends rather than n copies."""
+    items.append(item)
+    return items
+
+
+class _Semicolons(list):
+    """The attributes of an ad that so far holds only semicolons."""
+
+
 def _call(name: str, args: tuple[ast.Node, ...], line: int, column: int) -> ast.Node:
     """A call, with ``absTime("...")`` and ``relTime("...")`` folded into time literals as
     HTCondor's parser does; a literal it cannot read is a syntax error there too."""
@@ -268,12 +286,15 @@ def _call(name: str, args: tuple[ast.Node, ...], line: int, column: int) -> ast.
         if type(arg) is ast.Literal and type(arg.value) is str:
             from ._timeparse import parse_abstime, parse_reltime
 
-            value: AbsTime | object = (
-                parse_abstime(arg.value) if lower == "abstime" else parse_reltime(arg.value)
-            )
-            if value is None:
-                raise ClassAdSyntaxError(f"{name} cannot read {arg.value!r}", line, column)
-            return ast.Literal(value, line, column)
+            if lower == "abstime":
+                value = parse_abstime(arg.value)
+                if value is not None:
+                    return ast.Literal(value, line, column)
+            else:
+                value = parse_reltime(arg.value)
+                if value is not None:
+                    return ast.ReltimeLiteral(value, line, column)
+            raise ClassAdSyntaxError(f"{name} cannot read {arg.value!r}", line, column)
     return ast.Call(name, args, line, column)
 
 

@@ -1,12 +1,16 @@
 """The ClassAd lexer (PLY), following HTCondor's lexer.cpp in old-ClassAd mode.
 
-Notable rules: integers are decimal and may not start with 0 unless they are 0; a real
-needs a digit after its point (``1.`` is an error); ``-`` directly before a digit makes a
-negative literal unless the previous token ends a value, so ``2*-1`` holds the literal -1
-and ``a -1`` is a subtraction; adjacent string literals join; ``'...'`` quotes an
-attribute name; ``is``/``isnt`` are ``=?=``/``=!=``.  Strings use new-syntax escapes
-unless ``old_strings`` is set, where a backslash escapes only a double quote (the form
-old-syntax ads and ``condor_q -long`` use).
+Notable rules: integers are decimal and may not start with 0 unless they are 0 (after a
+minus sign HTCondor still reads octal and hex shapes, in base 10: -017 is -17 and -0x1F
+is 0); a real needs a digit after its point (``1.`` is an error); ``-`` directly before
+``5`` or ``.5`` makes a negative literal unless the previous token ends a value, so
+``2*-1`` holds the literal -1 and ``a -1`` is a subtraction; adjacent string literals
+join; ``'...'`` quotes an attribute name (and adjacent quoted names join too);
+``is``/``isnt`` are ``=?=``/``=!=``; ``..`` is one ``.`` (and ``..5`` the real 0.0, as
+strtod reads HTCondor's token).  Digits and spaces are ASCII only, as C's ``isdigit`` and
+``isspace`` have them.  Strings use new-syntax escapes unless ``old_strings`` is set,
+where a backslash escapes only a double quote (the form old-syntax ads and ``condor_q
+-long`` use).
 """
 
 from __future__ import annotations
@@ -41,8 +45,15 @@ _VALUE_END = frozenset(
      "RPAREN", "RBRACKET", "RBRACE"}
 )
 
-_NUMBER = re.compile(r"\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\.\d+(?:[eE][+-]?\d+)?|\d+\.?")
-_SPACE = re.compile(r"\s*")
+_NUMBER = re.compile(
+    r"[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+|\.[0-9]+(?:[eE][+-]?[0-9]+)?"
+    r"|[0-9]+\.?"
+)
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+_DOTTED_NUMBER = re.compile(r"\.\.[0-9]+(?:[eE][+-]?[0-9]+)?")
+_SPACE = re.compile(r"[ \t\n\r\f\v]*")
+_DIGITS = frozenset("0123456789")
+_OCTAL_DIGITS = frozenset("01234567")
 _SIMPLE_ESCAPES = {
     '"': '"', "'": "'", "?": "?", "a": "\a", "b": "\b", "f": "\f",
     "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
@@ -185,53 +196,34 @@ class Lexer:
         return t
 
     def t_NUMBER(self, t):
-        r"\d|\.\d"
+        r"[0-9]|\.\.?[0-9]"
         return self._number(t, t.lexpos, negative=False)
 
     def t_DOT(self, t):
-        r"\."
+        r"\.\.?"
         return t
 
     def t_MINUS(self, t):
         r"-"
         data = t.lexer.lexdata
         pos = t.lexpos + 1
-        if self.prev_type not in _VALUE_END and pos < len(data) and data[pos].isdigit():
+        # A sign before "5" or ".5" belongs to the number (lexer.cpp tokenizeNumber).
+        if self.prev_type not in _VALUE_END and (
+            data[pos : pos + 1] in _DIGITS
+            or (data[pos : pos + 1] == "." and data[pos + 1 : pos + 2] in _DIGITS)
+        ):
             return self._number(t, pos, negative=True)
         return t
 
     def t_STRING(self, t):
         r'"'
-        data = t.lexer.lexdata
-        pieces = []
-        pos = t.lexpos
-        while True:
-            raw, pos = self._scan_quoted(data, pos, '"')
-            text = old_escapes(raw) if self.old_strings else convert_escapes(raw)
-            if text is None:
-                self.fail("string holds a NUL character", t.lexpos)
-            pieces.append(text)
-            if self.old_strings:
-                break
-            # "ab" "cd" is one string "abcd" in new syntax.
-            after = _SPACE.match(data, pos).end()
-            if after >= len(data) or data[after] != '"':
-                break
-            self._lines(data[pos:after], pos)
-            pos = after
-        t.lexer.lexpos = pos
-        t.value = "".join(pieces)
+        t.value = self._quoted(t, '"', "string holds a NUL character")
         return t
 
     def t_QUOTED_IDENT(self, t):
         r"'"
-        raw, pos = self._scan_quoted(t.lexer.lexdata, t.lexpos, "'")
-        name = convert_escapes(raw)
-        if name is None:
-            self.fail("attribute name holds a NUL character", t.lexpos)
-        t.lexer.lexpos = pos
         t.type = "IDENT"
-        t.value = name
+        t.value = self._quoted(t, "'", "attribute name holds a NUL character")
         return t
 
     def t_IDENT(self, t):
@@ -252,10 +244,31 @@ class Lexer:
 
     # -- helpers ---------------------------------------------------------------------------
 
+    def _quoted(self, t, quote: str, nul_message: str) -> str:
+        """A quoted string or name.  In new syntax, quoted texts separated only by space
+        join (``"ab" "cd"`` is ``"abcd"``), and escapes are read in the joined text."""
+        data = t.lexer.lexdata
+        raw, pos = self._scan_quoted(data, t.lexpos, quote)
+        if not self.old_strings:
+            while True:
+                after = _SPACE.match(data, pos).end()
+                if after >= len(data) or data[after] != quote:
+                    break
+                self._lines(data[pos:after], pos)
+                more, pos = self._scan_quoted(data, after, quote)
+                raw += more
+        text = old_escapes(raw) if self.old_strings and quote == '"' else convert_escapes(raw)
+        if text is None:
+            self.fail(nul_message, t.lexpos)
+        t.lexer.lexpos = pos
+        return text
+
     def _scan_quoted(self, data: str, start: int, quote: str) -> tuple[str, int]:
         """The raw text between ``data[start]`` (a quote) and its closing quote, and the
         position after the closing quote.  A backslash always protects the next character
-        from ending the string (in old syntax only ``\\"`` is then an escape)."""
+        from ending the string, except in old syntax: there only ``\\"`` is an escape, and
+        not when the quote ends the text or its line, so that ``"C:\\dir\\"`` is a string
+        ending in a backslash (lexer.cpp ``tokenizeStringOld``)."""
         pos = start + 1
         n = len(data)
         while pos < n:
@@ -264,15 +277,36 @@ class Lexer:
                 raw = data[start + 1 : pos]
                 self._lines(raw, start + 1)
                 return raw, pos + 1
-            if c == "\\" and (not self.old_strings or (pos + 1 < n and data[pos + 1] == '"')):
+            if c == "\\" and (not self.old_strings or self._old_escape(data, pos)):
                 pos += 2
             else:
                 pos += 1
         self.fail("unterminated string" if quote == '"' else "unterminated quoted name", start)
         raise AssertionError("unreachable")
 
+    @staticmethod
+    def _old_escape(data: str, pos: int) -> bool:
+        """Whether the backslash at ``pos`` escapes a quote in an old-syntax string."""
+        return pos + 2 < len(data) and data[pos + 1] == '"' and data[pos + 2] != "\n"
+
     def _number(self, t, pos: int, negative: bool):
         data = t.lexer.lexdata
+        if negative and data[pos + 1 : pos + 2] in ("x", "X"):
+            # After a minus sign HTCondor still reads a hex number, then converts the text
+            # in base 10, which stops at the "x": -0x1F is 0.
+            m = _HEX.match(data, pos)
+            if m is None:
+                self.fail(f"malformed hex number {data[t.lexpos:pos + 2]!r}", t.lexpos)
+            t.lexer.lexpos = m.end()
+            t.type = "INTEGER"
+            t.value = 0
+            return t
+        if data.startswith("..", pos):
+            # HTCondor's token "..5" is a real, and strtod reads no number from it.
+            t.lexer.lexpos = _DOTTED_NUMBER.match(data, pos).end()
+            t.type = "REAL"
+            t.value = 0.0
+            return t
         m = _NUMBER.match(data, pos)
         text = m.group()
         end = m.end()
@@ -284,7 +318,9 @@ class Lexer:
             value = float(text)
             t.value = -value if negative else value
             return t
-        if len(text) > 1 and text[0] == "0":
+        if len(text) > 1 and text[0] == "0" and (not negative or not set(text) <= _OCTAL_DIGITS):
+            # HTCondor refuses a leading zero, except after a minus sign, where it still
+            # reads an octal-looking number (in decimal): -017 is -17, -08 an error.
             self.fail(f"integer with a leading zero {text!r}", pos)
         value = -int(text) if negative else int(text)
         # Out of range is 0, as std::from_chars leaves it.

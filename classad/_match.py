@@ -1,8 +1,8 @@
 """Matchmaking on two ads: Requirements both ways, and Rank, as the negotiator uses them.
 
-A Requirements value counts as satisfied when it is ``true`` or a non-zero number; any
-other value (undefined, error, a string...) is no match.  A Rank that is not a number
-counts as 0.0.
+A Requirements value counts as satisfied when it is ``true`` or a non-zero number (a
+relative time counts as its seconds, as HTCondor's match does); any other value
+(undefined, error, a string...) is no match.  A Rank that is not a number counts as 0.0.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ def _satisfied(v) -> bool:
     t = type(v)
     if t is bool:
         return v
+    if t is RelTime:
+        return v.secs != 0
     return (t is int or t is float) and v != 0
 
 

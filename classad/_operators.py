@@ -8,7 +8,10 @@ HTCondor's own library:
   and only then look at types; so ``"a" + undefined`` is Undefined, not Error.
 - Booleans are promoted to 0/1 by arithmetic and comparison, not by bitwise operators.
 - Integer arithmetic wraps at 64 bits, divides toward zero, and ``x / 0`` is Error; real
-  ``%`` is always Error, and a real result of +inf is Error (-inf and NaN are not).
+  ``%`` is always Error, and a real result of +inf is Error (-inf and NaN are not), the
+  sign of a zero divisor counting as IEEE 754 has it (``1 / -0.0`` is -inf).
+- Shifts behave as HTCondor's compiled code does on x86-64, count taken modulo 64 (see
+  ``_shift``).
 - Strings compare only with strings, ignoring ASCII case; ``=?=`` is exact and never
   promotes types.
 - Relative and absolute times take part in ``+ - * /`` and comparisons as HTCondor allows.
@@ -19,7 +22,7 @@ from __future__ import annotations
 import math
 
 from ._classad import ClassAd
-from ._values import INT64_MIN, AbsTime, Error, RelTime, Undefined, wrap_int
+from ._values import INT64_MAX, INT64_MIN, AbsTime, Error, RelTime, Undefined, c_int, wrap_int
 
 _INF = math.inf
 _UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -42,6 +45,16 @@ def _number(v):
 
 def _real_result(r: float):
     return Error if r == _INF else r
+
+
+def _divide(x: float, y: float) -> float:
+    """``x / y`` as C++ divides doubles (IEEE 754), where Python raises for a zero divisor:
+    the sign of a zero counts, and 0/0 is NaN."""
+    if y == 0.0:
+        if x == 0.0 or x != x:
+            return math.nan
+        return math.copysign(_INF, x) * math.copysign(1.0, y)
+    return x / y
 
 
 def _int_div(a: int, b: int):
@@ -70,19 +83,21 @@ def _special(a, b):
 
 
 def _time_arith(op: str, a, b):
+    # doTimeArithmetic: an absolute time moves by the relative time converted to a C int;
+    # relative-time results are not checked, so they may be inf or NaN.
     ta, tb = type(a), type(b)
     if op == "+":
         if ta is AbsTime and tb is RelTime:
-            return AbsTime(a.secs + b.secs, a.offset)
+            return AbsTime(a.secs + c_int(b.secs), a.offset)
         if ta is RelTime and tb is AbsTime:
-            return AbsTime(a.secs + b.secs, b.offset)
+            return AbsTime(b.secs + c_int(a.secs), b.offset)
         if ta is RelTime and tb is RelTime:
             return RelTime(a.secs + b.secs)
     elif op == "-":
         if ta is AbsTime and tb is AbsTime:
             return RelTime(a.secs - b.secs)
         if ta is AbsTime and tb is RelTime:
-            return AbsTime(a.secs - b.secs, a.offset)
+            return AbsTime(a.secs - c_int(b.secs), a.offset)
         if ta is RelTime and tb is RelTime:
             return RelTime(a.secs - b.secs)
     elif op == "*":
@@ -91,7 +106,7 @@ def _time_arith(op: str, a, b):
         if tb is RelTime and ta in (int, float):
             return RelTime(a * b.secs)
     elif op == "/" and ta is RelTime and tb in (int, float):
-        return Error if b == 0 else RelTime(a.secs / b)
+        return RelTime(_divide(float(a.secs), float(b)))
     return Error
 
 
@@ -123,11 +138,7 @@ def arithmetic(op: str, a, b):
     if op == "*":
         return _real_result(x * y)
     if op == "/":
-        if y == 0.0:
-            if x == 0.0 or x != x:
-                return math.nan
-            return Error if x > 0 else -_INF
-        return _real_result(x / y)
+        return _real_result(_divide(x, y))
     return Error
 
 
@@ -188,12 +199,21 @@ def bitwise(op: str, a, b):
         return a | b
     if op == "^":
         return a ^ b
-    n = b & 63  # the shift count is taken modulo 64, as x86 does
+    return _shift(op, a, b)
+
+
+def _shift(op: str, a: int, b: int) -> int:
+    """Shifts as doBitwise runs on x86-64, where a hardware shift takes its count modulo
+    64: ``>>`` on a negative number shifts one bit at a time ``min(64, b)`` times (so a
+    count below 1 leaves it alone and 64 or more gives -1), and ``>>>`` on a negative
+    number clears the sign bit after one shift, then shifts by ``(b - 1) % 64``."""
     if op == "<<":
-        return wrap_int(a << n)
+        return wrap_int(a << (b & 63))
+    if a >= 0:
+        return a >> (b & 63)
     if op == ">>":
-        return a >> n
-    return (a & 0xFFFFFFFFFFFFFFFF) >> n if n else a
+        return a >> min(b, 64) if b > 0 else a
+    return ((a >> 1) & INT64_MAX) >> ((b - 1) & 63)
 
 
 def truth(v):

@@ -28,9 +28,10 @@ _CACHE_LIMIT = 100_000
 _cache: dict[str, ast.Node] = {}
 _old_cache: dict[str, ast.Node] = {}  # the same, for old syntax (other string escapes)
 
-_REAL = re.compile(r"-?(?:\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)$")
+_REAL = re.compile(r"-?(?:[0-9]+\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)\Z")
 _WORDS = {"true": True, "false": False, "undefined": Undefined, "error": Error}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")
+_QUOTED_NAME = re.compile(r"[ \t]*'((?:[^'\\]|\\.)*)'[ \t]*=")
 
 
 class _Token:
@@ -183,21 +184,21 @@ def old_ads(text: str) -> list[tuple[dict[str, ast.Node], dict[str, str]]]:
             exprs[key] = node
             names[key] = name
         if len(exprs) != len(pairs):
-            # A name given twice: the last value wins and takes the last place.
+            # A name given twice: the last value wins, the first spelling stays.
             exprs, names = _dicts([(p[0], exprs[p[0].lower()]) for p in pairs])
         result.append((exprs, names))
     return result
 
 
 def _dicts(attrs: list[tuple[str, ast.Node]]) -> tuple[dict[str, ast.Node], dict[str, str]]:
+    """Trees and names by lower-case name; a name given twice keeps its first place and
+    spelling and takes the last value, as HTCondor's attribute map does."""
     exprs: dict[str, ast.Node] = {}
     names: dict[str, str] = {}
     for name, node in attrs:
         key = name.lower()
-        if key in exprs:
-            del exprs[key], names[key]
         exprs[key] = node
-        names[key] = name
+        names.setdefault(key, name)
     return exprs, names
 
 
@@ -231,13 +232,21 @@ def _is_separator(stripped: str) -> bool:
 
 
 def parse_old_line(line: str, number: int = 1) -> tuple[str, ast.Node]:
-    """``Name = expr`` as (name, tree), with errors placed at ``number`` and the column."""
-    eq = line.find("=")
+    """``Name = expr`` as (name, tree), with errors placed at ``number`` and the column.
+
+    A name that is not an identifier is quoted, ``'odd name' = 1``, as ``print_old``
+    (and HTCondor's printer) writes it."""
     indent = len(line) - len(line.lstrip())
+    quoted = _QUOTED_NAME.match(line)
+    if quoted:
+        name = quoted.group(1).replace("\\'", "'")
+        eq = quoted.end() - 1
+    else:
+        eq = line.find("=")
+        name = line[:eq].strip()
     if eq < 0:
         raise ClassAdSyntaxError("expected 'Name = expression'", number, indent + 1)
-    name = line[:eq].strip()
-    if not _NAME.match(name):
+    if not name or (not quoted and not _NAME.match(name)):
         raise ClassAdSyntaxError(f"bad attribute name {name!r}", number, indent + 1)
     rhs = line[eq + 1 :]
     try:

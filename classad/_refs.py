@@ -1,23 +1,29 @@
-"""What an expression refers to, and partial evaluation (flatten), relative to one ad.
+"""What an expression refers to, relative to one ad, as HTCondor's ``externalRefs`` and
+``internalRefs`` find it (``ClassAd::_GetExternalReferences``/``_GetInternalReferences``).
 
 External references are the names an expression needs that the ad does not hold, found
-by following the ad's own attributes (``x = y + 1`` makes ``x`` lead to ``y``); scoped
-names keep their scope (``TARGET.Memory``), as HTCondor's ``externalRefs`` gives them.
-The negotiator's autoclusters are built from these: the job attributes a slot's
-Requirements and Rank look at.
+by following the ad's own attributes (``x = y + 1`` makes ``x`` lead to ``y``); a scoped
+name whose scope is undefined keeps its scope (``TARGET.Memory``).  Internal references
+are the ad's own attributes met on the way: a name counts when it is found in the ad
+itself, not in an ad nested in it.  The negotiator's autoclusters are built from these:
+the job attributes a slot's Requirements and Rank look at.
+
+The walk is HTCondor's: names are looked up from where the expression stands, the ad
+being the root (a name only an enclosing ad holds is external); ``self``, ``toplevel``
+and ``parent`` lead to an ad whose attributes are all followed; ``a.b`` evaluates ``a``;
+an ad literal's attributes are followed from where the literal stands.  Where HTCondor
+gives up (a cycle, a selection from something that is not an ad), roost leaves that part
+out and returns the rest.
 """
 
 from __future__ import annotations
 
 from . import _ast as ast
 from ._classad import ClassAd
-from ._convert import to_python, value_to_node
 from ._evaluate import MAX_ATTRIBUTE_DEPTH, compile_node, run
 from ._exprtree import ExprTree
 from ._unparse import unparse
 from ._values import Undefined
-
-_MISSING = object()
 
 
 def _tree(expr) -> ast.Node:
@@ -28,144 +34,93 @@ def _tree(expr) -> ast.Node:
     raise TypeError(f"expected an ExprTree or expression text, not {type(expr).__name__}")
 
 
-def _find(ad: ClassAd, key: str) -> tuple[ClassAd, ast.Node] | None:
-    while ad is not None:
-        node = ad._attrs.get(key)
-        if node is not None:
-            return ad, node
-        ad = ad._parent
-    return None
-
-
 def references(ad: ClassAd, expr, external: bool, target: ClassAd | None = None) -> list[str]:
     """Names ``expr`` refers to, evaluated in ``ad`` (matched against ``target`` if given,
     so that ``TARGET.x`` leads into the target ad)."""
-    left, right = (ad, target) if target is not None else (None, None)
-    found: dict[str, str] = {}
-    seen: set[tuple[int, str]] = set()
+    return _References(ad, external, target).of(_tree(expr))
 
-    def visit(node: ast.Node, scope: ClassAd, depth: int) -> None:
+
+class _References:
+    def __init__(self, root: ClassAd, external: bool, target: ClassAd | None) -> None:
+        self.root = root
+        self.external = external
+        self.left, self.right = (root, target) if target is not None else (None, None)
+        self.found: dict[str, str] = {}
+        # (ad, name) already followed, name None for a whole ad: repeats and cycles.
+        self.seen: set[tuple[int, str | None]] = set()
+
+    def of(self, node: ast.Node) -> list[str]:
+        self.visit(node, self.root, False, 0)
+        return sorted(self.found.values(), key=str.lower)
+
+    def add(self, name: str) -> None:
+        self.found.setdefault(name.lower(), name)
+
+    def visit(self, node: ast.Node, scope: ClassAd, in_ref: bool, depth: int) -> None:
+        """``in_ref``: the node is the scope part of ``a.b`` (internal references only),
+        where an ad literal's attributes are not looked at."""
         if depth > MAX_ATTRIBUTE_DEPTH:
             return
         t = type(node)
         if t is ast.AttrRef:
-            start = scope
-            if node.absolute:
-                while start._parent is not None:
-                    start = start._parent
-            follow(node.name, start, node.name, depth)
-            return
-        if t is ast.Select:
-            base = node.expr
-            value = run(compile_node(base), scope, left, right)
-            if isinstance(value, ClassAd):
-                follow(node.name, value, node.name, depth)
-            elif value is Undefined and external:
-                full = f"{unparse(base)}.{node.name}"
-                found.setdefault(full.lower(), full)
-            return
-        # An ad literal's attributes are looked at in the current ad's scope, as
-        # HTCondor does.
-        for child in node.children():
-            visit(child, scope, depth + 1)
+            self.follow(node.name, self.root if node.absolute else scope, in_ref, depth)
+        elif t is ast.Select:
+            if not self.external:
+                self.visit(node.expr, scope, True, depth + 1)
+            base = run(compile_node(node.expr), scope, self.left, self.right)
+            if base is Undefined and self.external:
+                self.add(f"{unparse(node.expr)}.{node.name}")
+            elif type(base) is ClassAd:
+                self.follow(node.name, base, in_ref, depth)
+        elif t is ast.AdExpr:
+            if not in_ref:
+                for child in node.children():
+                    self.visit(child, scope, in_ref, depth + 1)
+        else:
+            for child in node.children():
+                self.visit(child, scope, in_ref, depth + 1)
 
-    def follow(name: str, start: ClassAd, shown: str, depth: int) -> None:
-        hit = _find(start, name.lower())
-        if hit is None:
-            if external:
-                found.setdefault(shown.lower(), shown)
-            return
-        owner, node = hit
-        if not external:
-            found.setdefault(shown.lower(), shown)
-        mark = (id(owner), name.lower())
-        if mark not in seen:
-            seen.add(mark)
-            visit(node, owner, depth + 1)
+    def follow(self, name: str, start: ClassAd, in_ref: bool, depth: int) -> None:
+        key = name.lower()
+        owner, found = self.lookup(start, key)
+        if found is None:
+            if self.external:
+                self.add(name)
+        elif type(found) is ClassAd:
+            # self, toplevel, parent: every attribute of that ad, looked up from here.
+            mark = (id(found), None)
+            if not in_ref and mark not in self.seen:
+                self.seen.add(mark)
+                for child in found._attrs.values():
+                    self.visit(child, start, in_ref, depth + 1)
+        else:
+            if not self.external and owner is self.root and key in owner._attrs:
+                self.add(name)
+            mark = (id(owner), key)
+            if mark not in self.seen:
+                self.seen.add(mark)
+                self.visit(found, owner, in_ref, depth + 1)
 
-    visit(_tree(expr), ad, 0)
-    return sorted(found.values(), key=str.lower)
-
-
-# -- flatten -------------------------------------------------------------------------------
-
-
-def flatten(ad: ClassAd, expr):
-    value, node = _flatten(_tree(expr), ad, set())
-    if value is not _MISSING:
-        return to_python(value)
-    return ExprTree._wrap(node)
-
-
-def _flatten(node: ast.Node, scope: ClassAd, active: set) -> tuple[object, ast.Node]:
-    """(value, tree): the value if the ad determines it, else _MISSING and a tree with the
-    determined parts folded into literals."""
-    t = type(node)
-    if t is ast.Literal:
-        return node.value, node
-    if t is ast.AttrRef and not node.absolute:
-        hit = _find(scope, node.name.lower())
-        if hit is None:
-            return _MISSING, node
-        owner, target = hit
-        mark = (id(owner), node.name.lower())
-        if mark in active or type(target) is ast.AdExpr:
-            return _MISSING, node
-        active.add(mark)
-        value, _ = _flatten(target, owner, active)
-        active.discard(mark)
-        return value, node
-    if t is ast.AdExpr:
-        return _MISSING, node
-    children = node.children()
-    if not children:
-        return _evaluated(node, scope)
-    results = [_flatten(c, scope, active) for c in children]
-    if all(v is not _MISSING for v, _ in results):
-        return _evaluated(node, scope)
-    if t is ast.BinaryOp and node.op in ("&&", "||"):
-        simplified = _short_circuit(node.op, results)
-        if simplified is not None:
-            return simplified
-    trees = [value_to_node(v) if v is not _MISSING else n for v, n in results]
-    return _MISSING, _rebuild(node, trees)
-
-
-def _evaluated(node: ast.Node, scope: ClassAd):
-    return run(compile_node(node), scope), node
-
-
-def _short_circuit(op: str, results):
-    """HTCondor's simplifications when one side is known: ``false && x`` is false,
-    ``true && x`` is x, ``x && true`` is x, and the mirror images for ``||``."""
-    absorbing = op == "||"
-    identity = not absorbing
-    (lv, ln), (rv, rn) = results
-    if lv is absorbing:
-        return absorbing, ast.Literal(absorbing)
-    if lv is identity:
-        return rv, rn
-    if rv is identity:
-        return _MISSING, ln
-    return None
-
-
-def _rebuild(node: ast.Node, trees: list[ast.Node]) -> ast.Node:
-    t = type(node)
-    if t is ast.BinaryOp:
-        return ast.BinaryOp(node.op, trees[0], trees[1])
-    if t is ast.UnaryOp:
-        return ast.UnaryOp(node.op, trees[0])
-    if t is ast.Paren:
-        return ast.Paren(trees[0])
-    if t is ast.Conditional:
-        return ast.Conditional(*trees)
-    if t is ast.Call:
-        return ast.Call(node.name, tuple(trees))
-    if t is ast.ListExpr:
-        return ast.ListExpr(tuple(trees))
-    if t is ast.Select:
-        return ast.Select(trees[0], node.name)
-    if t is ast.Subscript:
-        return ast.Subscript(trees[0], trees[1])
-    raise TypeError(f"cannot rebuild {node!r}")
+    def lookup(self, start: ClassAd, key: str):
+        """(ad, tree) where a name leads from ``start`` (an ad for a special name naming
+        one, a call for CurrentTime), (None, None) for nowhere: LookupInScope with this ad
+        as the root, past which the walk does not go."""
+        node = start._attrs.get(key)
+        if node is not None:
+            return start, node
+        if key in ("self", "my"):
+            return start, start
+        if key in ("toplevel", "root"):
+            return start, self.root
+        if key == "parent":
+            parent = start._parent if start is not self.root else None
+            return start, parent
+        if key == "currenttime":
+            return start, ast.Call("time", ())
+        ad = start
+        while ad is not self.root and ad._parent is not None:
+            ad = ad._parent
+            node = ad._attrs.get(key)
+            if node is not None:
+                return ad, node
+        return None, None

@@ -17,9 +17,9 @@ from ._lexer import RESERVED
 from ._timeparse import format_abstime, format_reltime
 from ._values import AbsTime, Error, RelTime, Undefined
 
-_ESCAPES = {
-    "\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r",
-    "\a": "\\a", "\b": "\\b", "\f": "\\f", "\v": "\\v",
+_CONTROL_ESCAPES = {
+    "\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a", "\b": "\\b", "\f": "\\f",
+    "\v": "\\v",
 }
 
 # Binding strength of each operator, as the grammar has it (higher binds tighter).
@@ -30,33 +30,48 @@ _LEVEL = {
     "+": 9, "-": 9, "*": 10, "/": 10, "%": 10,
 }
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_QUOTED_WORDS = frozenset(RESERVED) | {"parent"}
 # HTCondor's new-syntax printer spells the meta-comparisons as words, its old-syntax
 # printer as operators.
 _NEW_SPELLING = {"=?=": "is", "=!=": "isnt"}
+_NUMBER_START = frozenset("0123456789.")
 _UNARY_LEVEL = 11
 _POSTFIX_LEVEL = 12
 
 
-def quote_string(s: str) -> str:
+def _escaped(s: str, quote: str) -> str:
+    """``s`` between ``quote``s: the quote and backslash escaped, control characters and
+    DEL written as escapes (octal when they have no letter), the rest as it is."""
+    if s.isprintable() and quote not in s and "\\" not in s:
+        return quote + s + quote
     out = []
     for c in s:
-        esc = _ESCAPES.get(c)
-        if esc is not None:
-            out.append(esc)
-        elif c < " ":
-            out.append(f"\\{ord(c):03o}")
+        if c == quote or c == "\\":
+            out.append("\\" + c)
+        elif c < " " or c == "\x7f":
+            out.append(_CONTROL_ESCAPES.get(c) or f"\\{ord(c):03o}")
         else:
             out.append(c)
-    return '"' + "".join(out) + '"'
+    return quote + "".join(out) + quote
 
 
-def quote_name(name: str) -> str:
-    if _IDENTIFIER.match(name) and name.lower() not in RESERVED:
+def quote_string(s: str) -> str:
+    return _escaped(s, '"')
+
+
+def quote_name(name: str, old: bool = False) -> str:
+    """A name as HTCondor writes it: quoted when it is not an identifier, or is a reserved
+    word or ``parent`` (which its printer quotes too); old syntax escapes only the quote."""
+    if _IDENTIFIER.match(name) and name.lower() not in _QUOTED_WORDS:
         return name
-    return "'" + quote_string(name)[1:-1].replace("'", "\\'") + "'"
+    if old:
+        return "'" + name.replace("'", "\\'") + "'"
+    return _escaped(name, "'")
 
 
-def format_real(x: float) -> str:
+def format_real(x: float, exact: bool = True) -> str:
+    """A real as HTCondor writes it (``%1.15E``); ``exact``: with one more digit when that
+    would not read back as the same real, as roost's printer (not ``string()``) does."""
     if x == 0.0:
         return "-0.0" if math.copysign(1.0, x) < 0 else "0.0"
     if x != x:
@@ -64,7 +79,7 @@ def format_real(x: float) -> str:
     if math.isinf(x):
         return 'real("INF")' if x > 0 else 'real("-INF")'
     text = f"{x:1.15E}"
-    return text if float(text) == x else f"{x:1.16E}"
+    return text if not exact or float(text) == x else f"{x:1.16E}"
 
 
 def format_old_real(x: float) -> str:
@@ -93,7 +108,8 @@ def format_literal(v, old: bool = False) -> str:
     if v is Error:
         return "error"
     if t is AbsTime:
-        return f'absTime("{format_abstime(v)}")'
+        # Four digits of year, so that the text reads back as the same time.
+        return f'absTime("{format_abstime(v, pad_year=True)}")'
     if t is RelTime:
         return f'relTime("{format_reltime(v.secs)}")'
     raise TypeError(f"not a ClassAd literal: {v!r}")
@@ -112,6 +128,8 @@ def format_value(v) -> str:
         return format_abstime(v)
     if t is RelTime:
         return format_reltime(v.secs, fraction=False)
+    if t is float:
+        return format_real(v, exact=False)
     return format_literal(v)
 
 
@@ -143,10 +161,10 @@ def unparse(node: ast.Node, old: bool = False, indent: int | None = None) -> str
     lines as HTCondor's pretty printer does (what the ``unparse()`` function gives):
     each element on a line of its own, three (lists) or four (ads) places further in."""
     t = type(node)
-    if t is ast.Literal:
+    if t is ast.Literal or t is ast.ReltimeLiteral:
         return format_literal(node.value, old)
     if t is ast.AttrRef:
-        return ("." if node.absolute else "") + quote_name(node.name)
+        return ("." if node.absolute else "") + quote_name(node.name, old)
     if t is ast.BinaryOp:
         op = node.op
         if op == "?:":
@@ -162,13 +180,20 @@ def unparse(node: ast.Node, old: bool = False, indent: int | None = None) -> str
     if t is ast.Call:
         return node.name + "(" + ",".join(unparse(a, old, indent) for a in node.args) + ")"
     if t is ast.Select:
-        return f"{_wrapped(node.expr, _POSTFIX_LEVEL, old, indent)}.{quote_name(node.name)}"
+        base = _wrapped(node.expr, _POSTFIX_LEVEL, old, indent)
+        # "1.a" would read as the malformed real "1.": an integer takes a space first.
+        if type(node.expr) is ast.Literal and type(node.expr.value) is int:
+            base += " "
+        return f"{base}.{quote_name(node.name, old)}"
     if t is ast.Subscript:
         base = _wrapped(node.expr, _POSTFIX_LEVEL, old, indent)
         return f"{base}[{unparse(node.index, old, indent)}]"
     if t is ast.UnaryOp:
-        # HTCondor writes a space before a unary operator: "a * -b" is "a *  -b".
-        return " " + node.op + _wrapped(node.operand, _UNARY_LEVEL, old, indent)
+        # HTCondor writes a space before a unary operator: "a * -b" is "a *  -b".  A minus
+        # before a digit would read back as the sign of a number: "- 1 .a" is not "-1 .a".
+        operand = _wrapped(node.operand, _UNARY_LEVEL, old, indent)
+        gap = " " if node.op == "-" and operand[:1] in _NUMBER_START else ""
+        return " " + node.op + gap + operand
     if t is ast.Conditional:
         cond = _wrapped(node.cond, 1, old, indent)
         then = unparse(node.then, old, indent)

@@ -35,6 +35,21 @@ def wrap_int(n: int) -> int:
     return ((n - INT64_MIN) & 0xFFFFFFFFFFFFFFFF) + INT64_MIN
 
 
+def c_int(x: float) -> int:
+    """A real converted to a C ``int`` as x86-64 converts it: truncated toward zero, and
+    INT_MIN when it does not fit (NaN and the infinities included)."""
+    if x != x or not -2147483649.0 < x < 2147483648.0:
+        return -2147483648
+    return int(x)
+
+
+def c_time(x: float) -> int:
+    """A real converted to a C ``time_t`` (64 bits) the same way."""
+    if x != x or not -9223372036854775808.0 <= x < 9223372036854775808.0:
+        return INT64_MIN
+    return int(x)
+
+
 class AbsTime:
     """An absolute time: seconds since the epoch, and the zone offset it is shown in."""
 
