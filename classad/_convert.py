@@ -45,14 +45,15 @@ def value_to_node(v) -> ast.Node:
 
 def to_node(value) -> ast.Node:
     """A tree for a Python value given to ``ClassAd[...] =`` or ``ClassAd(dict)``."""
-    from ._classad import ClassAd
-    from ._exprtree import ExprTree
-
     t = type(value)
     if t is bool or t is str or t is float:
         return ast.Literal(value)
     if t is int:
         return ast.Literal(wrap_int(value))
+    # Imported here, past the common cases: both modules import this one.
+    from ._classad import ClassAd
+    from ._exprtree import ExprTree
+
     if isinstance(value, ExprTree):
         return value._node
     if isinstance(value, Value):

@@ -14,6 +14,7 @@ from typing import IO
 from . import _ast as ast
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
+from ._parser import _cache as _expression_cache
 from ._parser import looks_new_syntax, old_ads, parse_expression, parse_new_ads
 from ._unparse import unparse
 from ._values import INT64_MAX, INT64_MIN, AbsTime, Error, RelTime, Undefined
@@ -177,14 +178,18 @@ def ad_from_pairs(pairs) -> ClassAd:
     ClassAdSyntaxError naming the attribute.  Repeated texts share one parsed tree."""
     exprs: dict[str, ast.Node] = {}
     names: dict[str, str] = {}
+    cache = _expression_cache
     for name, text in pairs:
-        if not name:
-            raise ClassAdSyntaxError("an attribute name cannot be empty")
-        try:
-            node = parse_expression(text)
-        except ClassAdSyntaxError as e:
-            raise ClassAdSyntaxError(f"{name}: {e.message}", e.line, e.column) from None
+        node = cache.get(text)
+        if node is None:
+            try:
+                node = parse_expression(text)
+            except ClassAdSyntaxError as e:
+                raise ClassAdSyntaxError(f"{name}: {e.message}", e.line, e.column) from None
         key = name.lower()
+        if key not in names:
+            if not name:
+                raise ClassAdSyntaxError("an attribute name cannot be empty")
+            names[key] = name
         exprs[key] = node
-        names.setdefault(key, name)
     return ClassAd._from_dicts(exprs, names)

@@ -115,12 +115,13 @@ def parse_expression(text: str, old_strings: bool = False) -> ast.Node:
     if node is not None:
         return node
     stripped = text.strip()
+    # Literals are cached too: values repeat across the ads of a pool (OpSys, Arch,
+    # Owner...), and a hit costs less than reading the literal again.
     node = literal_node(stripped)
-    if node is not None:
-        return node
-    if not stripped:
-        raise ClassAdSyntaxError("empty expression", 1, 1)
-    node = _run(text, "START_EXPR", old_strings)
+    if node is None:
+        if not stripped:
+            raise ClassAdSyntaxError("empty expression", 1, 1)
+        node = _run(text, "START_EXPR", old_strings)
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
     cache[text] = node

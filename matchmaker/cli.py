@@ -51,9 +51,10 @@ def _serve(daemon) -> None:
     )
     host = address.rpartition(":")[0] or "127.0.0.1"
     bound = f"{host}:{port}"
-    name = f"collector@{socket.getfqdn()}"
+    machine = socket.getfqdn()
+    name = f"collector@{machine}"
     daemon.log.info("collector serving on %s", bound)
-    service.advertise_self(name, bound)
+    service.advertise_self(name, machine, bound)
     daemon.add_timer(config.get("matchmaker", "housekeeping_interval"), service.housekeep,
                      "housekeeping")
-    daemon.add_timer(60.0, lambda: service.advertise_self(name, bound), "collector-ad")
+    daemon.add_timer(60.0, lambda: service.advertise_self(name, machine, bound), "collector-ad")

@@ -28,8 +28,10 @@ NEGOTIATOR = "Negotiator"
 COLLECTOR = "Collector"
 ANY = "Any"
 
-# Attributes the collector writes into every ad it stores.
-STAMPED = ("LastHeardFrom", "AuthenticatedIdentity", "AuthenticationMethod", "UpdatesTotal")
+# Attributes the collector writes into an ad it stores (MyType only where it is missing).
+_STAMPED_KEYS = frozenset(
+    {"lastheardfrom", "authenticatedidentity", "authenticationmethod", "updatestotal"}
+)
 
 
 class AdError(ValueError):
@@ -47,7 +49,9 @@ class StoredAd:
     last_heard: float
     lifetime: float
     updates: int
-    # The service's cache of this ad's encoded wire form, made at the first query.
+    # The service's caches of this ad's encoded wire form, made at the first query: each
+    # attribute's (lower-case name, bytes), and the whole ad's bytes.
+    encoded_attrs: list[tuple[str, bytes]] | None = None
     encoded: bytes | None = None
 
 
@@ -124,9 +128,11 @@ class AdStore:
             stamps["MyType"] = ad_type
         for attr, value in stamps.items():
             ad[attr] = value
-        stamped = {attr.lower() for attr in stamps}
-        wire = [(n, t) for n, t in wire if n.lower() not in stamped]
-        wire.extend(classad.ad_to_pairs(ClassAd(stamps)))
+        wire = [(n, t) for n, t in wire if n.lower() not in _STAMPED_KEYS]
+        wire.extend(
+            (attr, classad.quote(value) if type(value) is str else str(value))
+            for attr, value in stamps.items()
+        )
         stored = StoredAd(
             ad_type, name, ad, wire, private, list(private_wire or ()), now, lifetime, updates
         )

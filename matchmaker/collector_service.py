@@ -79,16 +79,21 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _field1(payload: bytes) -> bytes:
-    """``payload`` as one element of a message's field 1 (length-delimited): QueryReply's
-    ``ads`` is field 1, so replies are joined from cached ad encodings without parsing."""
-    return b"\x0a" + _varint(len(payload)) + payload
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (string or message) with its tag byte."""
+    return tag + _varint(len(payload)) + payload
 
 
-def _encode(pairs) -> bytes:
-    return classad_pb2.ClassAd(
-        attrs=[classad_pb2.Attribute(name=n, expr=t) for n, t in pairs]
-    ).SerializeToString()
+# Replies are joined from cached bytes instead of built as messages: QueryReply's ``ads``,
+# ClassAd's ``attrs`` and Attribute's ``name`` are field 1, Attribute's ``expr`` field 2,
+# all length-delimited (tag 0x0a and 0x12).
+_FIELD1 = b"\x0a"
+_FIELD2 = b"\x12"
+
+
+def _encoded_attribute(name: str, text: str) -> bytes:
+    attribute = _field(_FIELD1, name.encode()) + _field(_FIELD2, text.encode())
+    return _field(_FIELD1, attribute)
 
 
 def _pairs(msg: classad_pb2.ClassAd) -> list[tuple[str, str]]:
@@ -176,7 +181,8 @@ class CollectorService:
             found = list(self.store.select(request.ad_type, constraint, request.limit))
         batch: list[bytes] = []
         for stored in found:
-            batch.append(_field1(self._encoded(stored, projection, request.include_private)))
+            ad = self._encoded(stored, projection, request.include_private)
+            batch.append(_field(_FIELD1, ad))
             if len(batch) >= self.query_batch:
                 yield b"".join(batch)
                 batch = []
@@ -184,15 +190,21 @@ class CollectorService:
             yield b"".join(batch)
 
     def _encoded(self, stored: StoredAd, projection: set[str], private: bool) -> bytes:
-        if not projection and not private:
-            encoded = stored.encoded
-            if encoded is None:
-                encoded = stored.encoded = _encode(stored.wire)
-            return encoded
-        pairs = stored.wire + stored.private_wire if private else stored.wire
+        """The ad's ClassAd message bytes: whole, projected, or with its private part."""
+        attrs = stored.encoded_attrs
+        if attrs is None:
+            attrs = stored.encoded_attrs = [
+                (n.lower(), _encoded_attribute(n, t)) for n, t in stored.wire
+            ]
+        if private:
+            attrs = attrs + [(n.lower(), _encoded_attribute(n, t)) for n, t in stored.private_wire]
+        elif not projection:
+            if stored.encoded is None:
+                stored.encoded = b"".join(blob for _, blob in attrs)
+            return stored.encoded
         if projection:
-            pairs = [(n, t) for n, t in pairs if n.lower() in projection]
-        return _encode(pairs)
+            return b"".join(blob for key, blob in attrs if key in projection)
+        return b"".join(blob for _, blob in attrs)
 
     # -- housekeeping --------------------------------------------------------------------
 
@@ -203,12 +215,23 @@ class CollectorService:
         for stored in gone:
             log.info("%s ad %r expired", stored.ad_type, stored.name)
 
-    def advertise_self(self, name: str, address: str) -> None:
-        """Store the collector's own ad: its address and what it holds."""
+    def advertise_self(self, name: str, machine: str, address: str) -> None:
+        """Store the collector's own ad: its address, what it holds, and the pool's job
+        counts as the submitters report them (what ``condor_status -collector`` shows)."""
         with self.lock:
             stats = self.store.stats
+            hosts = {s.ad.eval("Machine") for s in self.store.select(MACHINE)}
+            jobs = {"RunningJobs": 0, "IdleJobs": 0, "HeldJobs": 0}
+            for submitter in self.store.select(SUBMITTER):
+                for attr in jobs:
+                    count = submitter.ad.eval(attr)
+                    if type(count) is int:
+                        jobs[attr] += count
             ad = classad.ClassAd({
                 "Name": name,
+                "Machine": machine,
+                "HostsTotal": len(hosts),
+                **jobs,
                 "MyAddress": address,
                 "CollectorAddress": address,
                 "UpdatesReceived": stats.updates,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import os
 import shlex
 import sys
 import traceback
@@ -54,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("roost: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``roost status | head``): nothing more to say to it.
+        # Point stdout at /dev/null so that flushing at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if isinstance(exc, RoostError):
             print(f"roost: {exc}", file=sys.stderr)

@@ -164,3 +164,18 @@ def test_tls_when_configured(tmp_path, make_certificates):
     finally:
         daemon.stop(grace=0)
         daemon.run()
+
+
+def test_the_collector_ad_sums_up_the_pool(pool):
+    _, service, _, client = pool
+    client("startd@node1", ["advertise-startd"]).advertise(
+        [slot("slot1@node1", Machine="node1"), slot("slot2@node1", Machine="node1")])
+    client("startd@node2", ["advertise-startd"]).advertise([slot("slot1@node2", Machine="node2")])
+    client("schedd@sub", ["advertise-schedd"]).advertise(
+        [ClassAd({"Name": "alice@pool", "RunningJobs": 3, "IdleJobs": 5, "HeldJobs": 1}),
+         ClassAd({"Name": "bob@pool", "RunningJobs": 1, "IdleJobs": 0, "HeldJobs": 0})],
+        ad_type="Submitter")
+    service.advertise_self("collector@cm", "cm", "127.0.0.1:9618")
+    (ad,) = client().query("Collector")
+    assert (ad["HostsTotal"], ad["RunningJobs"], ad["IdleJobs"], ad["HeldJobs"]) == (2, 4, 5, 1)
+    assert (ad["NumMachineAds"], ad["NumSubmitterAds"], ad["Machine"]) == (3, 2, "cm")

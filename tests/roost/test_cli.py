@@ -1,5 +1,6 @@
 """The ``roost`` dispatcher: verbs, help, version, lazy imports and the error boundary."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -197,3 +198,25 @@ def test_console_script_and_python_m_run_the_dispatcher():
             2,
             "roost: unknown verb 'frob' (see 'roost --help')\n",
         )
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path):
+    script = (
+        "import sys\n"
+        "from roost import cli\n"
+        "def flood(argv):\n"
+        "    for i in range(200_000):\n"
+        "        print('line', i)\n"
+        "    return 0\n"
+        "cli.VERBS['flood'] = cli.Verb('__main__:flood', 'much output')\n"
+        "sys.exit(cli.main(['flood']))\n"
+    )
+    (tmp_path / "flood.py").write_text(script)
+    done = subprocess.run(
+        f"{sys.executable} {tmp_path / 'flood.py'} | head -n 1; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=60,
+        env={**os.environ, "ROOST_HOME": str(tmp_path)},
+    )
+    assert done.stdout == "line 0\n"
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
