@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from roost.config import load_config
 from roost.errors import RoostError, UsageError
-from roost.home import roost_home
 
 PROG = "roost token"
 DEFAULT_LIFETIME_DAYS = 90.0
@@ -116,7 +116,7 @@ def create(args: argparse.Namespace) -> int:
             f"--lifetime must be more than 0 and at most {MAX_LIFETIME_DAYS:g} days "
             f"(see '{PROG} create --help')"
         )
-    path = security.key_path(roost_home())
+    path = security.key_path(load_config().home)
     try:
         key = security.SigningKey.load(path)
     except FileNotFoundError:
@@ -150,7 +150,7 @@ def create(args: argparse.Namespace) -> int:
 def show(args: argparse.Namespace) -> int:
     from roost import security
 
-    home = roost_home()
+    home = load_config().home
     if args.file == "-":
         source, token = "standard input", sys.stdin.read().strip()
     else:
