@@ -1,9 +1,12 @@
-"""PCRE2 patterns for Python's ``re``.
+"""PCRE2 patterns for Python's ``re`` syntax, run by the ``regex`` module.
 
 HTCondor compiles regular expressions with PCRE2 in its default byte mode, so patterns
-and targets here are UTF-8 bytes and ``re`` runs in bytes mode, which has PCRE's
-ASCII-only ``\\d \\s \\w`` and case folding.  Most PCRE syntax means the same to ``re``;
-``translate`` rewrites what ``re`` spells differently or lacks:
+and targets here are UTF-8 bytes, in bytes mode, which has PCRE's ASCII-only
+``\\d \\s \\w`` and case folding.  Patterns are translated to ``re``'s syntax and compiled
+by ``regex`` in its ``re``-compatible VERSION0: its matcher does not backtrack for ever on
+patterns such as ``(a+)+$`` (``re`` takes seconds where PCRE2 gives up at its match
+limit), so one Requirements cannot stall a daemon.  Most PCRE syntax means the same to
+``re``; ``translate`` rewrites what ``re`` spells differently or lacks:
 
 - ``\\z`` and ``\\Z`` (``re`` has only ``\\Z``, meaning PCRE's ``\\z``), ``\\h \\H \\v \\V
   \\R \\N \\e \\cX \\x{hh} \\Q...\\E``;
@@ -24,6 +27,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+import regex
 
 from ._fn_convert import utf8
 
@@ -60,7 +65,12 @@ _ESCAPES_OUTSIDE = {
     b"e": b"\\x1b",
 }
 _ESCAPES_INSIDE = {b"h": _HSPACE, b"v": _VSPACE, b"e": b"\\x1b"}
-_UNSUPPORTED_ESCAPES = frozenset(b"GKpPXCo")
+# PCRE2 features the translation cannot express, and escapes PCRE2 itself refuses
+# (\u \U \L \l \F: Perl's case escapes and JavaScript's \u, which the regex module
+# would otherwise take).
+_UNSUPPORTED_ESCAPES = frozenset(b"GKpPXCouULlF")
+# Escapes that stand for a set of characters, which cannot end a range.
+_CLASS_ESCAPES = frozenset(b"dDwWsShHvV")
 _FLAG_LETTERS = frozenset(b"imsx-")
 _NAME = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _REPEAT = re.compile(rb"\{\d+(?:,\d*)?\}")
@@ -94,12 +104,12 @@ def pcre_flags(options: str, upper_case: bool = False) -> int:
 
 
 @functools.lru_cache(maxsize=512)
-def compile_pcre(pattern: str, flags: int) -> re.Pattern | None:
+def compile_pcre(pattern: str, flags: int) -> regex.Pattern | None:
     """The compiled pattern, or None where PCRE2 (or our translation) refuses it."""
     try:
         source = translate(utf8(pattern), flags)
-        return re.compile(source, flags)
-    except (_Unsupported, re.error, OverflowError, RecursionError):
+        return regex.compile(source, flags | regex.VERSION0)
+    except (_Unsupported, re.error, regex.error, OverflowError, RecursionError):
         return None
 
 
@@ -338,7 +348,12 @@ class _Translator:
                     previous = b""
                     continue
             if c == b"\\":
+                shorthand = self.peek(1) and self.peek(1)[0] in _CLASS_ESCAPES
+                if shorthand and previous == b"-" and out[-2:-1] not in (b"[", b"^"):
+                    raise _Unsupported  # [a-\d]: PCRE2 refuses such a range
                 out += self.escape_inside()
+                if shorthand and self.peek() == b"-" and self.peek(1) not in (b"]", b""):
+                    raise _Unsupported  # [\d-z]: likewise
                 previous = b""
                 continue
             if c in (b"[", b"&", b"~", b"|") or (c == b"-" and previous == b"-"):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import regex
+
 from ._builtins import function
 from ._fn_convert import (
     ascii_lower,
@@ -539,7 +541,7 @@ def regexp_member(pattern, targets, options=None):
     return Undefined if undefined_seen else False
 
 
-def _highest_group(m: re.Match) -> int:
+def _highest_group(m: regex.Match) -> int:
     """What pcre2_match returns: one more than the highest group that took part."""
     for g in range(m.re.groups, 0, -1):
         if m.start(g) != -1:
@@ -547,7 +549,7 @@ def _highest_group(m: re.Match) -> int:
     return 1
 
 
-def _expand(replacement: bytes, m: re.Match) -> bytes | None:
+def _expand(replacement: bytes, m: regex.Match) -> bytes | None:
     # Only \0 to \9 are special; any other backslash is kept as it is.
     groups = _highest_group(m)
     out = bytearray()
@@ -567,7 +569,7 @@ def _expand(replacement: bytes, m: re.Match) -> bytes | None:
     return bytes(out)
 
 
-def _nonempty_match_at(rx: re.Pattern, data: bytes, pos: int) -> re.Match | None:
+def _nonempty_match_at(rx: regex.Pattern, data: bytes, pos: int) -> regex.Match | None:
     """A match starting at ``pos`` that is not empty (PCRE2_ANCHORED with
     PCRE2_NOTEMPTY_ATSTART).  After an empty match, finditer looks for a non-empty one at
     the same place before moving on, which is exactly that search."""
@@ -581,7 +583,7 @@ def _nonempty_match_at(rx: re.Pattern, data: bytes, pos: int) -> re.Match | None
     return m if m is not None and m.start() == pos else None
 
 
-def substitute(rx: re.Pattern, data: bytes, replacement: bytes, whole: bool, every: bool):
+def substitute(rx: regex.Pattern, data: bytes, replacement: bytes, whole: bool, every: bool):
     """HTCondor's regexp_helper loop for regexps/replace/replaceall, or None for Error.
 
     Without ``whole`` the result is only the replacement text; after an empty match the

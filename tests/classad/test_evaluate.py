@@ -90,3 +90,19 @@ def test_evaluation_never_raises():
     for text in ["1/0", "{1}[5]", "undefined.x", "f()", "nosuchfunction(1, 2)", "-true",
                  "[a = {a}].a[0][0]", "\"a\" + 1"]:
         ExprTree(text).eval()
+
+
+def test_a_pathological_pattern_cannot_stall_evaluation():
+    # Backtracking matchers take 2**40 steps here; the one roost uses does not.
+    import signal
+
+    def too_slow(signum, frame):
+        raise AssertionError("regexp backtracked for more than 10 s")
+
+    previous = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        assert ExprTree('regexp("(a+)+$", strcat("' + "a" * 40 + '", "!"))').eval() is False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
