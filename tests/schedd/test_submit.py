@@ -1,0 +1,248 @@
+"""Submit description → job ClassAds, through parse_submit only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import classad
+from schedd.submit import SubmitError, looks_like_submit_file, parse_submit
+
+CWD = Path("/home/alice/run")
+
+
+def plan(text: str, cwd: Path = CWD, **kwargs):
+    return parse_submit(text, cwd=cwd, owner="alice", now=1700000000, **kwargs)
+
+
+def jobs(text: str, cwd: Path = CWD) -> list[classad.ClassAd]:
+    """Full per-proc ads: the cluster ad updated with each proc's own attributes."""
+    result = plan(text, cwd)
+    ads = []
+    for proc in result.procs:
+        ad = result.cluster_ad.copy()
+        for name in proc:
+            ad[name] = proc.lookup(name)
+        ads.append(ad)
+    return ads
+
+
+def one(text: str) -> classad.ClassAd:
+    (ad,) = jobs(text + "\nqueue\n")
+    return ad
+
+
+def test_defaults():
+    ad = one("executable = /bin/true")
+    expected = {"Cmd": "/bin/true", "Owner": "alice", "User": "alice", "QDate": 1700000000,
+                "EnteredCurrentStatus": 1700000000, "JobStatus": 1, "Iwd": str(CWD),
+                "RequestCpus": 1, "RequestMemory": 128, "JobPrio": 0, "NumJobStarts": 0,
+                "OnExitRemove": True, "MyType": "Job", "TargetType": "Machine",
+                "JobUniverse": 5, "ProcId": 0}
+    assert {name: ad.eval(name) for name in expected} == expected
+    assert ad.eval("RequestDisk") == 1024 * 1024
+
+
+@pytest.mark.parametrize(("command", "attribute", "expected"), [
+    ("arguments = a  b c", "Arguments", "a b c"),
+    ('arguments = "a \'b c\' d"', "Arguments", "a 'b c' d"),
+    ("environment = A=1;B=2", "Environment", "A=1 B=2"),
+    ('environment = "A=1 B=2"', "Environment", "A=1 B=2"),
+    ("input = in.txt", "In", "in.txt"),
+    ("output = out.txt", "Out", "out.txt"),
+    ("error = err.txt", "Err", "err.txt"),
+    ("log = job.log", "UserLog", "job.log"),
+    ("initialdir = sub", "Iwd", str(CWD / "sub")),
+    ("initialdir = /abs", "Iwd", "/abs"),
+    ("universe = scheduler", "JobUniverse", 7),
+    ("universe = local", "JobUniverse", 12),
+    ("priority = -3", "JobPrio", -3),
+    ("concurrency_limits = db:2", "ConcurrencyLimits", "db:2"),
+    ("getenv = true", "GetEnv", True),
+    ("accounting_group = physics", "AccountingGroup", "physics.alice"),
+    ("should_transfer_files = yes", "ShouldTransferFiles", "YES"),
+    ("transfer_input_files = a, b", "TransferInput", "a, b"),
+])
+def test_commands(command, attribute, expected):
+    assert one(f"executable = x\n{command}").eval(attribute) == expected
+
+
+@pytest.mark.parametrize(("command", "attribute", "expected"), [
+    ("request_memory = 2048", "RequestMemory", 2048),
+    ("request_memory = 2G", "RequestMemory", 2048),
+    ("request_memory = 1.5 GB", "RequestMemory", 1536),
+    ("request_memory = 512K", "RequestMemory", 1),
+    ("request_disk = 1M", "RequestDisk", 1024),
+    ("request_disk = 100", "RequestDisk", 100),
+    ("request_disk = 1T", "RequestDisk", 1024**3),
+    ("request_cpus = 4", "RequestCpus", 4),
+])
+def test_units(command, attribute, expected):
+    assert one(f"executable = x\n{command}").eval(attribute) == expected
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ("name = world\narguments = hello $(name)", "hello world"),
+    ("arguments = $(missing)x", "x"),
+    ("arguments = $(missing:dflt)", "dflt"),
+    ("arguments = $(ARCH) $(OPSYS)", "X86_64 LINUX"),
+    ("arguments = $(Process) $(ProcId)", "0 0"),
+    ("arguments = $$(Memory)", "$$(Memory)"),
+    ("a = $(b)\nb = late\narguments = $(a)", "late"),
+])
+def test_macros(lines, expected):
+    assert one(f"executable = x\n{lines}").eval("Arguments") == expected
+
+
+def test_cluster_becomes_expression_on_cluster_id():
+    result = plan("executable = x\noutput = out.$(Cluster).$(Process)\nqueue 2")
+    ad = result.cluster_ad.copy()
+    ad["ClusterId"] = 42
+    for proc in result.procs:
+        ad["ProcId"] = proc.eval("ProcId")
+        ad["Out"] = proc.lookup("Out")
+        assert ad.eval("Out") == f"out.42.{proc.eval('ProcId')}"
+
+
+def _values(text: str, *names: str, cwd: Path = CWD) -> list[tuple]:
+    body = "executable = x\narguments = " + " ".join(f"$({n})" for n in names) + "\n"
+    return [(ad.eval("ProcId"), ad.eval("Arguments")) for ad in jobs(body + text, cwd)]
+
+
+@pytest.mark.parametrize(("queue", "expected"), [
+    ("queue", [(0, "0 0")]),
+    ("queue 3", [(0, "0 0"), (1, "0 1"), (2, "0 2")]),
+    ("queue 3 in (A, B)", [(0, "0 0 A"), (1, "0 1 A"), (2, "0 2 A"),
+                           (3, "1 0 B"), (4, "1 1 B"), (5, "1 2 B")]),
+    ("queue Item in (\n  A\n  B\n)", [(0, "0 0 A"), (1, "1 0 B")]),
+    ("queue in [1:] (a b c)", [(0, "0 0 b"), (1, "1 0 c")]),
+    ("queue from (\n x\n y\n)", [(0, "0 0 x"), (1, "1 0 y")]),
+])
+def test_queue_forms(queue, expected):
+    assert _values(queue, "ItemIndex", "Step", "Item") == expected
+
+
+def test_queue_from_vars_and_file(tmp_path: Path):
+    (tmp_path / "items.txt").write_text("a 1\nb 2, three\n")
+    body = "queue 1 name, n from items.txt"
+    assert _values(body, "name", "n", cwd=tmp_path) == [(0, "a 1"), (1, "b 2, three")]
+
+
+def test_queue_matching(tmp_path: Path):
+    for name in ("b.dat", "a.dat", "c.txt"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "d.dat").mkdir()
+    assert _values("queue f matching files *.dat", "f", cwd=tmp_path) == [
+        (0, "a.dat"), (1, "b.dat")]
+    assert _values("queue matching dirs *.dat", "Item", cwd=tmp_path) == [(0, "d.dat")]
+
+
+def test_several_queue_statements_number_procs_continuously():
+    result = jobs("executable = x\narguments = one\nqueue 2\narguments = two\nqueue")
+    assert [(ad.eval("ProcId"), ad.eval("Arguments")) for ad in result] == [
+        (0, "one"), (1, "one"), (2, "two")]
+
+
+def test_cluster_ad_holds_shared_and_procs_only_differences():
+    result = plan("executable = x\narguments = $(Item)\nqueue in (a, b)")
+    assert result.cluster_ad.eval("Cmd") == "x"
+    assert "Arguments" not in result.cluster_ad
+    assert [sorted(proc) for proc in result.procs] == [["Arguments", "ProcId"]] * 2
+
+
+MACHINE = {"Arch": "X86_64", "OpSys": "LINUX", "Disk": 10**6, "Memory": 4096, "Cpus": 4,
+           "HasFileTransfer": True, "FileSystemDomain": "other"}
+
+
+@pytest.mark.parametrize(("lines", "change", "matches"), [
+    ("", {}, True),
+    ("", {"Arch": "ARM"}, False),
+    ("", {"OpSys": "WINDOWS"}, False),
+    ("request_memory = 8G", {}, False),
+    ("request_cpus = 8", {}, False),
+    ("request_disk = 2G", {}, False),
+    ("requirements = TARGET.Memory > 5000", {}, False),
+    ("requirements = TARGET.Cpus == 4", {}, True),
+    ("should_transfer_files = YES", {}, True),
+    ("should_transfer_files = YES", {"HasFileTransfer": False}, False),
+    ("should_transfer_files = NO", {}, False),
+    ("should_transfer_files = IF_NEEDED", {"HasFileTransfer": False}, False),
+    ("should_transfer_files = IF_NEEDED", {"FileSystemDomain": "here"}, True),
+    ("requirements = TARGET.Arch == \"ARM\"", {"Arch": "ARM"}, True),
+    ("requirements = TARGET.Memory >= 1\nrequest_memory = 8G", {}, True),
+])
+def test_requirements_augmentation(lines, change, matches):
+    job = one(f"executable = x\nrequest_disk = 100\n{lines}")
+    job["FileSystemDomain"] = "here"
+    machine = classad.ClassAd()
+    machine["Requirements"] = True
+    for name, value in {**MACHINE, **change}.items():
+        machine[name] = value
+    assert machine.matches(job) is matches
+
+
+def test_hold():
+    ad = one("executable = x\nhold = true")
+    assert (ad.eval("JobStatus"), ad.eval("HoldReasonCode")) == (5, 15)
+
+
+@pytest.mark.parametrize(("completions", "exit_code", "removed"), [
+    (1, 0, True), (1, 3, False), (1, 7, True), (3, 3, True),
+])
+def test_retries(completions, exit_code, removed):
+    ad = one("executable = x\nmax_retries = 2\nretry_until = 7")
+    assert ad.eval("MaxRetries") == 2
+    ad["NumJobCompletions"] = completions
+    ad["ExitCode"] = exit_code
+    assert ad.eval("OnExitRemove") is removed
+
+
+def test_on_exit_remove_is_ored_with_retries():
+    ad = one("executable = x\non_exit_remove = ExitCode == 9\nsuccess_exit_code = 1")
+    assert ad.eval("MaxRetries") == 2
+    ad["NumJobCompletions"] = 1
+    removed = []
+    for code in (9, 1, 0):
+        ad["ExitCode"] = code
+        removed.append(ad.eval("OnExitRemove"))
+    assert removed == [True, True, False]
+
+
+def test_policy_and_custom_attributes():
+    ad = one("executable = x\nperiodic_hold = NumJobStarts > 3\n+Project = \"roost\"\n"
+             "MY.Weight = 2 * 3\nrank = TARGET.Memory")
+    assert str(ad.lookup("PeriodicHold")) == "NumJobStarts > 3"
+    assert (ad.eval("Project"), ad.eval("Weight")) == ("roost", 6)
+    assert str(ad.lookup("Rank")) == "TARGET.Memory"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("executable = x\nthis is wrong\nqueue", "f.sub:2:1: unknown syntax"),
+    ("executable = x\nrequirements = Memory >\nqueue", "f.sub:2:24: bad expression"),
+    ("executable = x\n  +A = (1\nqueue", "f.sub:2:10: bad expression"),
+    ("executable = x\nrequest_memory = lots\nqueue", "f.sub:2:18: bad number"),
+    ("arguments = x\nqueue", "f.sub:2:1: no executable"),
+    ("executable = x\nqueue 2 in [x] (a)", "f.sub:2:12: bad slice"),
+    ("executable = x\nqueue from missing.txt", "f.sub:2:12: cannot read"),
+    ("executable = x\nuniverse = moon\nqueue", "f.sub:2:12: unknown universe"),
+    ("executable = x\n", "f.sub:1:1: no queue statement"),
+    ("executable = x\na = $(a)\narguments = $(a)\nqueue", "f.sub:3:13: macro expansion"),
+    ("executable = x\nmax_retries = many\nqueue", "f.sub:2:15: bad number"),
+])
+def test_errors(text, message):
+    with pytest.raises(SubmitError) as error:
+        plan(text, filename="f.sub")
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("executable = x\nqueue 3\n", True),
+    ("# comment\nexecutable = x\nQueue\n", True),
+    ("MyType = \"Job\"\nCmd = \"x\"\n", False),
+    ("[ Cmd = \"x\"; queue = 1 ]", False),
+    ("Cmd = \"x\"\nqueue = 1\n", False),
+])
+def test_looks_like_submit_file(text, expected):
+    assert looks_like_submit_file(text) is expected
