@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 
 from . import _functions  # noqa: F401  (fills the registry of built-in functions)
+from ._analysis import AttributeTerm, AttributeTerms, attribute_terms
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
 from ._exprtree import ExprTree
@@ -50,11 +51,14 @@ parseOne = parse_one
 symmetricMatch = symmetric_match
 
 __all__ = [
+    "AttributeTerm",
+    "AttributeTerms",
     "ClassAd",
     "ClassAdSyntaxError",
     "ExprTree",
     "Value",
     "ad_from_pairs",
+    "attribute_terms",
     "ad_to_pairs",
     "parse_ads",
     "parse_json_ads",
