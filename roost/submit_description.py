@@ -9,15 +9,16 @@ not known here; a value that used ``$(Cluster)`` becomes an expression on the jo
 from __future__ import annotations
 
 import math
+import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import classad
+from roost.submit_queue import QueueStatement, SubmitError, expand_items, parse_queue
 
-from .submit_queue import QueueStatement, SubmitError, expand_items, parse_queue
-
-__all__ = ["SubmitError", "SubmitPlan", "looks_like_submit_file", "parse_submit"]
+__all__ = ["SubmitError", "SubmitPlan", "complete_job_ad", "default_requirements",
+           "local_platform", "looks_like_submit_file", "parse_submit", "split_jobs"]
 
 UNIVERSES = {"standard": 1, "vanilla": 5, "scheduler": 7, "grid": 9, "java": 10,
              "parallel": 11, "local": 12, "vm": 13, "docker": 5, "container": 5}
@@ -26,6 +27,8 @@ DEFAULT_JOB_MAX_RETRIES = 2
 _DEFAULT_DISK = "MAX({1024, (TransferInputSizeMB + 1) * 1.25}) * 1024"
 # Placeholder for $(Cluster) while a value is a plain string; never valid in user text.
 _CLUSTER = "\x00cluster\x00"
+# Macros whose value changes from one proc of a queue statement to the next.
+_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b", re.IGNORECASE)
 _MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)(?::([^)]*))?\)")
 _ASSIGN = re.compile(r"\s*([+A-Za-z_][A-Za-z0-9_.]*)\s*=\s?(.*)$")
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -34,10 +37,24 @@ _QUANTITY = re.compile(r"^\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?\s*$", re.I
 
 @dataclass
 class SubmitPlan:
-    """One cluster: attributes shared by every proc, and per proc only what differs."""
+    """One cluster: attributes shared by every proc, and per proc only what differs; or,
+    when ``procs`` is empty, ``count`` procs that differ in nothing but their ProcId."""
 
     cluster_ad: classad.ClassAd
     procs: list[classad.ClassAd]
+    count: int = 0
+
+    def __len__(self) -> int:
+        return len(self.procs) or self.count
+
+    def job(self, index: int) -> classad.ClassAd:
+        """The whole ad of proc ``index``: the cluster's attributes and the proc's own."""
+        ad = self.cluster_ad.copy()
+        if self.procs:
+            ad.update(self.procs[index])
+        else:
+            ad["ProcId"] = index
+        return ad
 
 
 @dataclass
@@ -108,6 +125,9 @@ class _Parser:
         self.arch = arch
         self.opsys = opsys
         self.jobs: list[classad.ClassAd] = []
+        self.procs = 0  # ProcIds handed out so far
+        self.statements = 0  # queue statements read so far
+        self.copies = 0  # procs of the first queue statement made by counting only
         self.custom: dict[str, str] = {}
 
     def error(self, line: _Line, column: int, message: str) -> SubmitError:
@@ -135,7 +155,11 @@ class _Parser:
         if not saw_queue:
             last = max(len(text.splitlines()), 1)
             raise SubmitError(f"{self.filename}:{last}:1: no queue statement")
-        return _split(self.jobs)
+        if self.statements == 1 and len(self.jobs) == 1:
+            cluster = self.jobs[0].copy()
+            del cluster["ProcId"]
+            return SubmitPlan(cluster, [], self.procs)
+        return split_jobs(self.jobs)
 
     def _where(self, line: _Line):
         def fail(offset: int, message: str) -> SubmitError:
@@ -146,11 +170,43 @@ class _Parser:
         if "executable" not in self.macros:
             raise self.error(line, line.column, "no executable command before queue")
         items = expand_items(statement, self._queue_base(), self._where(line))
+        # When no command uses a per-proc macro, the procs of an item differ only in their
+        # ProcId: the job is made once (late materialization, as HTCondor's factory does).
+        per_proc = any(_PER_PROC.search(value) for value, _, _ in self.macros.values())
+        if self.copies:
+            self._materialize_copies()
+        if statement.count < 1:
+            return
+        self.statements += 1
         for index, item in enumerate(items):
-            for step in range(statement.count):
-                values = {"itemindex": str(index), "step": str(step), "row": str(index)}
-                values.update(item)
-                self.jobs.append(self._job(values))
+            values = {"itemindex": str(index), "step": "0", "row": str(index)}
+            values.update(item)
+            first = self._job(values)
+            self.jobs.append(first)
+            self.procs += 1
+            if not per_proc and len(items) == 1 and self.statements == 1:
+                # Possibly the whole submit: kept as one job and a count until run() knows.
+                self.copies = statement.count - 1
+                self.procs += self.copies
+                continue
+            for step in range(1, statement.count):
+                if per_proc:
+                    values["step"] = str(step)
+                    job = self._job(values)
+                else:
+                    job = first.copy()
+                    job["ProcId"] = self.procs
+                self.jobs.append(job)
+                self.procs += 1
+
+    def _materialize_copies(self) -> None:
+        """Make the procs that the first queue statement only counted."""
+        first = self.jobs[0]
+        for proc in range(1, self.copies + 1):
+            job = first.copy()
+            job["ProcId"] = proc
+            self.jobs.append(job)
+        self.copies = 0
 
     def _queue_base(self) -> Path:
         return self.cwd / Path(self.filename).parent if self.filename != "<submit>" else self.cwd
@@ -165,7 +221,7 @@ class _Parser:
             if key in ("cluster", "clusterid"):
                 return _CLUSTER
             if key in ("process", "procid"):
-                return str(len(self.jobs))
+                return str(self.procs)
             if key in values:
                 return values[key]
             if key in self.macros:
@@ -193,7 +249,7 @@ class _Parser:
         status = 1
         ad["MyType"] = "Job"
         ad["TargetType"] = "Machine"
-        ad["ProcId"] = len(self.jobs)
+        ad["ProcId"] = self.procs
         ad["Owner"] = self.owner
         ad["User"] = self.owner
         ad["QDate"] = self.now
@@ -203,7 +259,7 @@ class _Parser:
         ad["NumJobStarts"] = 0
         self._string(ad, "Cmd", get("executable") or "")
         for command, attribute in (("input", "In"), ("output", "Out"), ("error", "Err"),
-                                   ("log", "UserLog"),
+                                   ("log", "UserLog"), ("batch_name", "JobBatchName"),
                                    ("concurrency_limits", "ConcurrencyLimits"),
                                    ("transfer_input_files", "TransferInput"),
                                    ("when_to_transfer_output", "WhenToTransferOutput")):
@@ -312,7 +368,7 @@ class _Parser:
             ad["MaxRetries"] = self._integer("max_retries", max_retries,
                                              DEFAULT_JOB_MAX_RETRIES)
             ad["SuccessExitCode"] = self._integer("success_exit_code", code, 0)
-            clauses += ["NumJobCompletions > MaxRetries", "ExitCode == SuccessExitCode"]
+            clauses += ["NumJobCompletions > MaxRetries", "ExitCode =?= SuccessExitCode"]
             if until:
                 until = until.strip()
                 if until.lstrip("-").isdigit():
@@ -328,27 +384,71 @@ class _Parser:
         return int(text)
 
     def _requirements(self, get, should_transfer: str) -> classad.ExprTree:
-        """The user's expression AND the clauses condor_submit adds for what it omits."""
         user = get("requirements") or ""
-        clauses = [f"({self._expression('requirements', user)})"] if user else []
+        if user:
+            self._expression("requirements", user)  # a syntax error is reported here
+        return classad.ExprTree(default_requirements(user, self.arch, self.opsys,
+                                                     should_transfer))
 
-        def mentions(*names: str) -> bool:
-            return any(re.search(rf"\b{name}\b", user, re.IGNORECASE) for name in names)
 
-        for name, clause in (("Arch", f'TARGET.Arch == "{self.arch}"'),
-                             ("OpSys", f'TARGET.OpSys == "{self.opsys}"'),
-                             ("Disk", "TARGET.Disk >= RequestDisk"),
-                             ("Memory", "TARGET.Memory >= RequestMemory"),
-                             ("Cpus", "TARGET.Cpus >= RequestCpus")):
-            if not mentions(name):
-                clauses.append(f"({clause})")
-        transfer = {"YES": "TARGET.HasFileTransfer",
-                    "IF_NEEDED": "((TARGET.FileSystemDomain == MY.FileSystemDomain) || "
-                                 "(TARGET.HasFileTransfer))",
-                    "NO": "(TARGET.FileSystemDomain == MY.FileSystemDomain)"}
-        if should_transfer in transfer and not mentions("HasFileTransfer", "FileSystemDomain"):
-            clauses.append(transfer[should_transfer])
-        return classad.ExprTree(" && ".join(clauses))
+def default_requirements(user: str, arch: str, opsys: str, should_transfer: str = "") -> str:
+    """The user's Requirements AND the clauses condor_submit adds for what it omits."""
+    clauses = [f"({user})"] if user else []
+
+    def mentions(*names: str) -> bool:
+        return any(re.search(rf"\b{name}\b", user, re.IGNORECASE) for name in names)
+
+    for name, clause in (("Arch", f'TARGET.Arch == "{arch}"'),
+                         ("OpSys", f'TARGET.OpSys == "{opsys}"'),
+                         ("Disk", "TARGET.Disk >= RequestDisk"),
+                         ("Memory", "TARGET.Memory >= RequestMemory"),
+                         ("Cpus", "TARGET.Cpus >= RequestCpus")):
+        if not mentions(name):
+            clauses.append(f"({clause})")
+    transfer = {"YES": "TARGET.HasFileTransfer",
+                "IF_NEEDED": "((TARGET.FileSystemDomain == MY.FileSystemDomain) || "
+                             "(TARGET.HasFileTransfer))",
+                "NO": "(TARGET.FileSystemDomain == MY.FileSystemDomain)"}
+    if should_transfer in transfer and not mentions("HasFileTransfer", "FileSystemDomain"):
+        clauses.append(transfer[should_transfer])
+    return " && ".join(clauses)
+
+
+def complete_job_ad(ad: classad.ClassAd, *, owner: str, now: int, cwd: Path,
+                    arch: str = "X86_64", opsys: str = "LINUX") -> classad.ClassAd:
+    """A copy of a job ClassAd given as is (``roost submit job.ad``) with what
+    condor_submit fills in when a description leaves it out: identity, dates, requests
+    and the default Requirements clauses."""
+    job = ad.copy()
+    defaults = {"MyType": "Job", "TargetType": "Machine", "QDate": now,
+                "JobUniverse": UNIVERSES["vanilla"], "Iwd": str(cwd), "NumJobStarts": 0,
+                "RequestCpus": 1, "RequestMemory": 128,
+                "RequestDisk": classad.ExprTree(_DEFAULT_DISK), "TransferInputSizeMB": 0,
+                "JobPrio": 0, "OnExitRemove": True, "JobStatus": 1}
+    for name, value in defaults.items():
+        if name not in job:
+            job[name] = value
+    job["Owner"] = owner
+    if "User" not in job:
+        job["User"] = owner
+    if "EnteredCurrentStatus" not in job:
+        job["EnteredCurrentStatus"] = now
+    user_text = str(job.lookup("Requirements")) if "Requirements" in job else ""
+    should_transfer = job.eval("ShouldTransferFiles")
+    should_transfer = should_transfer.upper() if isinstance(should_transfer, str) else ""
+    job["Requirements"] = classad.ExprTree(
+        default_requirements(user_text, arch, opsys, should_transfer))
+    return job
+
+
+def local_platform() -> tuple[str, str]:
+    """This machine's Arch and OpSys as HTCondor spells them ("X86_64", "LINUX")."""
+    machine = platform.machine()
+    arch = {"x86_64": "X86_64", "amd64": "X86_64", "i686": "INTEL", "arm64": "aarch64"}.get(
+        machine.lower(), machine)
+    opsys = {"Linux": "LINUX", "Darwin": "MACOSX", "Windows": "WINDOWS"}.get(
+        platform.system(), platform.system().upper())
+    return arch, opsys
 
 
 def _new_arguments(text: str) -> str:
@@ -367,9 +467,10 @@ def _new_environment(text: str) -> str:
     return " ".join(pair.strip() for pair in stripped.split(";") if pair.strip())
 
 
-def _split(jobs: list[classad.ClassAd]) -> SubmitPlan:
+def split_jobs(jobs: list[classad.ClassAd]) -> SubmitPlan:
     """The attributes every proc shares go to the cluster ad; the rest stay per proc."""
     first = jobs[0]
+
     shared = {name for name in first if name != "ProcId" and all(
         name in job and str(job.lookup(name)) == str(first.lookup(name)) for job in jobs)}
     cluster = classad.ClassAd()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import classad
-from schedd.submit import SubmitError, looks_like_submit_file, parse_submit
+from roost.submit_description import SubmitError, looks_like_submit_file, parse_submit
 
 CWD = Path("/home/alice/run")
 
@@ -19,13 +19,7 @@ def plan(text: str, cwd: Path = CWD, **kwargs):
 def jobs(text: str, cwd: Path = CWD) -> list[classad.ClassAd]:
     """Full per-proc ads: the cluster ad updated with each proc's own attributes."""
     result = plan(text, cwd)
-    ads = []
-    for proc in result.procs:
-        ad = result.cluster_ad.copy()
-        for name in proc:
-            ad[name] = proc.lookup(name)
-        ads.append(ad)
-    return ads
+    return [result.job(index) for index in range(len(result))]
 
 
 def one(text: str) -> classad.ClassAd:
@@ -142,6 +136,17 @@ def test_several_queue_statements_number_procs_continuously():
     result = jobs("executable = x\narguments = one\nqueue 2\narguments = two\nqueue")
     assert [(ad.eval("ProcId"), ad.eval("Arguments")) for ad in result] == [
         (0, "one"), (1, "one"), (2, "two")]
+
+
+def test_identical_procs_are_one_ad_and_a_count():
+    result = plan("executable = x\narguments = a b\nqueue 1000000")
+    assert (result.procs, result.count) == ([], 1_000_000)
+    assert result.cluster_ad.eval("Arguments") == "a b"
+    assert "ProcId" not in result.cluster_ad
+    # A per-proc macro, or a second queue statement, makes the procs one by one.
+    assert len(plan("executable = x\narguments = $(Process)\nqueue 3").procs) == 3
+    result = plan("executable = x\nqueue 2\narguments = b\nqueue 1")
+    assert [proc.eval("ProcId") for proc in result.procs] == [0, 1, 2]
 
 
 def test_cluster_ad_holds_shared_and_procs_only_differences():

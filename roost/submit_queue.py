@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roost.errors import RoostError
+
 # fail(column_offset_in_statement, message) builds the located error.
 Fail = Callable[[int, str], Exception]
 
@@ -21,7 +23,7 @@ _FORM = re.compile(
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 
 
-class SubmitError(ValueError):
+class SubmitError(RoostError):
     """A submit description that condor_submit would reject: ``file:line:col: message``."""
 
 
@@ -94,8 +96,8 @@ def expand_items(statement: QueueStatement, base: Path, fail: Fail) -> list[dict
 def _inline(statement: QueueStatement, fail: Fail) -> str:
     argument = statement.argument
     if not (argument.startswith("(") and argument.endswith(")")):
-        if statement.kind == "in":
-            return argument
+        if statement.kind == "in" and not argument.startswith("("):
+            return argument  # queue x in a b c: the items need no parentheses
         raise fail(statement.offset, "unterminated ( in queue statement")
     return argument[1:-1]
 
