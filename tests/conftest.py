@@ -44,3 +44,57 @@ def _make_certificates(directory):
         "-set_serial", "1", "-days", "1", "-extfile", "server.ext", "-out", "server.pem",
     )  # fmt: skip
     return tuple((directory / name).read_bytes() for name in ("ca.pem", "server.key", "server.pem"))
+
+
+def _pg_server_module():
+    """tests/pg_server.py, loaded by path (``--import-mode=importlib`` does not put
+    tests/ on sys.path)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "roost_tests_pg_server"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("pg_server.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL server (tests/pg_server.py's PostgresServer) for the whole
+    session, started when a test first asks for it and stopped at the end.  Fails, not
+    skips, when the server binaries are missing (.ci/run installs them)."""
+    pg_server = _pg_server_module()
+    if pg_server.find_bindir() is None:
+        pytest.fail(
+            "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in PATH or "
+            f"/usr/lib/postgresql/*/bin; {pg_server.INSTALL_HINT}",
+            pytrace=False,
+        )
+    server = pg_server.PostgresServer()
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """The SQLAlchemy URL (postgresql+psycopg://...) of a fresh, empty database on the
+    session's PostgreSQL server, made for this test alone and dropped after it."""
+    import re
+    import uuid
+
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
+    name = f"t_{slug}_{uuid.uuid4().hex[:12]}"
+    url = postgres_server.new_database(name)
+    yield url
+    postgres_server.drop_database(name)
