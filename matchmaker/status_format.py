@@ -11,20 +11,30 @@ cutting them to 18 characters, and lines are cut to the terminal's width, again 
 condor_status does.
 
 Every view is sorted as condor_status sorts by default: by ``Machine``, then ``Name``, each
-compared as HTCondor's ``natural_cmp`` compares (``slot2`` before ``slot10``).
+compared as HTCondor's ``natural_cmp`` compares (``slot2`` before ``slot10``).  The table
+layout, values as text and the -af, -long and -json forms are ``roost.ad_format``'s, which
+``roost q`` shares.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from classad import ClassAd, ExprTree, Value
 from matchmaker.collector import COLLECTOR, MACHINE, SCHEDULER, SUBMITTER
+from roost.ad_format import (
+    Column,
+    as_text,
+    attr_value,
+    fit_to_terminal,
+    format_time,
+    integer,
+    natural_key,
+    number,
+    table_lines,
+)
 
 # The attributes condor_status sorts by, which every projected query must also fetch.
 SORT_ATTRS = ("Machine", "Name")
@@ -33,89 +43,7 @@ SORT_ATTRS = ("Machine", "Name")
 NOW_ATTRS = ("MyCurrentTime", "LastHeardFrom")
 
 
-# -- values as text ------------------------------------------------------------------------
-
-
-def _old_syntax(literal: ExprTree) -> str:
-    # The one public printer of old ClassAd syntax is ClassAd.print_old: "v = <text>\n".
-    return ClassAd({"v": literal}).print_old()[4:-1]
-
-
-def attr_value(ad: ClassAd, attr: str):
-    """``ad.eval(attr)``, but a literal's value is read without the evaluator: a table
-    reads some ten attributes of each of thousands of ads, nearly all of them literals."""
-    if attr not in ad:
-        return Value.Undefined
-    value = ad[attr]
-    return ad.eval(attr) if isinstance(value, ExprTree) else value
-
-
-def value_text(ad: ClassAd, expr: ExprTree) -> str:
-    """``expr`` evaluated in ``ad`` as condor_status's ``%v`` prints it: a string bare, any
-    other value in old ClassAd syntax (``undefined``, ``true``, ``2.5``, ``{ 1,2 }``)."""
-    return _as_text(expr.eval(ad), ad, expr)
-
-
-def _as_text(value, ad: ClassAd, expr: ExprTree) -> str:
-    """``value``, which ``expr`` has in ``ad``, as ``%v`` prints it."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int:
-        return str(value)
-    if kind is bool:
-        return "true" if value else "false"
-    if value is Value.Undefined:
-        return "undefined"
-    if value is Value.Error:
-        return "error"
-    return _old_syntax(expr.simplify(ad))
-
-
-def _integer(value) -> int | None:
-    """A value as HTCondor's EvalInteger takes it: integers, reals cut toward zero,
-    booleans as 0 or 1; None for anything else."""
-    kind = type(value)
-    if kind is int:
-        return value
-    if kind is bool:
-        return int(value)
-    if kind is float and math.isfinite(value):
-        return int(value)
-    return None
-
-
-def _number(value) -> float | None:
-    kind = type(value)
-    if kind is int or kind is float or kind is bool:
-        return float(value)
-    return None
-
-
-def _c_divmod(a: int, b: int) -> tuple[int, int]:
-    quotient = abs(a) // b if a >= 0 else -(abs(a) // b)  # C divides toward zero
-    return quotient, a - quotient * b
-
-
-def format_time(seconds: int) -> str:
-    """HTCondor's ``format_time``: days, hours, minutes and seconds as ``%3d+%02d:%02d:%02d``."""
-    days, rest = _c_divmod(seconds, 86400)
-    hours, rest = _c_divmod(rest, 3600)
-    minutes, secs = _c_divmod(rest, 60)
-    return f"{days:3d}+{hours:02d}:{minutes:02d}:{secs:02d}"
-
-
 # -- sorting -------------------------------------------------------------------------------
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _natural(text: str) -> list:
-    # Text and digit runs alternate, text first, so the lists always compare like with like.
-    parts: list = _DIGITS.split(text)
-    parts[1::2] = [int(digits) for digits in parts[1::2]]
-    return parts
-
 
 _SORT_EXPRS = tuple((attr, ExprTree(attr)) for attr in SORT_ATTRS)
 
@@ -126,29 +54,13 @@ def sort_ads(ads: Iterable[ClassAd]) -> list[ClassAd]:
     keys: dict[str, list] = {}  # a machine's slots share its key
 
     def key(ad: ClassAd) -> list[list]:
-        texts = [_as_text(attr_value(ad, attr), ad, expr) for attr, expr in _SORT_EXPRS]
-        return [keys.get(t) or keys.setdefault(t, _natural(t)) for t in texts]
+        texts = [as_text(attr_value(ad, attr), ad, expr) for attr, expr in _SORT_EXPRS]
+        return [keys.get(t) or keys.setdefault(t, natural_key(t)) for t in texts]
 
     return sorted(ads, key=key)
 
 
 # -- tables --------------------------------------------------------------------------------
-
-Cell = Callable[[ClassAd], "str | None"]  # a column's text for an ad; None if it has none
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column as condor_status registers it."""
-
-    heading: str
-    width: int  # at least this wide
-    cell: Cell
-    reads: tuple[str, ...]  # the attributes ``cell`` looks at
-    left: bool = False  # left-aligned (headings always are)
-    truncate: bool = False  # cut to ``width``; otherwise it grows to its widest cell
-    prefix: bool = True  # a space before it (never before the first column)
-    missing: str | None = None  # what a missing value prints; None: "[???]" filling it
 
 
 def _text_column(heading: str, attr: str, width: int, **layout) -> Column:
@@ -159,7 +71,7 @@ def _text_column(heading: str, attr: str, width: int, **layout) -> Column:
         value = attr_value(ad, attr)
         if type(value) is str:
             return value
-        return None if value is Value.Undefined else _as_text(value, ad, expr)
+        return None if value is Value.Undefined else as_text(value, ad, expr)
 
     return Column(heading, width, cell, (attr,), **layout)
 
@@ -168,28 +80,24 @@ def _count_column(heading: str, attr: str, width: int, **layout) -> Column:
     """``%Nd`` of an attribute: right-aligned, a real cut to an integer."""
 
     def cell(ad: ClassAd) -> str | None:
-        value = _integer(attr_value(ad, attr))
+        value = integer(attr_value(ad, attr))
         return None if value is None else str(value)
 
     return Column(heading, width, cell, (attr,), **layout)
 
 
 def _load_average(ad: ClassAd) -> str | None:
-    value = _number(attr_value(ad, "CondorLoadAvg"))
+    value = number(attr_value(ad, "CondorLoadAvg"))
     return None if value is None else f"{value:.3f}"
 
 
 def _activity_time(ad: ClassAd) -> str | None:
-    entered = _integer(attr_value(ad, "EnteredCurrentActivity"))
-    now = next((t for t in (_integer(attr_value(ad, a)) for a in NOW_ATTRS) if t is not None),
+    entered = integer(attr_value(ad, "EnteredCurrentActivity"))
+    now = next((t for t in (integer(attr_value(ad, a)) for a in NOW_ATTRS) if t is not None),
                None)
     if entered is None or now is None:
         return None
     return format_time(now - entered)
-
-
-def _invalid(width: int) -> str:
-    return "[" + "?" * (width - 2) + "]" if width >= 3 else "?"
 
 
 @dataclass(frozen=True)
@@ -217,29 +125,8 @@ def table(ads: Sequence[ClassAd], view: View, terminal_width: int = 0) -> str:
     columns = list(view.columns)
     if view.fit_name and terminal_width > 80:
         columns[0] = dataclasses.replace(columns[0], width=12, truncate=False)
-    rows = [[column.cell(ad) for column in columns] for ad in ads]
-    widths = [column.width for column in columns]
-    for row in rows:
-        for i, text in enumerate(row):
-            if text is not None and not columns[i].truncate and len(text) > widths[i]:
-                widths[i] = len(text)
-    # One format for the whole row ("{0:<18.18} {1:<10.10} ..."), so that a row is one call.
-    row_format = "".join(
-        (" " if i and column.prefix else "")
-        + f"{{{i}:{'<' if column.left else '>'}{width}{f'.{width}' if column.truncate else ''}}}"
-        for i, (column, width) in enumerate(zip(columns, widths, strict=True))
-    )
-    missing = [column.missing or _invalid(column.width) for column in columns]
-    heading = "".join((" " if i and column.prefix else "") + column.heading.ljust(width)
-                      for i, (column, width) in enumerate(zip(columns, widths, strict=True)))
-    lines = [heading, ""]
-    for row in rows:
-        if None in row:
-            row = [m if text is None else text for text, m in zip(row, missing, strict=True)]
-        lines.append(row_format.format(*row))
-    if terminal_width:
-        lines = [line[: terminal_width - 1] for line in lines]
-    return "\n".join(lines) + "\n"
+    heading, *rows = table_lines(ads, columns)
+    return "\n".join(fit_to_terminal([heading, "", *rows], terminal_width)) + "\n"
 
 
 def render(ads: Sequence[ClassAd], view: View, terminal_width: int = 0,
@@ -320,7 +207,7 @@ def _job_counts(ad: ClassAd, attrs: Sequence[str], into: Sequence[list[int]]) ->
     """Add the ad's job counts to each list of ``into``; False if one was missing."""
     complete = True
     for i, attr in enumerate(attrs):
-        value = _integer(attr_value(ad, attr))
+        value = integer(attr_value(ad, attr))
         if value is None:
             complete = False
             continue
@@ -414,96 +301,3 @@ VIEWS: dict[str, View] = {
         None, (),
     ),
 }
-
-
-# -- -af, -long, -json ---------------------------------------------------------------------
-
-
-def autoformat(ads: Iterable[ClassAd], exprs: Sequence[ExprTree]) -> str:
-    """``-af``: each ad's values of ``exprs`` separated by spaces, a line per ad."""
-    return "".join(" ".join(value_text(ad, e) for e in exprs) + "\n" for ad in ads)
-
-
-def _sorted_names(ad: ClassAd) -> list[str]:
-    # condor_status prints whole ads with their attributes sorted, ignoring case.
-    return sorted(ad, key=str.lower)
-
-
-def long_form(ads: Iterable[ClassAd]) -> str:
-    """``-long``: each ad as ``Name = expression`` lines in old syntax, then a blank line."""
-    return "".join(_long(ad) + "\n" for ad in ads)
-
-
-def _long(ad: ClassAd) -> str:
-    names = list(ad)  # in the order print_old prints them
-    lines = ad.print_old()[:-1].split("\n")
-    if len(lines) != len(names):  # a string holds a line break: print a sorted copy instead
-        return ClassAd({name: ad.lookup(name) for name in _sorted_names(ad)}).print_old()
-    ordered = sorted(zip(names, lines, strict=True), key=lambda pair: pair[0].lower())
-    return "".join(line + "\n" for _, line in ordered)
-
-
-# An expression goes into the JSON as the string "\/Expr(text)\/".  json.dumps would write
-# the backslashes doubled, so the text is fenced with NUL (which no ClassAd string holds,
-# and which json.dumps writes as \u0000) and the fences replaced in the finished text.
-_EXPR_OPEN, _EXPR_CLOSE = "\0Expr(", ")\0"
-
-
-def _expression(text: str) -> str:
-    return _EXPR_OPEN + text + _EXPR_CLOSE
-
-
-def _json_plain(value):
-    """An evaluated value (of a literal list or nested ad) as a JSON value."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool:
-        return value
-    if kind is float and math.isfinite(value):
-        return value
-    if kind is list:
-        return [_json_plain(item) for item in value]
-    if kind is ClassAd:
-        return {name: _json_value(value, name) for name in _sorted_names(value)}
-    if value is Value.Undefined:
-        return None
-    return _expression(str(ClassAd({"v": value}).lookup("v")))
-
-
-def _json_value(ad: ClassAd, name: str):
-    """One attribute as HTCondor's JSON writes it: literals as JSON values (undefined as
-    null), lists and nested ads of literals as arrays and objects, anything else (an
-    expression, error, a time, a real that is not finite) as "\\/Expr(text)\\/"."""
-    value = ad[name]
-    kind = type(value)
-    if kind is str or kind is int or kind is bool:
-        return value
-    if kind is float and math.isfinite(value):
-        return value
-    if value is Value.Undefined:
-        return None
-    if isinstance(value, ExprTree):
-        text = str(value)
-        # A list or ad literal starts so and is its own value; an expression that merely
-        # starts with one ("{ 1,2 }[0]") is not.
-        if text[:1] in ("{", "[") and value == value.simplify():
-            return _json_plain(value.eval())
-        return _expression(text)
-    return _expression(str(ad.lookup(name)))
-
-
-def _json_object(ad: ClassAd) -> str:
-    # json.dumps with ``indent`` runs its pure-Python encoder, three times slower than the
-    # C one; the C one with these separators writes the same layout for a flat object
-    # (nested lists and objects get the line breaks too, which JSON readers do not mind).
-    text = json.dumps({name: _json_value(ad, name) for name in _sorted_names(ad)},
-                      ensure_ascii=False, separators=(",\n  ", ": "))
-    return "{\n  " + text[1:-1] + "\n}" if len(text) > 2 else "{\n}"
-
-
-def json_form(ads: Sequence[ClassAd]) -> str:
-    """``-json``: a JSON array of the ads, laid out as condor_status lays it out (each ad an
-    indented object, ",\\n" between them); '' for no ads, as condor_status prints nothing."""
-    if not ads:
-        return ""
-    text = "[\n" + "\n,\n".join(_json_object(ad) for ad in ads) + "\n]\n"
-    return text.replace('"\\u0000Expr(', '"\\/Expr(').replace(')\\u0000"', ')\\/"')
