@@ -34,10 +34,7 @@ def _serve(daemon) -> None:
     from roost import security
 
     config = daemon.config
-    home = config.home
-    key = security.SigningKey.load_or_create(security.key_path(home))
-    lifetime = config.get("security", "token_lifetime_days") * 86400.0
-    security.ensure_local_token(home, key, lifetime)
+    key = daemon.pool_key()
     service = CollectorService(
         AdStore(default_lifetime=config.get("matchmaker", "ad_lifetime")),
         max_ad_bytes=config.get("matchmaker", "max_ad_bytes"),

@@ -11,8 +11,8 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # The client classes pull in grpc; they are loaded on first use so that
     # ``import roost`` (and so every ``roost VERB --help``) stays cheap.
-    if name == "Collector":
-        from roost.client import Collector
+    if name in ("Collector", "Schedd", "JobAction", "SubmitResult"):
+        from roost import client
 
-        return Collector
+        return getattr(client, name)
     raise AttributeError(f"module 'roost' has no attribute {name!r}")

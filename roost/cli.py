@@ -42,6 +42,15 @@ VERBS: dict[str, Verb] = {
     "token": Verb("roost.token_cli:main", "create and show the tokens that authenticate calls"),
     "status": Verb("matchmaker.status_cli:main", "show the pool's slots, schedds and submitters"),
     "matchmaker": Verb("matchmaker.cli:main", "run the collector daemon"),
+    "schedd": Verb("schedd.cli:main", "run the job queue daemon"),
+    "submit": Verb("schedd.submit_cli:main", "queue jobs from a job ClassAd or submit file"),
+    "q": Verb("schedd.q_cli:main", "show the jobs in the queue"),
+    "history": Verb("schedd.q_cli:history_main", "show jobs that have left the queue"),
+    "rm": Verb("schedd.act_cli:rm_main", "remove jobs"),
+    "hold": Verb("schedd.act_cli:hold_main", "hold jobs"),
+    "release": Verb("schedd.act_cli:release_main", "release held jobs"),
+    "qedit": Verb("schedd.act_cli:qedit_main", "change attributes of idle or held jobs"),
+    "retry": Verb("schedd.act_cli:retry_main", "re-queue the failed jobs of a finished cluster"),
 }
 
 USAGE = "usage: roost [--help] [--version] VERB [ARGS...]"

@@ -1,4 +1,4 @@
-"""Python clients of roost's daemons: ``roost.Collector`` (later ``roost.Schedd``).
+"""Python clients of roost's daemons: ``roost.Collector`` and ``roost.Schedd``.
 
 A client takes an optional ``address=`` and ``token=``; the defaults come from the
 configuration and the local user's token file.  Calls have deadlines, and a daemon that
@@ -8,17 +8,22 @@ with one clear line: ``cannot reach the collector at HOST:PORT (is the pool up?)
 
 from __future__ import annotations
 
+import enum
+import os
+import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
 import classad
-from classad import ClassAd
+from classad import ClassAd, ExprTree
 from roost import security
 from roost.config import Config, load_config
 from roost.errors import RoostError
-from roost.rpc import classad_pb2, collector_pb2, collector_pb2_grpc
+from roost.rpc import classad_pb2, collector_pb2, collector_pb2_grpc, schedd_pb2, schedd_pb2_grpc
 
 # Attempts for a call that finds the daemon UNAVAILABLE, and the first pause between them.
 RETRIES = 4
@@ -46,6 +51,7 @@ class Client:
                 self.config.home
             )
             token = security.load_token(path)
+        self._token = token
         self.timeout = timeout
         self._metadata = security.call_metadata(token)
         ca = self.config.get("tls", "ca")
@@ -185,3 +191,212 @@ class Collector(Client):
         for reply in self._stream(stub.Query, request):
             for msg in reply.ads:
                 yield classad.ad_from_pairs((a.name, a.expr) for a in msg.attrs)
+
+
+class JobAction(enum.IntEnum):
+    """What ``Schedd.act`` does to jobs; HTCondor's ``htcondor2.JobAction`` names."""
+
+    Remove = 1
+    Hold = 2
+    Release = 3
+    Vacate = 4
+    Suspend = 5
+    Continue = 6
+    RemoveX = 7  # forced removal
+    Retry = 8  # re-queue the failed procs of a finished cluster (qdo's retry)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What a submit queued, as ``htcondor2.SubmitResult`` tells it."""
+
+    cluster_id: int
+    first_proc_id: int
+    proc_count: int
+
+    def cluster(self) -> int:
+        return self.cluster_id
+
+    def first_proc(self) -> int:
+        return self.first_proc_id
+
+    def num_procs(self) -> int:
+        return self.proc_count
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """One cluster's jobs counted by JobStatus, for ``roost q``'s batch view."""
+
+    cluster_id: int
+    owner: str
+    batch_name: str
+    qdate: int
+    cmd: str
+    total_submitted: int
+    counts: dict[int, int]  # JobStatus -> jobs in the queue
+    first_proc: int
+    last_proc: int
+    completed: int  # procs that completed and left the queue
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    clusters: list[ClusterSummary]
+    owners: dict[str, dict[int, int]]  # every owner's jobs by JobStatus
+    schedd_name: str
+    schedd_address: str
+
+
+_JOB_ID = re.compile(r"\s*\d+(\.\d+)?\s*$")
+
+
+def job_selection(job_spec: str | Iterable[str]) -> tuple[list[str], str]:
+    """HTCondor's job_spec: ids ("12", "12.3", or a list of them) or a constraint."""
+    if isinstance(job_spec, str):
+        if _JOB_ID.match(job_spec):
+            return [job_spec.strip()], ""
+        return [], job_spec
+    ids = [str(one).strip() for one in job_spec]
+    for one in ids:
+        if not _JOB_ID.match(one):
+            raise RoostError(f"not a job id: {one!r} (use CLUSTER or CLUSTER.PROC)")
+    return ids, ""
+
+
+class Schedd(Client):
+    """The job queue: ``submit``, ``query``, ``act``, ``edit`` and ``history``, named and
+    shaped as HTCondor's ``htcondor2.Schedd``."""
+
+    what = "schedd"
+    address_key = ("schedd", "address")
+
+    def __init__(self, address: str | None = None, token: str | None = None, *,
+                 config: Config | None = None, timeout: float = 60.0) -> None:
+        config = config or load_config()
+        super().__init__(address or schedd_address(config), token, config=config,
+                         timeout=timeout)
+        self._stub = schedd_pb2_grpc.ScheddStub(self.channel)
+
+    @property
+    def user(self) -> str:
+        """The user this client acts as: its token's identity up to the "@"."""
+        return security.decode_token(self._token).name.partition("@")[0]
+
+    def submit(self, description: ClassAd | str, count: int = 1, *, cwd: str | None = None,
+               filename: str = "<submit>") -> SubmitResult:
+        """Queue ``count`` procs of a job ClassAd, or the jobs of a submit description
+        (its text), as one cluster."""
+        from roost import submit_description as sd
+
+        owner = self.user
+        now = int(time.time())
+        here = Path(cwd or os.getcwd())
+        arch, opsys = sd.local_platform()
+        if isinstance(description, ClassAd):
+            ad = sd.complete_job_ad(description, owner=owner, now=now, cwd=here, arch=arch,
+                                    opsys=opsys)
+            return self.submit_cluster(ad, [], count)
+        plan = sd.parse_submit(description, filename=filename, cwd=here, owner=owner, now=now,
+                               arch=arch, opsys=opsys)
+        if count != 1:
+            raise RoostError("count applies to a job ClassAd; a submit description has its "
+                             "own queue statements")
+        return self.submit_cluster(plan.cluster_ad, plan.procs, plan.count)
+
+    def submit_cluster(self, cluster_ad: ClassAd, proc_ads: Sequence[ClassAd],
+                       count: int = 0) -> SubmitResult:
+        """One cluster from its shared ad and, per proc, what differs (or ``count``
+        identical procs); acknowledged once the schedd has committed it."""
+        request = schedd_pb2.SubmitRequest(
+            cluster_ad=_message(cluster_ad), proc_ads=[_message(ad) for ad in proc_ads],
+            count=count)
+        reply = self._unary(self._stub.Submit, request)
+        return SubmitResult(reply.cluster_id, reply.first_proc, reply.num_procs)
+
+    def query(self, constraint: str = "", projection: Iterable[str] = (),
+              limit: int = 0) -> list[ClassAd]:
+        """The job ads for which ``constraint`` holds (against the job ad alone)."""
+        return list(self.iter_query(constraint, projection, limit))
+
+    def iter_query(self, constraint: str = "", projection: Iterable[str] = (),
+                   limit: int = 0) -> Iterator[ClassAd]:
+        request = schedd_pb2.JobQueryRequest(constraint=constraint, projection=list(projection),
+                                             limit=limit)
+        yield from _ads(self._stream(self._stub.Query, request))
+
+    def history(self, constraint: str = "", projection: Iterable[str] = (),
+                match: int = 0) -> Iterator[ClassAd]:
+        """Completed and removed jobs, newest first."""
+        request = schedd_pb2.JobQueryRequest(constraint=constraint, projection=list(projection),
+                                             limit=match)
+        yield from _ads(self._stream(self._stub.History, request))
+
+    def summarize(self, constraint: str = "") -> QueueSummary:
+        reply = self._unary(self._stub.Summarize,
+                            schedd_pb2.JobQueryRequest(constraint=constraint))
+        clusters = [
+            ClusterSummary(c.cluster_id, c.owner, c.batch_name, c.qdate, c.cmd,
+                           c.total_submitted, dict(c.counts), c.first_proc, c.last_proc,
+                           c.completed)
+            for c in reply.clusters
+        ]
+        owners = {name: dict(counts.counts) for name, counts in reply.owners.items()}
+        return QueueSummary(clusters, owners, reply.schedd_name, reply.schedd_address)
+
+    def act(self, action: JobAction, job_spec: str | Iterable[str], reason: str = "") -> ClassAd:
+        """Remove, hold, release, ... the jobs of ``job_spec``.  Returns a ClassAd with
+        TotalJobAds (matched), TotalSuccess (changed) and TotalError."""
+        ids, constraint = job_selection(job_spec)
+        request = schedd_pb2.ActRequest(action=int(action), job_ids=ids, constraint=constraint,
+                                        reason=reason)
+        reply = self._unary(self._stub.Act, request)
+        result = ClassAd()
+        result["TotalJobAds"] = reply.matched
+        result["TotalSuccess"] = reply.changed
+        result["TotalError"] = len(reply.errors)
+        result["Errors"] = list(reply.errors)
+        return result
+
+    def edit(self, job_spec: str | Iterable[str], attr: str, value: str | ExprTree) -> int:
+        """Set ``attr`` to ``value`` (an expression's text) in the jobs of ``job_spec``;
+        returns how many jobs changed."""
+        return self.edit_many(job_spec, {attr: value})
+
+    def edit_many(self, job_spec: str | Iterable[str], attrs: dict[str, str | ExprTree]) -> int:
+        ids, constraint = job_selection(job_spec)
+        request = schedd_pb2.EditRequest(
+            job_ids=ids, constraint=constraint,
+            attrs=[classad_pb2.Attribute(name=name, expr=str(value))
+                   for name, value in attrs.items()])
+        return self._unary(self._stub.Edit, request).changed
+
+    def retry(self, cluster: int, reason: str = "") -> int:
+        """Re-queue the failed procs of a finished cluster; returns how many."""
+        return self.act(JobAction.Retry, str(cluster), reason).eval("TotalSuccess")
+
+
+def _ads(replies: Iterable) -> Iterator[ClassAd]:
+    for reply in replies:
+        for msg in reply.ads:
+            yield classad.ad_from_pairs((a.name, a.expr) for a in msg.attrs)
+
+
+def schedd_address(config: Config) -> str:
+    """The schedd's address: the configured one if it names a port, else the one the
+    running schedd wrote under the roost home."""
+    configured = config.get("schedd", "address")
+    if not configured.endswith(":0"):
+        return configured
+    path = address_file(config.home, "schedd")
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise RoostError(
+            f"no schedd is running for {config.home} (start one with 'roost schedd', or set "
+            "schedd.address)") from None
+
+
+def address_file(home: Path, daemon: str) -> Path:
+    """Where a daemon that bound port 0 writes the address it got."""
+    return home / "run" / f"{daemon}.address"

@@ -63,6 +63,14 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("schedd", "address"): Key(str, "127.0.0.1:0", "the address the schedd binds (port 0: any)"),
     ("schedd", "database_url"): Key(
         str, "", "SQLAlchemy URL of the job queue (empty: SQLite under the roost home)"),
+    ("schedd", "name"): Key(str, "", "the schedd's name in the pool (empty: the host's name)"),
+    ("schedd", "periodic_interval"): Key(
+        int, 60, "seconds between evaluations of the jobs' periodic policy "
+        "(PERIODIC_EXPR_INTERVAL)", minimum=1),
+    ("schedd", "update_interval"): Key(
+        int, 60, "seconds between the schedd's Schedd and Submitter ad updates", minimum=1),
+    ("schedd", "query_batch"): Key(
+        int, 500, "job ads per message in a query's reply stream", minimum=1),
     ("startd", "address"): Key(str, "127.0.0.1:0", "the address the startd binds (port 0: any)"),
     ("startd", "update_interval"): Key(
         int, 60, "seconds between the startd's ad updates", minimum=1),

@@ -156,6 +156,17 @@ class Daemon:
         self.log.info("serving on %s:%d", address.rpartition(":")[0], port)
         return port
 
+    def pool_key(self):
+        """The pool's signing key (made on the first start of any daemon), after making
+        sure the local user has a token, so that a personal pool needs no set-up."""
+        from roost import security
+
+        home = self.config.home
+        key = security.SigningKey.load_or_create(security.key_path(home))
+        lifetime = self.config.get("security", "token_lifetime_days") * 86400.0
+        security.ensure_local_token(home, key, lifetime)
+        return key
+
     def add_timer(self, interval: float, fn: Callable[[], None], name: str) -> None:
         """Call ``fn()`` on a thread of its own, ``interval`` seconds after the timer is
         added and then after each call returns, until shutdown.  An exception is logged

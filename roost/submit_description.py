@@ -414,25 +414,40 @@ def default_requirements(user: str, arch: str, opsys: str, should_transfer: str 
     return " && ".join(clauses)
 
 
+# What a job ad given as is may not bring with it: the queue's identity of a job and the
+# record of runs it has not had (an ad copied from `roost q -l` is a fine template).
+_NOT_SUBMITTED = ("ClusterId", "ProcId", "GlobalJobId", "LastJobStatus", "NumJobStarts",
+                  "NumJobCompletions", "JobRunCount", "JobStartDate", "JobCurrentStartDate",
+                  "CompletionDate", "RemoteHost", "LastRemoteHost", "RemoteWallClockTime",
+                  "ExitCode", "ExitBySignal", "ExitSignal", "Attempts", "RetryAfter",
+                  "NumHolds", "NumHoldsByReason", "RemoveReason", "ReleaseReason",
+                  "TotalSubmitProcs")
+
+
 def complete_job_ad(ad: classad.ClassAd, *, owner: str, now: int, cwd: Path,
                     arch: str = "X86_64", opsys: str = "LINUX") -> classad.ClassAd:
-    """A copy of a job ClassAd given as is (``roost submit job.ad``) with what
-    condor_submit fills in when a description leaves it out: identity, dates, requests
-    and the default Requirements clauses."""
+    """A copy of a job ClassAd given as is (``roost submit job.ad``) made into a new job as
+    condor_submit makes one: the submitter's identity and the time of submission, the
+    requests and the default Requirements clauses it leaves out, and none of the run
+    history of the ad it may have been copied from."""
     job = ad.copy()
-    defaults = {"MyType": "Job", "TargetType": "Machine", "QDate": now,
-                "JobUniverse": UNIVERSES["vanilla"], "Iwd": str(cwd), "NumJobStarts": 0,
+    for name in _NOT_SUBMITTED:
+        job.pop(name, None)
+    defaults = {"MyType": "Job", "TargetType": "Machine",
+                "JobUniverse": UNIVERSES["vanilla"], "Iwd": str(cwd),
                 "RequestCpus": 1, "RequestMemory": 128,
                 "RequestDisk": classad.ExprTree(_DEFAULT_DISK), "TransferInputSizeMB": 0,
-                "JobPrio": 0, "OnExitRemove": True, "JobStatus": 1}
+                "JobPrio": 0, "OnExitRemove": True}
     for name, value in defaults.items():
         if name not in job:
             job[name] = value
-    job["Owner"] = owner
-    if "User" not in job:
-        job["User"] = owner
-    if "EnteredCurrentStatus" not in job:
-        job["EnteredCurrentStatus"] = now
+    job["Owner"] = job["User"] = owner
+    job["QDate"] = job["EnteredCurrentStatus"] = now
+    job["NumJobStarts"] = 0
+    if job.eval("JobStatus") != 5:  # a job may be submitted on hold, and only so
+        job["JobStatus"] = 1
+        for name in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+            job.pop(name, None)
     user_text = str(job.lookup("Requirements")) if "Requirements" in job else ""
     should_transfer = job.eval("ShouldTransferFiles")
     should_transfer = should_transfer.upper() if isinstance(should_transfer, str) else ""

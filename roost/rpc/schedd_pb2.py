@@ -25,15 +25,21 @@ _sym_db = _symbol_database.Default()
 from roost.rpc import classad_pb2 as roost_dot_rpc_dot_classad__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16roost/rpc/schedd.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"l\n\rSubmitRequest\x12&\n\ncluster_ad\x18\x01 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12$\n\x08proc_ads\x18\x02 \x03(\x0b\x32\x12.roost.rpc.ClassAd\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"H\n\x0bSubmitReply\x12\x12\n\ncluster_id\x18\x01 \x01(\x03\x12\x12\n\nfirst_proc\x18\x02 \x01(\x03\x12\x11\n\tnum_procs\x18\x03 \x01(\x03\"H\n\x0fJobQueryRequest\x12\x12\n\nconstraint\x18\x01 \x01(\t\x12\x12\n\nprojection\x18\x02 \x03(\t\x12\r\n\x05limit\x18\x03 \x01(\x03\"0\n\rJobQueryReply\x12\x1f\n\x03\x61\x64s\x18\x01 \x03(\x0b\x32\x12.roost.rpc.ClassAd\"g\n\nActRequest\x12$\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x14.roost.rpc.JobAction\x12\x0f\n\x07job_ids\x18\x02 \x03(\t\x12\x12\n\nconstraint\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\x08\x41\x63tReply\x12\x0f\n\x07matched\x18\x01 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"W\n\x0b\x45\x64itRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\t\x12\x12\n\nconstraint\x18\x02 \x01(\t\x12#\n\x05\x61ttrs\x18\x03 \x03(\x0b\x32\x14.roost.rpc.Attribute\"\x1c\n\tEditReply\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x03\"\xed\x01\n\x10NegotiateMessage\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.roost.rpc.NegotiateStartH\x00\x12/\n\x08requests\x18\x02 \x01(\x0b\x32\x1b.roost.rpc.ResourceRequestsH\x00\x12!\n\x05match\x18\x03 \x01(\x0b\x32\x10.roost.rpc.MatchH\x00\x12)\n\trejection\x18\x04 \x01(\x0b\x32\x14.roost.rpc.RejectionH\x00\x12&\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x17.roost.rpc.NegotiateEndH\x00\x42\x06\n\x04\x62ody\"N\n\x0eNegotiateStart\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12)\n\rnegotiator_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"\\\n\x0fResourceRequest\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\"\n\x06job_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"@\n\x10ResourceRequests\x12,\n\x08requests\x18\x01 \x03(\x0b\x32\x1a.roost.rpc.ResourceRequest\"V\n\x05Match\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12#\n\x07slot_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\t\"3\n\tRejection\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1e\n\x0cNegotiateEnd\x12\x0e\n\x06reason\x18\x01 \x01(\t\"=\n\x10JobEventsRequest\x12\x10\n\x08\x63lusters\x18\x01 \x03(\x03\x12\x17\n\x0finclude_current\x18\x02 \x01(\x08\"i\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12!\n\x05\x61ttrs\x18\x05 \x01(\x0b\x32\x12.roost.rpc.ClassAd*\xcc\x01\n\tJobAction\x12\x1a\n\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_ACTION_REMOVE\x10\x01\x12\x13\n\x0fJOB_ACTION_HOLD\x10\x02\x12\x16\n\x12JOB_ACTION_RELEASE\x10\x03\x12\x15\n\x11JOB_ACTION_VACATE\x10\x04\x12\x16\n\x12JOB_ACTION_SUSPEND\x10\x05\x12\x17\n\x13JOB_ACTION_CONTINUE\x10\x06\x12\x17\n\x13JOB_ACTION_REMOVE_X\x10\x07\x32\xbd\x03\n\x06Schedd\x12:\n\x06Submit\x12\x18.roost.rpc.SubmitRequest\x1a\x16.roost.rpc.SubmitReply\x12?\n\x05Query\x12\x1a.roost.rpc.JobQueryRequest\x1a\x18.roost.rpc.JobQueryReply0\x01\x12\x31\n\x03\x41\x63t\x12\x15.roost.rpc.ActRequest\x1a\x13.roost.rpc.ActReply\x12\x34\n\x04\x45\x64it\x12\x16.roost.rpc.EditRequest\x1a\x14.roost.rpc.EditReply\x12I\n\tNegotiate\x12\x1b.roost.rpc.NegotiateMessage\x1a\x1b.roost.rpc.NegotiateMessage(\x01\x30\x01\x12?\n\tJobEvents\x12\x1b.roost.rpc.JobEventsRequest\x1a\x13.roost.rpc.JobEvent0\x01\x12\x41\n\x07History\x12\x1a.roost.rpc.JobQueryRequest\x1a\x18.roost.rpc.JobQueryReply0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16roost/rpc/schedd.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"l\n\rSubmitRequest\x12&\n\ncluster_ad\x18\x01 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12$\n\x08proc_ads\x18\x02 \x03(\x0b\x32\x12.roost.rpc.ClassAd\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"H\n\x0bSubmitReply\x12\x12\n\ncluster_id\x18\x01 \x01(\x03\x12\x12\n\nfirst_proc\x18\x02 \x01(\x03\x12\x11\n\tnum_procs\x18\x03 \x01(\x03\"H\n\x0fJobQueryRequest\x12\x12\n\nconstraint\x18\x01 \x01(\t\x12\x12\n\nprojection\x18\x02 \x03(\t\x12\r\n\x05limit\x18\x03 \x01(\x03\"0\n\rJobQueryReply\x12\x1f\n\x03\x61\x64s\x18\x01 \x03(\x0b\x32\x12.roost.rpc.ClassAd\"\x9c\x02\n\x0e\x43lusterSummary\x12\x12\n\ncluster_id\x18\x01 \x01(\x03\x12\r\n\x05owner\x18\x02 \x01(\t\x12\x12\n\nbatch_name\x18\x03 \x01(\t\x12\r\n\x05qdate\x18\x04 \x01(\x03\x12\x0b\n\x03\x63md\x18\x05 \x01(\t\x12\x17\n\x0ftotal_submitted\x18\x06 \x01(\x03\x12\x35\n\x06\x63ounts\x18\x07 \x03(\x0b\x32%.roost.rpc.ClusterSummary.CountsEntry\x12\x12\n\nfirst_proc\x18\x08 \x01(\x03\x12\x11\n\tlast_proc\x18\t \x01(\x03\x12\x11\n\tcompleted\x18\n \x01(\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xe5\x01\n\x0cSummaryReply\x12+\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x19.roost.rpc.ClusterSummary\x12\x33\n\x06owners\x18\x02 \x03(\x0b\x32#.roost.rpc.SummaryReply.OwnersEntry\x12\x13\n\x0bschedd_name\x18\x03 \x01(\t\x12\x16\n\x0eschedd_address\x18\x04 \x01(\t\x1a\x46\n\x0bOwnersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.roost.rpc.StatusCounts:\x02\x38\x01\"r\n\x0cStatusCounts\x12\x33\n\x06\x63ounts\x18\x01 \x03(\x0b\x32#.roost.rpc.StatusCounts.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"g\n\nActRequest\x12$\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x14.roost.rpc.JobAction\x12\x0f\n\x07job_ids\x18\x02 \x03(\t\x12\x12\n\nconstraint\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"<\n\x08\x41\x63tReply\x12\x0f\n\x07matched\x18\x01 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x03\x12\x0e\n\x06\x65rrors\x18\x03 \x03(\t\"W\n\x0b\x45\x64itRequest\x12\x0f\n\x07job_ids\x18\x01 \x03(\t\x12\x12\n\nconstraint\x18\x02 \x01(\t\x12#\n\x05\x61ttrs\x18\x03 \x03(\x0b\x32\x14.roost.rpc.Attribute\"\x1c\n\tEditReply\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x03\"\xed\x01\n\x10NegotiateMessage\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.roost.rpc.NegotiateStartH\x00\x12/\n\x08requests\x18\x02 \x01(\x0b\x32\x1b.roost.rpc.ResourceRequestsH\x00\x12!\n\x05match\x18\x03 \x01(\x0b\x32\x10.roost.rpc.MatchH\x00\x12)\n\trejection\x18\x04 \x01(\x0b\x32\x14.roost.rpc.RejectionH\x00\x12&\n\x03\x65nd\x18\x05 \x01(\x0b\x32\x17.roost.rpc.NegotiateEndH\x00\x42\x06\n\x04\x62ody\"N\n\x0eNegotiateStart\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12)\n\rnegotiator_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"\\\n\x0fResourceRequest\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\"\n\x06job_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"@\n\x10ResourceRequests\x12,\n\x08requests\x18\x01 \x03(\x0b\x32\x1a.roost.rpc.ResourceRequest\"V\n\x05Match\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12#\n\x07slot_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x10\n\x08\x63laim_id\x18\x03 \x01(\t\"3\n\tRejection\x12\x16\n\x0e\x61utocluster_id\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x1e\n\x0cNegotiateEnd\x12\x0e\n\x06reason\x18\x01 \x01(\t\"=\n\x10JobEventsRequest\x12\x10\n\x08\x63lusters\x18\x01 \x03(\x03\x12\x17\n\x0finclude_current\x18\x02 \x01(\x08\"i\n\x08JobEvent\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\x05\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12!\n\x05\x61ttrs\x18\x05 \x01(\x0b\x32\x12.roost.rpc.ClassAd*\xe2\x01\n\tJobAction\x12\x1a\n\x16JOB_ACTION_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_ACTION_REMOVE\x10\x01\x12\x13\n\x0fJOB_ACTION_HOLD\x10\x02\x12\x16\n\x12JOB_ACTION_RELEASE\x10\x03\x12\x15\n\x11JOB_ACTION_VACATE\x10\x04\x12\x16\n\x12JOB_ACTION_SUSPEND\x10\x05\x12\x17\n\x13JOB_ACTION_CONTINUE\x10\x06\x12\x17\n\x13JOB_ACTION_REMOVE_X\x10\x07\x12\x14\n\x10JOB_ACTION_RETRY\x10\x08\x32\xff\x03\n\x06Schedd\x12:\n\x06Submit\x12\x18.roost.rpc.SubmitRequest\x1a\x16.roost.rpc.SubmitReply\x12?\n\x05Query\x12\x1a.roost.rpc.JobQueryRequest\x1a\x18.roost.rpc.JobQueryReply0\x01\x12@\n\tSummarize\x12\x1a.roost.rpc.JobQueryRequest\x1a\x17.roost.rpc.SummaryReply\x12\x31\n\x03\x41\x63t\x12\x15.roost.rpc.ActRequest\x1a\x13.roost.rpc.ActReply\x12\x34\n\x04\x45\x64it\x12\x16.roost.rpc.EditRequest\x1a\x14.roost.rpc.EditReply\x12I\n\tNegotiate\x12\x1b.roost.rpc.NegotiateMessage\x1a\x1b.roost.rpc.NegotiateMessage(\x01\x30\x01\x12?\n\tJobEvents\x12\x1b.roost.rpc.JobEventsRequest\x1a\x13.roost.rpc.JobEvent0\x01\x12\x41\n\x07History\x12\x1a.roost.rpc.JobQueryRequest\x1a\x18.roost.rpc.JobQueryReply0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'roost.rpc.schedd_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBACTION']._serialized_start=1480
-  _globals['_JOBACTION']._serialized_end=1684
+  _globals['_CLUSTERSUMMARY_COUNTSENTRY']._loaded_options = None
+  _globals['_CLUSTERSUMMARY_COUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_SUMMARYREPLY_OWNERSENTRY']._loaded_options = None
+  _globals['_SUMMARYREPLY_OWNERSENTRY']._serialized_options = b'8\001'
+  _globals['_STATUSCOUNTS_COUNTSENTRY']._loaded_options = None
+  _globals['_STATUSCOUNTS_COUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_JOBACTION']._serialized_start=2115
+  _globals['_JOBACTION']._serialized_end=2341
   _globals['_SUBMITREQUEST']._serialized_start=62
   _globals['_SUBMITREQUEST']._serialized_end=170
   _globals['_SUBMITREPLY']._serialized_start=172
@@ -42,32 +48,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOBQUERYREQUEST']._serialized_end=318
   _globals['_JOBQUERYREPLY']._serialized_start=320
   _globals['_JOBQUERYREPLY']._serialized_end=368
-  _globals['_ACTREQUEST']._serialized_start=370
-  _globals['_ACTREQUEST']._serialized_end=473
-  _globals['_ACTREPLY']._serialized_start=475
-  _globals['_ACTREPLY']._serialized_end=535
-  _globals['_EDITREQUEST']._serialized_start=537
-  _globals['_EDITREQUEST']._serialized_end=624
-  _globals['_EDITREPLY']._serialized_start=626
-  _globals['_EDITREPLY']._serialized_end=654
-  _globals['_NEGOTIATEMESSAGE']._serialized_start=657
-  _globals['_NEGOTIATEMESSAGE']._serialized_end=894
-  _globals['_NEGOTIATESTART']._serialized_start=896
-  _globals['_NEGOTIATESTART']._serialized_end=974
-  _globals['_RESOURCEREQUEST']._serialized_start=976
-  _globals['_RESOURCEREQUEST']._serialized_end=1068
-  _globals['_RESOURCEREQUESTS']._serialized_start=1070
-  _globals['_RESOURCEREQUESTS']._serialized_end=1134
-  _globals['_MATCH']._serialized_start=1136
-  _globals['_MATCH']._serialized_end=1222
-  _globals['_REJECTION']._serialized_start=1224
-  _globals['_REJECTION']._serialized_end=1275
-  _globals['_NEGOTIATEEND']._serialized_start=1277
-  _globals['_NEGOTIATEEND']._serialized_end=1307
-  _globals['_JOBEVENTSREQUEST']._serialized_start=1309
-  _globals['_JOBEVENTSREQUEST']._serialized_end=1370
-  _globals['_JOBEVENT']._serialized_start=1372
-  _globals['_JOBEVENT']._serialized_end=1477
-  _globals['_SCHEDD']._serialized_start=1687
-  _globals['_SCHEDD']._serialized_end=2132
+  _globals['_CLUSTERSUMMARY']._serialized_start=371
+  _globals['_CLUSTERSUMMARY']._serialized_end=655
+  _globals['_CLUSTERSUMMARY_COUNTSENTRY']._serialized_start=610
+  _globals['_CLUSTERSUMMARY_COUNTSENTRY']._serialized_end=655
+  _globals['_SUMMARYREPLY']._serialized_start=658
+  _globals['_SUMMARYREPLY']._serialized_end=887
+  _globals['_SUMMARYREPLY_OWNERSENTRY']._serialized_start=817
+  _globals['_SUMMARYREPLY_OWNERSENTRY']._serialized_end=887
+  _globals['_STATUSCOUNTS']._serialized_start=889
+  _globals['_STATUSCOUNTS']._serialized_end=1003
+  _globals['_STATUSCOUNTS_COUNTSENTRY']._serialized_start=610
+  _globals['_STATUSCOUNTS_COUNTSENTRY']._serialized_end=655
+  _globals['_ACTREQUEST']._serialized_start=1005
+  _globals['_ACTREQUEST']._serialized_end=1108
+  _globals['_ACTREPLY']._serialized_start=1110
+  _globals['_ACTREPLY']._serialized_end=1170
+  _globals['_EDITREQUEST']._serialized_start=1172
+  _globals['_EDITREQUEST']._serialized_end=1259
+  _globals['_EDITREPLY']._serialized_start=1261
+  _globals['_EDITREPLY']._serialized_end=1289
+  _globals['_NEGOTIATEMESSAGE']._serialized_start=1292
+  _globals['_NEGOTIATEMESSAGE']._serialized_end=1529
+  _globals['_NEGOTIATESTART']._serialized_start=1531
+  _globals['_NEGOTIATESTART']._serialized_end=1609
+  _globals['_RESOURCEREQUEST']._serialized_start=1611
+  _globals['_RESOURCEREQUEST']._serialized_end=1703
+  _globals['_RESOURCEREQUESTS']._serialized_start=1705
+  _globals['_RESOURCEREQUESTS']._serialized_end=1769
+  _globals['_MATCH']._serialized_start=1771
+  _globals['_MATCH']._serialized_end=1857
+  _globals['_REJECTION']._serialized_start=1859
+  _globals['_REJECTION']._serialized_end=1910
+  _globals['_NEGOTIATEEND']._serialized_start=1912
+  _globals['_NEGOTIATEEND']._serialized_end=1942
+  _globals['_JOBEVENTSREQUEST']._serialized_start=1944
+  _globals['_JOBEVENTSREQUEST']._serialized_end=2005
+  _globals['_JOBEVENT']._serialized_start=2007
+  _globals['_JOBEVENT']._serialized_end=2112
+  _globals['_SCHEDD']._serialized_start=2344
+  _globals['_SCHEDD']._serialized_end=2855
 # @@protoc_insertion_point(module_scope)

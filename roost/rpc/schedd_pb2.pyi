@@ -18,6 +18,7 @@ class JobAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_ACTION_SUSPEND: _ClassVar[JobAction]
     JOB_ACTION_CONTINUE: _ClassVar[JobAction]
     JOB_ACTION_REMOVE_X: _ClassVar[JobAction]
+    JOB_ACTION_RETRY: _ClassVar[JobAction]
 JOB_ACTION_UNSPECIFIED: JobAction
 JOB_ACTION_REMOVE: JobAction
 JOB_ACTION_HOLD: JobAction
@@ -26,6 +27,7 @@ JOB_ACTION_VACATE: JobAction
 JOB_ACTION_SUSPEND: JobAction
 JOB_ACTION_CONTINUE: JobAction
 JOB_ACTION_REMOVE_X: JobAction
+JOB_ACTION_RETRY: JobAction
 
 class SubmitRequest(_message.Message):
     __slots__ = ("cluster_ad", "proc_ads", "count")
@@ -62,6 +64,69 @@ class JobQueryReply(_message.Message):
     ADS_FIELD_NUMBER: _ClassVar[int]
     ads: _containers.RepeatedCompositeFieldContainer[_classad_pb2.ClassAd]
     def __init__(self, ads: _Optional[_Iterable[_Union[_classad_pb2.ClassAd, _Mapping]]] = ...) -> None: ...
+
+class ClusterSummary(_message.Message):
+    __slots__ = ("cluster_id", "owner", "batch_name", "qdate", "cmd", "total_submitted", "counts", "first_proc", "last_proc", "completed")
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_NAME_FIELD_NUMBER: _ClassVar[int]
+    QDATE_FIELD_NUMBER: _ClassVar[int]
+    CMD_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_PROC_FIELD_NUMBER: _ClassVar[int]
+    LAST_PROC_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: int
+    owner: str
+    batch_name: str
+    qdate: int
+    cmd: str
+    total_submitted: int
+    counts: _containers.ScalarMap[int, int]
+    first_proc: int
+    last_proc: int
+    completed: int
+    def __init__(self, cluster_id: _Optional[int] = ..., owner: _Optional[str] = ..., batch_name: _Optional[str] = ..., qdate: _Optional[int] = ..., cmd: _Optional[str] = ..., total_submitted: _Optional[int] = ..., counts: _Optional[_Mapping[int, int]] = ..., first_proc: _Optional[int] = ..., last_proc: _Optional[int] = ..., completed: _Optional[int] = ...) -> None: ...
+
+class SummaryReply(_message.Message):
+    __slots__ = ("clusters", "owners", "schedd_name", "schedd_address")
+    class OwnersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: StatusCounts
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[StatusCounts, _Mapping]] = ...) -> None: ...
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    OWNERS_FIELD_NUMBER: _ClassVar[int]
+    SCHEDD_NAME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDD_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    clusters: _containers.RepeatedCompositeFieldContainer[ClusterSummary]
+    owners: _containers.MessageMap[str, StatusCounts]
+    schedd_name: str
+    schedd_address: str
+    def __init__(self, clusters: _Optional[_Iterable[_Union[ClusterSummary, _Mapping]]] = ..., owners: _Optional[_Mapping[str, StatusCounts]] = ..., schedd_name: _Optional[str] = ..., schedd_address: _Optional[str] = ...) -> None: ...
+
+class StatusCounts(_message.Message):
+    __slots__ = ("counts",)
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    counts: _containers.ScalarMap[int, int]
+    def __init__(self, counts: _Optional[_Mapping[int, int]] = ...) -> None: ...
 
 class ActRequest(_message.Message):
     __slots__ = ("action", "job_ids", "constraint", "reason")

@@ -44,6 +44,11 @@ class ScheddStub(object):
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.JobQueryReply.FromString,
                 _registered_method=True)
+        self.Summarize = channel.unary_unary(
+                '/roost.rpc.Schedd/Summarize',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.SummaryReply.FromString,
+                _registered_method=True)
         self.Act = channel.unary_unary(
                 '/roost.rpc.Schedd/Act',
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.ActRequest.SerializeToString,
@@ -83,6 +88,13 @@ class ScheddServicer(object):
 
     def Query(self, request, context):
         """Job ads matching a constraint, in batches.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Summarize(self, request, context):
+        """Per-cluster counts by status (roost q's batch view), without moving job ads.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -135,6 +147,11 @@ def add_ScheddServicer_to_server(servicer, server):
                     servicer.Query,
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.JobQueryReply.SerializeToString,
+            ),
+            'Summarize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Summarize,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.SummaryReply.SerializeToString,
             ),
             'Act': grpc.unary_unary_rpc_method_handler(
                     servicer.Act,
@@ -216,6 +233,33 @@ class Schedd(object):
             '/roost.rpc.Schedd/Query',
             roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
             roost_dot_rpc_dot_schedd__pb2.JobQueryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Summarize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Schedd/Summarize',
+            roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.SummaryReply.FromString,
             options,
             channel_credentials,
             insecure,

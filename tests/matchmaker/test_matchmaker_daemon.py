@@ -3,7 +3,6 @@
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,11 +16,7 @@ from roost.client import Collector
 from roost.config import load_config
 from roost.errors import RoostError
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ..daemons import free_port, wait_gone
 
 
 @pytest.fixture
@@ -36,17 +31,6 @@ def matchmaker(tmp_path):
     yield config, pid, env
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-
-
-def wait_gone(pid: int, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"process {pid} still running")
 
 
 def test_first_start_makes_key_and_local_token(matchmaker):

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 import classad
-from roost.submit_description import SubmitError, looks_like_submit_file, parse_submit
+from roost.submit_description import (
+    SubmitError,
+    complete_job_ad,
+    looks_like_submit_file,
+    parse_submit,
+)
 
 CWD = Path("/home/alice/run")
 
@@ -251,3 +256,24 @@ def test_errors(text, message):
 ])
 def test_looks_like_submit_file(text, expected):
     assert looks_like_submit_file(text) is expected
+
+
+def test_a_job_ad_given_as_is_becomes_a_new_job():
+    template = classad.parse_one(
+        'Cmd = "/bin/x"\nClusterId = 9\nProcId = 4\nOwner = "mallory"\nQDate = 5\n'
+        'JobStatus = 4\nExitCode = 1\nNumJobStarts = 3\nGlobalJobId = "a#9.4#5"\n'
+        'Requirements = TARGET.Memory > 10\nRequestCpus = 2\n')
+    job = complete_job_ad(template, owner="alice", now=1700000000, cwd=CWD)
+    assert {name: job.eval(name) for name in ("Owner", "User", "QDate", "JobStatus",
+                                                "NumJobStarts", "RequestCpus", "Iwd")} == {
+        "Owner": "alice", "User": "alice", "QDate": 1700000000, "JobStatus": 1,
+        "NumJobStarts": 0, "RequestCpus": 2, "Iwd": str(CWD)}
+    for name in ("ClusterId", "ProcId", "ExitCode", "GlobalJobId"):
+        assert name not in job
+    requirements = str(job.lookup("Requirements"))
+    assert requirements.startswith("(TARGET.Memory > 10) && ")
+    assert "TARGET.Memory >= RequestMemory" not in requirements  # the user's own clause
+    assert 'TARGET.OpSys == "LINUX"' in requirements
+    held = complete_job_ad(classad.ClassAd({"Cmd": "/bin/x", "JobStatus": 5, "HoldReason": "wait",
+                                            "HoldReasonCode": 15}), owner="a", now=1, cwd=CWD)
+    assert (held.eval("JobStatus"), held.eval("HoldReason")) == (5, "wait")

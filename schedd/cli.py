@@ -1,0 +1,72 @@
+"""``roost schedd``: the job queue daemon.
+
+It opens (and upgrades) the queue's database, serves the Schedd service, writes the address
+it bound under the roost home for the local commands to find, evaluates the jobs' periodic
+policy, and keeps its Schedd ad and one Submitter ad per owner in the collector.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def main(argv: list[str]) -> int:
+    from roost.daemon import add_daemon_arguments
+
+    parser = argparse.ArgumentParser(prog="roost schedd", description="Run the job queue.")
+    add_daemon_arguments(parser)
+    args = parser.parse_args(argv)
+
+    from roost.config import load_config
+    from roost.daemon import run_daemon
+
+    return run_daemon("schedd", args, load_config(), _serve)
+
+
+def _serve(daemon) -> None:
+    import socket
+
+    from roost import security
+    from roost.client import address_file
+    from roost.rpc import schedd_pb2_grpc
+    from schedd.advertise import ScheddAds
+    from schedd.database import default_url, open_database
+    from schedd.job_queue import JobQueue
+    from schedd.service import METHOD_SCOPES, ScheddService
+
+    config = daemon.config
+    home = config.home
+    key = daemon.pool_key()
+    url = config.get("schedd", "database_url") or default_url(home)
+    engine = open_database(url)
+    daemon.on_stop(engine.dispose)
+    jobs = JobQueue(engine)
+    machine = socket.getfqdn()
+    name = config.get("schedd", "name") or machine
+    service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"))
+    address = config.get("schedd", "address")
+    port = daemon.start_server(
+        lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
+        address,
+        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
+    )
+    host = address.rpartition(":")[0] or "127.0.0.1"
+    service.address = f"{host}:{port}"
+    _write_address(address_file(home, "schedd"), service.address)
+    daemon.on_stop(lambda: address_file(home, "schedd").unlink(missing_ok=True))
+    daemon.log.info("schedd %s serving on %s, queue %s", name, service.address,
+                    engine.url.render_as_string(hide_password=True))
+    ads = ScheddAds(jobs, config, key, name=name, machine=machine, address=service.address,
+                    log=daemon.log)
+    ads.update()
+    daemon.add_timer(config.get("schedd", "update_interval"), ads.update, "ads")
+    daemon.on_stop(ads.invalidate)
+    daemon.add_timer(config.get("schedd", "periodic_interval"), jobs.periodic, "periodic")
+
+
+def _write_address(path, address: str) -> None:
+    # Written whole and then renamed, so a reader never sees half an address.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(address + "\n", encoding="utf-8")
+    partial.replace(path)

@@ -1,0 +1,340 @@
+"""The schedd's job queue: what each request does, one transaction each.
+
+``JobQueue`` joins the SQL store (``schedd.queue_store``) and the pure job lifecycle
+(``schedd.lifecycle``): it reads the jobs a request names, asks the lifecycle what changes,
+writes the changes, and reports the events to whoever listens.  Writes are serialized by
+one lock (SQLite has one writer anyway); reads run beside them on their own snapshot.
+Who may do what is decided here, from the caller's user name and whether the caller is a
+queue administrator: owners change their own jobs, administrators anyone's.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from classad import ClassAd, ExprTree
+from schedd import lifecycle, queue_store
+from schedd.job_status import JobStatus
+from schedd.lifecycle import Action, IllegalTransition
+from schedd.models import Job
+from schedd.queue_store import JobKey
+
+# Attributes qedit may not set: the job's identity and what only the lifecycle changes.
+PROTECTED = frozenset(name.lower() for name in (
+    "ClusterId", "ProcId", "Owner", "User", "JobStatus", "LastJobStatus", "QDate",
+    "EnteredCurrentStatus", "NumJobStarts", "NumJobCompletions", "RemoteHost", "Attempts",
+    "GlobalJobId", "TotalSubmitProcs"))
+EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD})
+
+
+class QueueError(Exception):
+    """A request the queue refuses; ``kind`` is "invalid", "denied" or "not-found"."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Caller:
+    user: str
+    admin: bool
+
+    def may_change(self, owner: str) -> bool:
+        return self.admin or owner == self.user
+
+
+@dataclass(frozen=True)
+class JobChange:
+    """What happened to a job, for the event stream."""
+
+    job_id: str
+    status: int
+    kind: str
+    time: int
+    attrs: dict[str, object]
+
+
+@dataclass
+class ActOutcome:
+    matched: int = 0
+    changed: int = 0
+    errors: list[str] | None = None
+
+
+class JobQueue:
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._write = threading.Lock()
+        self._listeners: list[Callable[[list[JobChange]], None]] = []
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def listen(self, listener: Callable[[list[JobChange]], None]) -> None:
+        """Call ``listener`` with the changes of every committed write."""
+        self._listeners.append(listener)
+
+    def _tell(self, changes: list[JobChange]) -> None:
+        if changes:
+            for listener in list(self._listeners):
+                listener(changes)
+
+    # -- submit ------------------------------------------------------------------------------
+
+    def submit(self, caller: Caller, cluster_ad: ClassAd, proc_ads: list[ClassAd],
+               count: int) -> tuple[int, int]:
+        """Queue one cluster as ``caller``, whose name becomes every job's Owner."""
+        if not proc_ads and count < 1:
+            raise QueueError("invalid", "a submit needs proc ads or a count of at least 1")
+        now = self.now()
+        cluster_ad = cluster_ad.copy()
+        cluster_ad["Owner"] = caller.user
+        for ad in proc_ads:
+            if "Owner" in ad and ad.eval("Owner") != caller.user:
+                raise QueueError("denied", f"{caller.user} may not submit jobs as "
+                                 f"{ad.eval('Owner')}")
+        with self._write, self.engine.begin() as connection:
+            try:
+                cluster_id, procs = queue_store.submit(connection, cluster_ad, proc_ads, count,
+                                                       owner=caller.user, now=now)
+            except ValueError as error:
+                raise QueueError("invalid", str(error)) from None
+        self._tell([JobChange(f"{cluster_id}.*", JobStatus.IDLE, "submitted", now,
+                              {"ClusterId": cluster_id, "Procs": procs})])
+        return cluster_id, procs
+
+    # -- read --------------------------------------------------------------------------------
+
+    def query(self, constraint: str = "", limit: int = 0) -> Iterator[ClassAd]:
+        expr = _constraint(constraint)
+        with self.engine.connect() as connection:
+            yield from queue_store.iter_jobs(connection, expr, limit=limit)
+
+    def query_pairs(self, constraint: str = "", projection: Iterable[str] = (),
+                    limit: int = 0) -> Iterator[queue_store.Pairs]:
+        """Job ads as wire pairs: what a Query sends, without building ads it need not."""
+        expr = _constraint(constraint)
+        with self.engine.connect() as connection:
+            yield from queue_store.iter_job_pairs(connection, expr, projection, limit)
+
+    def history(self, constraint: str = "", limit: int = 0) -> Iterator[ClassAd]:
+        expr = _constraint(constraint)
+        with self.engine.connect() as connection:
+            yield from queue_store.iter_history(connection, expr, limit=limit)
+
+    def summarize(self, constraint: str = ""):
+        expr = _constraint(constraint)
+        with self.engine.connect() as connection:
+            return queue_store.summarize(connection, expr)
+
+    def status_counts(self) -> dict[str, dict[int, int]]:
+        with self.engine.connect() as connection:
+            return queue_store.status_counts(connection)
+
+    # -- act and edit ------------------------------------------------------------------------
+
+    def act(self, caller: Caller, action: Action, job_ids: list[str], constraint: str,
+            reason: str) -> ActOutcome:
+        """Apply ``action`` to the jobs named by id or constraint, in one transaction."""
+        if action is Action.RETRY:
+            return self._retry(caller, job_ids, reason)
+        outcome = ActOutcome(errors=[])
+        events: list[JobChange] = []
+        now = self.now()
+        # A job named by its full id that the action does not fit is an error; the other
+        # ways of naming jobs (a cluster, a constraint) mean those it fits, as the
+        # constraints condor_rm and condor_release send do.
+        named = {text.strip() for text in job_ids if "." in text}
+        with self._write, self.engine.begin() as connection:
+            changeset = queue_store.Changeset(connection, now)
+            for key, row, ad in self._selected(connection, job_ids, constraint):
+                try:
+                    changes = lifecycle.act(ad, action, reason=reason, now=now)
+                except IllegalTransition as error:
+                    if str(key) in named:
+                        outcome.matched += 1
+                        outcome.errors.append(str(error))
+                    continue
+                outcome.matched += 1
+                if not caller.may_change(row.owner):
+                    outcome.errors.append(f"Job {key}: permission denied ({caller.user} is "
+                                          f"not its owner {row.owner})")
+                    continue
+                new_ad = changeset.apply(key, row, changes, ad)
+                outcome.changed += 1
+                events.append(_change(key, new_ad, action.name.lower(), now, changes))
+            changeset.flush()
+            if outcome.matched and not outcome.changed and all(
+                    "permission denied" in e for e in outcome.errors):
+                raise QueueError("denied", outcome.errors[0])
+        self._tell(events)
+        return outcome
+
+    def _selected(self, connection, job_ids: list[str], constraint: str):
+        """(key, row, ad) of each job named by ids, or matching the constraint."""
+        if job_ids:
+            try:
+                where = [queue_store.job_id_filter(job_ids)]
+            except ValueError:
+                raise QueueError("invalid", f"bad job id in {job_ids}") from None
+            expr = None
+        elif constraint:
+            expr = _constraint(constraint)
+            where, exact = queue_store.sql_filter(expr)
+            if exact:
+                expr = None
+        else:
+            raise QueueError("invalid", "name the jobs by id or by a constraint")
+        clusters = queue_store.ClusterAds(connection)
+        for row in queue_store.job_rows(connection, where).all():
+            ad = queue_store.materialize(clusters.get(row.cluster_id), row)
+            if expr is None or expr.eval(ad) is True:
+                yield JobKey(row.cluster_id, row.proc_id), row, ad
+
+    def edit(self, caller: Caller, job_ids: list[str], constraint: str,
+             attrs: dict[str, str]) -> int:
+        """Set attributes (expression texts) of idle or held jobs; all or nothing."""
+        values: dict[str, ExprTree] = {}
+        for name, text in attrs.items():
+            if name.lower() in PROTECTED:
+                raise QueueError("invalid", f"{name} cannot be changed with qedit")
+            try:
+                values[name] = ExprTree(text)
+            except ValueError as error:
+                raise QueueError("invalid", f"{name}: {error}") from None
+        now = self.now()
+        events = []
+        with self._write, self.engine.begin() as connection:
+            selected = list(self._selected(connection, job_ids, constraint))
+            for key, row, _ad in selected:
+                if not caller.may_change(row.owner):
+                    raise QueueError("denied", f"Job {key}: permission denied ({caller.user} "
+                                     f"is not its owner {row.owner})")
+                if row.status not in EDITABLE_STATES:
+                    raise QueueError("invalid", f"Job {key} is "
+                                     f"{JobStatus(row.status).name.lower()}; only idle or "
+                                     "held jobs can be edited")
+            changeset = queue_store.Changeset(connection, now)
+            for key, row, ad in selected:
+                try:
+                    new_ad = changeset.apply(key, row, values, ad)
+                except ValueError as error:
+                    raise QueueError("invalid", f"Job {key}: {error}") from None
+                events.append(_change(key, new_ad, "edited", now, values))
+            changeset.flush()
+        self._tell(events)
+        return len(selected)
+
+    def _retry(self, caller: Caller, job_ids: list[str], reason: str) -> ActOutcome:
+        """qdo's retry: re-queue the failed procs of a cluster that has finished."""
+        if len(job_ids) != 1 or "." in job_ids[0]:
+            raise QueueError("invalid", "retry takes one cluster id")
+        cluster_id = int(job_ids[0])
+        now = self.now()
+        outcome = ActOutcome(errors=[])
+        with self._write, self.engine.begin() as connection:
+            in_queue = connection.scalar(select(Job.proc_id).where(
+                Job.cluster_id == cluster_id).limit(1))
+            if in_queue is not None:
+                raise QueueError("invalid", f"cluster {cluster_id} has not finished: it still "
+                                 "has jobs in the queue")
+            finished = queue_store.finished_jobs(connection, cluster_id)
+            if not finished:
+                raise QueueError("not-found", f"no finished cluster {cluster_id}")
+            owner = finished[0].eval("Owner")
+            if not caller.may_change(owner):
+                raise QueueError("denied", f"cluster {cluster_id}: permission denied "
+                                 f"({caller.user} is not its owner {owner})")
+            outcome.matched = len(finished)
+            failed = [ad for ad in finished if _failed(ad)]
+            if not failed:
+                return outcome
+            requeued = [(ad, lifecycle.act(ad, Action.RETRY, reason=reason, now=now))
+                        for ad in failed]
+            outcome.changed = queue_store.requeue_from_history(
+                connection, cluster_id, requeued, completed=len(finished) - len(failed))
+        self._tell([_change(JobKey(cluster_id, ad.eval("ProcId")), ad, "retried", now, changes)
+                    for ad, changes in requeued])
+        return outcome
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
+        """A claimed slot began running the job."""
+        return self._event(job_id, "started", event.time,
+                           lambda ad: lifecycle.job_started(ad, event))
+
+    def job_exited(self, job_id: str, event: lifecycle.JobExited) -> ClassAd:
+        """A run ended; the job completes, waits out its back-off, or is held, as its
+        retries and policy say."""
+        return self._event(job_id, "exited", event.time,
+                           lambda ad: lifecycle.job_exited(ad, event))
+
+    def _event(self, job_id: str, kind: str, now: int, decide) -> ClassAd:
+        with self._write, self.engine.begin() as connection:
+            selected = list(self._selected(connection, [job_id], ""))
+            if len(selected) != 1 or "." not in job_id:
+                raise QueueError("not-found", f"no job {job_id} in the queue")
+            ((key, row, ad),) = selected
+            changes = decide(ad)
+            changeset = queue_store.Changeset(connection, now)
+            new_ad = changeset.apply(key, row, changes, ad)
+            changeset.flush()
+        self._tell([_change(key, new_ad, kind, now, changes)])
+        return new_ad
+
+    # -- policy ------------------------------------------------------------------------------
+
+    def periodic(self) -> int:
+        """Evaluate the periodic policy of every job that has one; returns jobs changed."""
+        now = self.now()
+        events = []
+        with self._write, self.engine.begin() as connection:
+            clusters = queue_store.ClusterAds(connection)
+            changeset = queue_store.Changeset(connection, now)
+            rows = connection.execute(
+                select(Job).join(queue_store.Cluster).where(queue_store.Cluster.periodic)
+            ).all()
+            for row in rows:
+                ad = queue_store.materialize(clusters.get(row.cluster_id), row)
+                changes = lifecycle.periodic(ad, now)
+                if changes:
+                    key = JobKey(row.cluster_id, row.proc_id)
+                    new_ad = changeset.apply(key, row, changes, ad)
+                    events.append(_change(key, new_ad, "policy", now, changes))
+            changeset.flush()
+        self._tell(events)
+        return len(events)
+
+
+def _constraint(text: str) -> ExprTree | None:
+    if not text.strip():
+        return None
+    try:
+        return ExprTree(text)
+    except ValueError as error:
+        raise QueueError("invalid", f"bad constraint {text!r}: {error}") from None
+
+
+def _failed(ad: ClassAd) -> bool:
+    """A finished job that did not succeed: removed, signalled, or a non-zero exit."""
+    if ad.eval("JobStatus") == JobStatus.REMOVED:
+        return True
+    if ad.eval("ExitBySignal") is True:
+        return True
+    code = ad.eval("ExitCode")
+    success = ad.eval("SuccessExitCode") if "SuccessExitCode" in ad else 0
+    return code != success
+
+
+def _change(key: JobKey, ad: ClassAd, kind: str, now: int,
+            changes: Iterable[str] | dict) -> JobChange:
+    attrs = {name: ad.lookup(name) for name in changes if name in ad}
+    return JobChange(str(key), ad.eval("JobStatus"), kind, now, attrs)

@@ -1,0 +1,95 @@
+"""The job queue's tables, as SQLAlchemy 2 typed models.
+
+A job's attributes live as ClassAd text in old syntax (one ``Name = expression`` line
+each).  A cluster's shared attributes are stored once, in ``clusters.ad``; a job row holds
+only what differs from its cluster (often nothing), so a cluster of a million procs is a
+million small rows, not a million copies of the ad: HTCondor's late materialization.  The
+attributes that queries filter and sort on are columns copied from the ad and indexed; the
+column is authoritative for its attribute, which the ad text never repeats.
+
+Changes to these models go with a new Alembic revision in ``schedd/migrations/versions``;
+a test fails when the models and the migrations disagree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class QueueHeader(Base):
+    """HTCondor's header ad ``0.0``: one row holding the next cluster id."""
+
+    __tablename__ = "queue_header"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_cluster_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class Cluster(Base):
+    """A cluster ad (HTCondor's ``N.-1``): the attributes every proc shares."""
+
+    __tablename__ = "clusters"
+
+    cluster_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    qdate: Mapped[int] = mapped_column(BigInteger)
+    batch_name: Mapped[str] = mapped_column(String(255), default="")
+    cmd: Mapped[str] = mapped_column(Text, default="")
+    ad: Mapped[str] = mapped_column(Text)
+    total_submitted: Mapped[int] = mapped_column(BigInteger)
+    completed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Whether a job of the cluster may carry a periodic policy expression, so that the
+    # periodic sweep reads only those jobs.
+    periodic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Job(Base):
+    """A proc in the queue: its indexed attributes and what differs from its cluster."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_status_owner", "status", "owner"),
+        Index("ix_jobs_cluster_status", "cluster_id", "status", "proc_id"),
+    )
+
+    cluster_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("clusters.cluster_id"), primary_key=True, autoincrement=False)
+    proc_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)
+    job_prio: Mapped[int] = mapped_column(BigInteger, default=0)
+    qdate: Mapped[int] = mapped_column(BigInteger)
+    entered_status: Mapped[int] = mapped_column(BigInteger)
+    # An idle job that failed waits out its back-off until then (seconds since the epoch).
+    retry_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    ad: Mapped[str] = mapped_column(Text, default="")
+
+
+class HistoryJob(Base):
+    """A job that left the queue (completed or removed), with its whole ad."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_cluster_id_proc_id", "cluster_id", "proc_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    cluster_id: Mapped[int] = mapped_column(BigInteger)
+    proc_id: Mapped[int] = mapped_column(BigInteger)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[int] = mapped_column(Integer)
+    qdate: Mapped[int] = mapped_column(BigInteger)
+    completion_date: Mapped[int] = mapped_column(BigInteger, index=True)
+    ad: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,130 @@
+"""``roost schedd``, ``submit``, ``rm``/``hold``/``release``, ``qedit`` and ``retry`` as a
+user runs them: real daemons, the command line in-process."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import pytest
+
+from roost import cli
+from roost.client import Collector, Schedd
+from roost.config import load_config
+
+from ..daemons import Daemons
+
+
+@pytest.fixture
+def pool(tmp_path, monkeypatch):
+    daemons = Daemons(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    daemons.start("matchmaker")
+    daemons.start("schedd")
+    for name, value in daemons.env.items():
+        if name.startswith("ROOST_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    yield daemons
+    daemons.stop_all()
+
+
+def roost(capsys, *args, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    status = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def jobs(constraint: str = "") -> list:
+    with Schedd() as schedd:
+        return schedd.query(constraint)
+
+
+def test_submit_job_ad_files(pool, tmp_path, capsys, monkeypatch):
+    (tmp_path / "one.ad").write_text('Cmd = "/bin/sleep"\nArguments = "1"\nRequestCpus = 2\n')
+    assert roost(capsys, "submit", "one.ad", "-queue", "3") == (
+        0, "3 job(s) submitted to cluster 1.\n", "")
+    ads = jobs()
+    assert [ad["ProcId"] for ad in ads] == [0, 1, 2]
+    ad = ads[0]
+    assert ad["RequestCpus"] == 2
+    assert ad["Iwd"] == str(tmp_path)
+    assert ad["RequestMemory"] == 128
+    assert 'TARGET.OpSys ==' in str(ad.lookup("Requirements"))
+    assert abs(ad["QDate"] - time.time()) < 60
+    # Several ads in new syntax, from standard input, as JSON ids.
+    text = '[ Cmd = "/bin/a"; Arguments = "x" ]\n[ Cmd = "/bin/a"; Arguments = "y" ]\n'
+    status, out, _ = roost(capsys, "submit", "-", "-queue", "2", "-json", stdin=text,
+                           monkeypatch=monkeypatch)
+    assert status == 0
+    assert json.loads(out) == {"ClusterId": 2, "NumProcs": 4,
+                               "JobIds": ["2.0", "2.1", "2.2", "2.3"]}
+    assert [ad["Arguments"] for ad in jobs("ClusterId == 2")] == ["x", "x", "y", "y"]
+
+
+def test_submit_description_file(pool, tmp_path, capsys):
+    (tmp_path / "job.sub").write_text(
+        "executable = /bin/echo\narguments = $(Process) $(x)\nrequest_memory = 1G\n"
+        "queue x in (red, green)\n")
+    assert roost(capsys, "submit", "job.sub")[:2] == (0, "2 job(s) submitted to cluster 1.\n")
+    ads = jobs()
+    assert [ad["Arguments"] for ad in ads] == ["0 red", "1 green"]
+    assert {ad["RequestMemory"] for ad in ads} == {1024}
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("bad.ad", 'Cmd = "/bin/true"\nRequestCpus = 1 +\n', "bad.ad:2:"),
+    ("bad.sub", "executable = /bin/true\nrequest_cpus = lots\nqueue\n", "bad.sub:2:"),
+    ("bad.sub", "executable = /bin/true\nqueue 2 x in (a b\n", "bad.sub:2:"),
+])
+def test_bad_files_are_refused_whole(pool, tmp_path, capsys, name, text, where):
+    (tmp_path / name).write_text(text)
+    status, out, err = roost(capsys, "submit", name)
+    assert status == 1
+    assert out == ""
+    assert err.startswith(f"roost: {where}") and err.count("\n") == 1
+    assert jobs() == []
+
+
+def test_rm_hold_release_qedit_retry(pool, tmp_path, capsys):
+    (tmp_path / "j.ad").write_text('Cmd = "/bin/true"\n')
+    roost(capsys, "submit", "j.ad", "-queue", "4")
+    assert roost(capsys, "hold", "1.1", "-reason", "wait for data") == (0, "Job 1.1 held\n", "")
+    (held,) = jobs("JobStatus == 5")
+    assert held["HoldReason"] == "wait for data"
+    assert roost(capsys, "release", "1")[:2] == (
+        0, "All jobs in cluster 1 have been released\n")
+    status, _, err = roost(capsys, "release", "1.0")
+    assert status == 1 and "1.0" in err
+    assert roost(capsys, "qedit", "1.2", "JobPrio", "7")[:2] == (
+        0, 'Set attribute "JobPrio" for 1 matching jobs.\n')
+    assert [ad["JobPrio"] for ad in jobs("ProcId == 2")] == [7]
+    user = Schedd().user
+    assert roost(capsys, "rm", user)[:2] == (
+        0, f"All jobs of user {user} have been marked for removal\n")
+    assert jobs() == []
+    status, _, err = roost(capsys, "rm", "1.0")
+    assert status == 1 and "no such job" in err
+    assert roost(capsys, "retry", "1")[:2] == (0, "4 failed job(s) of cluster 1 re-queued.\n")
+    assert len(jobs("JobStatus == 1")) == 4
+
+
+def test_schedd_ads_reach_the_collector(pool, tmp_path, capsys):
+    (tmp_path / "j.ad").write_text('Cmd = "/bin/true"\n')
+    roost(capsys, "submit", "j.ad", "-queue", "2")
+    config = load_config()
+    with Collector(config=config) as collector:
+        (schedd,) = collector.query("Scheduler")
+        address = (config.home / "run" / "schedd.address").read_text().strip()
+        assert schedd["MyAddress"] == address
+    # The ads are sent at start and every update interval; a restart sends them at once.
+    pool.kill("schedd")
+    pool.start("schedd")
+    with Collector(config=config) as collector:
+        (submitter,) = collector.query("Submitter")
+        (schedd,) = collector.query("Scheduler")
+    assert submitter["IdleJobs"] == 2
+    assert schedd["TotalIdleJobs"] == 2
