@@ -32,13 +32,12 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, Tex
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.pg_server import PostgresServer  # noqa: E402
-
 from classad import ClassAd  # noqa: E402
 from roost.client import Schedd  # noqa: E402
 from roost.config import load_config  # noqa: E402
 from schedd.database import sqlite_engine  # noqa: E402
 from tests.daemons import Daemons  # noqa: E402
+from tests.pg_server import PostgresServer  # noqa: E402
 
 BIG = 100_000
 SINGLES = 1_000
