@@ -93,10 +93,11 @@ class Client:
 
     def _stream(self, method, request) -> Iterator:
         """A response stream; only its start is retried, since what was already read
-        cannot be taken back."""
+        cannot be taken back.  A stream has no deadline: a gRPC deadline covers the whole
+        call, and reading a million job ads rightly takes longer than any answer should."""
 
         def start():
-            replies = method(request, timeout=self.timeout, metadata=self._metadata)
+            replies = method(request, metadata=self._metadata)
             return replies, next(replies, None)
 
         replies, first = self._retry(start)

@@ -174,8 +174,20 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
     return cluster_id, procs
 
 
+_JOB_COLUMNS = ("cluster_id", "proc_id", "owner", "status", "job_prio", "qdate",
+                "entered_status", "retry_after", "ad")
+
+
 def _insert_jobs(connection: Connection, rows: Iterable[dict]) -> None:
-    # Plain executemany in chunks: the bulk path of a 100,000-proc submit.
+    """The bulk path of a big submit: COPY on PostgreSQL (several times faster than
+    executemany there), executemany in chunks elsewhere; inside the caller's transaction
+    either way."""
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY jobs ({', '.join(_JOB_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[name] for name in _JOB_COLUMNS))
+        return
     statement = insert(Job)
     chunk: list[dict] = []
     for row in rows:

@@ -240,3 +240,19 @@ def test_negotiate_groups_idle_jobs_by_autocluster(pool):
     assert replies[-1].WhichOneof("body") == "end"
     with pytest.raises(Exception, match="PERMISSION_DENIED|scope"):
         list(stub.Negotiate(conversation(), metadata=call_metadata(pool.token())))
+
+
+def test_python_api_submits_descriptions_and_ads(pool, tmp_path):
+    with pool.client() as alice:
+        result = alice.submit("executable = /bin/echo\narguments = $(Item)\n"
+                              "queue Item in (x, y)\n", cwd=str(tmp_path))
+        assert (result.cluster(), result.num_procs()) == (1, 2)
+        assert [ad["Arguments"] for ad in alice.query("ClusterId == 1")] == ["x", "y"]
+        assert alice.submit(ClassAd({"Cmd": "/bin/true"}), count=3).num_procs() == 3
+        (ad, *_) = alice.query("ClusterId == 2")
+        assert (ad["Owner"], ad["Iwd"]) == ("alice", str(Path.cwd()))
+        with pytest.raises(RoostError, match="queue statement"):
+            alice.submit("executable = /bin/true\nqueue\n", count=2)
+        with pytest.raises(RoostError, match=r"<submit>:2:\d+: "):
+            alice.submit("executable = /bin/true\nrequest_cpus = many\nqueue\n")
+        assert alice.user == "alice"
