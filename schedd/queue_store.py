@@ -159,17 +159,20 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
             if status not in (JobStatus.IDLE, JobStatus.HELD):
                 raise ValueError(f"a job is submitted Idle or Held, not JobStatus {status}")
             periodic = periodic or any(name in proc_ad for name in PERIODIC_ATTRS)
-            rows.append({**shared, "cluster_id": cluster_id, "proc_id": proc_id,
-                         "status": status, "job_prio": _column_value(merged, "JobPrio", 0),
-                         "ad": ad_text(_without_columns(proc_ad)), "retry_after": None})
+            rows.append(_row({**shared, "cluster_id": cluster_id, "proc_id": proc_id,
+                              "status": status, "job_prio": _column_value(merged, "JobPrio", 0),
+                              "ad": ad_text(_without_columns(proc_ad)), "retry_after": None}))
         if periodic:
             connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
                                .values(periodic=True))
     else:
         if shared["status"] not in (JobStatus.IDLE, JobStatus.HELD):
             raise ValueError(f"a job is submitted Idle or Held, not JobStatus {shared['status']}")
-        rows = ({**shared, "cluster_id": cluster_id, "proc_id": proc_id, "ad": "",
-                 "retry_after": None} for proc_id in range(count))
+        first = _row({**shared, "cluster_id": cluster_id, "proc_id": 0, "ad": "",
+                      "retry_after": None})
+        # Only the proc id differs: each row is the first with it replaced.
+        at = _JOB_COLUMNS.index("proc_id")
+        rows = (first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count))
     _insert_jobs(connection, rows)
     return cluster_id, procs
 
@@ -178,25 +181,28 @@ _JOB_COLUMNS = ("cluster_id", "proc_id", "owner", "status", "job_prio", "qdate",
                 "entered_status", "retry_after", "ad")
 
 
-def _insert_jobs(connection: Connection, rows: Iterable[dict]) -> None:
-    """The bulk path of a big submit: COPY on PostgreSQL (several times faster than
-    executemany there), executemany in chunks elsewhere; inside the caller's transaction
-    either way."""
-    if connection.dialect.name == "postgresql":
+def _row(values: Mapping[str, object]) -> tuple:
+    return tuple(values[name] for name in _JOB_COLUMNS)
+
+
+def _insert_jobs(connection: Connection, rows: Iterable[tuple]) -> None:
+    """The bulk path of a big submit (rows are tuples in ``_JOB_COLUMNS`` order), inside
+    the caller's transaction: COPY on PostgreSQL, the driver's own executemany on SQLite
+    (SQLAlchemy's per-row handling of executemany would cost more than the insert), plain
+    executemany elsewhere."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
         cursor = connection.connection.driver_connection.cursor()
         with cursor.copy(f"COPY jobs ({', '.join(_JOB_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(tuple(row[name] for name in _JOB_COLUMNS))
-        return
-    statement = insert(Job)
-    chunk: list[dict] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == 10000:
-            connection.execute(statement, chunk)
-            chunk = []
-    if chunk:
-        connection.execute(statement, chunk)
+            for values in rows:
+                copy.write_row(values)
+    elif dialect == "sqlite":
+        marks = ", ".join("?" for _ in _JOB_COLUMNS)
+        connection.connection.driver_connection.executemany(
+            f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({marks})", rows)
+    else:
+        connection.execute(insert(Job), [dict(zip(_JOB_COLUMNS, values, strict=True))
+                                         for values in rows])
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -591,11 +597,11 @@ def requeue_from_history(connection: Connection, cluster_id: int,
         for name in ad:
             if name not in shared:
                 own[name] = ad.lookup(name)
-        rows.append({"cluster_id": cluster_id, "proc_id": ad.eval("ProcId"),
-                     "owner": ad.eval("Owner"), "status": ad.eval("JobStatus"),
-                     "job_prio": _column_value(ad, "JobPrio", 0), "qdate": ad.eval("QDate"),
-                     "entered_status": ad.eval("EnteredCurrentStatus"),
-                     "retry_after": None, "ad": ad_text(_without_columns(own))})
+        rows.append(_row({"cluster_id": cluster_id, "proc_id": ad.eval("ProcId"),
+                          "owner": ad.eval("Owner"), "status": ad.eval("JobStatus"),
+                          "job_prio": _column_value(ad, "JobPrio", 0), "qdate": ad.eval("QDate"),
+                          "entered_status": ad.eval("EnteredCurrentStatus"),
+                          "retry_after": None, "ad": ad_text(_without_columns(own))}))
     _insert_jobs(connection, rows)
     return len(rows)
 
