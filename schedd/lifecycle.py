@@ -461,6 +461,17 @@ def _attempts(ad: ClassAd) -> list[ClassAd]:
 # -- invariants ------------------------------------------------------------------------------
 
 
+def applied(ad: ClassAd, changes: Changes) -> ClassAd:
+    """A copy of ``ad`` with ``changes`` made (a value of None deletes the attribute)."""
+    new = ad.copy()
+    for name, value in changes.items():
+        if value is None:
+            new.pop(name, None)
+        else:
+            new[name] = value
+    return new
+
+
 def validate(ad: ClassAd) -> None:
     """Assert what must hold of any job ad the lifecycle leaves (AssertionError naming the
     job and the broken rule); run by the tests on every ad they make."""

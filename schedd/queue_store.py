@@ -17,6 +17,7 @@ import classad
 from classad import ClassAd, ExprTree, Value
 from roost.client import ClusterSummary
 from schedd.job_status import FINISHED, JobStatus
+from schedd.lifecycle import applied
 from schedd.models import Cluster, HistoryJob, Job, QueueHeader
 
 # Attributes kept in columns of the jobs table, by lower-cased name: (spelling, column).
@@ -476,13 +477,9 @@ class Changeset:
         raises ValueError for a change the queue cannot hold."""
         columns: dict[str, object] = {}
         own = parse_text(row.ad)
-        new_ad = ad.copy()
+        new_ad = applied(ad, changes)
         for name, value in changes.items():
             known = COLUMNS.get(name.lower())
-            if value is None:
-                new_ad.pop(name, None)
-            else:
-                new_ad[name] = value
             if known is not None:
                 if known[1] in ("cluster_id", "proc_id", "owner"):
                     raise ValueError(f"{known[0]} cannot be changed")
@@ -572,13 +569,7 @@ def requeue_from_history(connection: Connection, cluster_id: int,
         raise ValueError(f"cluster {cluster_id} still has jobs in the queue")
     ads = []
     for ad, changes in jobs:
-        new_ad = ad.copy()
-        for name, value in changes.items():
-            if value is None:
-                new_ad.pop(name, None)
-            else:
-                new_ad[name] = value
-        ads.append(new_ad)
+        ads.append(applied(ad, changes))
     first = ads[0]
     shared = {name for name in first if all(
         name in ad and str(ad.lookup(name)) == str(first.lookup(name)) for ad in ads[1:])}

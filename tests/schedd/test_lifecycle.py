@@ -20,6 +20,7 @@ from schedd.lifecycle import (
     JobExited,
     JobStarted,
     act,
+    applied,
     job_exited,
     job_started,
     periodic,
@@ -39,12 +40,7 @@ T0 = 1_700_000_000
 
 def apply(ad: ClassAd, changes) -> ClassAd:
     """The ad the queue store would write: a copy with the changes made, validated."""
-    new = ad.copy()
-    for name, value in changes.items():
-        if value is None:
-            new.pop(name, None)
-        else:
-            new[name] = value
+    new = applied(ad, changes)
     validate(new)
     return new
 

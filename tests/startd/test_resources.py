@@ -268,8 +268,6 @@ def test_a_console_without_terminals(tmp_path):
 
 def test_devices_of_dev_nulls_major_do_not_count(tmp_path):
     # /dev/zero shares /dev/null's major number (memory devices); its times mean nothing.
-    if not (os.path.exists("/dev/null") and os.path.exists("/dev/zero")):
-        pytest.skip("no /dev/null and /dev/zero here")
     dev = tmp_path / "dev"
     dev.mkdir()
     (dev / "null").symlink_to("/dev/null")
