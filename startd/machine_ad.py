@@ -54,10 +54,9 @@ from pathlib import Path
 
 from classad import ClassAd, ExprTree
 from roost.submit_description import local_platform
+from startd.policy import SLOT_REQUIREMENTS
 from startd.resources import Resources
 from startd.slots import WITHIN_RESOURCE_LIMITS
-
-REQUIREMENTS = "START && WithinResourceLimits"
 
 # HTCondor's distribution names (condor_sysapi/arch.cpp sysapi_find_linux_name), tested in
 # order on the lower-cased description.
@@ -205,7 +204,7 @@ def slot_ad(machine: MachineInfo, slot: Mapping[str, object], state: SlotState,
         "FileSystemDomain": machine.file_system_domain,
         "UidDomain": machine.uid_domain,
         "WithinResourceLimits": ExprTree(WITHIN_RESOURCE_LIMITS),
-        "Requirements": ExprTree(REQUIREMENTS),
+        "Requirements": ExprTree(SLOT_REQUIREMENTS),
     }
     if machine.lifetime is not None:
         own["ClassAdLifetime"] = machine.lifetime

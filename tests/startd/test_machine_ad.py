@@ -11,7 +11,6 @@ import pytest
 import classad
 from roost.submit_description import local_platform, parse_submit
 from startd.machine_ad import (
-    REQUIREMENTS,
     MachineInfo,
     Measurements,
     Platform,
@@ -20,6 +19,7 @@ from startd.machine_ad import (
     platform_of,
     slot_ad,
 )
+from startd.policy import SLOT_REQUIREMENTS
 from startd.resources import Resources
 from startd.slots import (
     WITHIN_RESOURCE_LIMITS,
@@ -83,7 +83,7 @@ def test_contents(utc):
         "UidDomain": "example.org", "Start": True, "Rank": 0.0, "SlotWeight": 8,
     }
     assert {name: ad.eval(name) for name in expected} == expected
-    assert str(ad.lookup("Requirements")) == REQUIREMENTS
+    assert str(ad.lookup("Requirements")) == SLOT_REQUIREMENTS
     assert str(ad.lookup("WithinResourceLimits")) == WITHIN_RESOURCE_LIMITS
     for absent in ("GLIDEIN_ToDie", "GLIDEIN_ToRetire", "TimeToLive", "ClassAdLifetime",
                    "DynamicSlot"):
@@ -115,7 +115,7 @@ def test_dynamic_and_static_slots():
     ad = ad_of(table(types=static_slots(4)), f"slot3@{FQDN}")
     assert [ad.eval(n) for n in ("SlotType", "SlotID", "Cpus", "Memory", "TotalMemory")] == [
         "Static", 3, 2, 4000, 16_000]
-    assert str(ad.lookup("Requirements")) == REQUIREMENTS
+    assert str(ad.lookup("Requirements")) == SLOT_REQUIREMENTS
     assert "PartitionableSlot" not in ad and "DynamicSlot" not in ad
 
 
