@@ -43,6 +43,7 @@ VERBS: dict[str, Verb] = {
     "status": Verb("matchmaker.status_cli:main", "show the pool's slots, schedds and submitters"),
     "matchmaker": Verb("matchmaker.cli:main", "run the collector daemon"),
     "schedd": Verb("schedd.cli:main", "run the job queue daemon"),
+    "startd": Verb("startd.cli:main", "run the machine daemon (also as a glide-in)"),
     "submit": Verb("schedd.submit_cli:main", "queue jobs from a job ClassAd or submit file"),
     "q": Verb("schedd.q_cli:main", "show the jobs in the queue"),
     "history": Verb("schedd.q_cli:history_main", "show jobs that have left the queue"),

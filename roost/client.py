@@ -1,4 +1,5 @@
-"""Python clients of roost's daemons: ``roost.Collector`` and ``roost.Schedd``.
+"""Python clients of roost's daemons: ``roost.Collector``, ``roost.Schedd`` and
+``roost.client.Startd``.
 
 A client takes an optional ``address=`` and ``token=``; the defaults come from the
 configuration and the local user's token file.  Calls have deadlines, and a daemon that
@@ -18,12 +19,20 @@ from pathlib import Path
 
 import grpc
 
-import classad
 from classad import ClassAd, ExprTree
 from roost import security
 from roost.config import Config, load_config
 from roost.errors import RoostError
-from roost.rpc import classad_pb2, collector_pb2, collector_pb2_grpc, schedd_pb2, schedd_pb2_grpc
+from roost.messages import ad_message, message_ad
+from roost.rpc import (
+    classad_pb2,
+    collector_pb2,
+    collector_pb2_grpc,
+    schedd_pb2,
+    schedd_pb2_grpc,
+    startd_pb2,
+    startd_pb2_grpc,
+)
 
 # Attempts for a call that finds the daemon UNAVAILABLE, and the first pause between them.
 RETRIES = 4
@@ -110,12 +119,6 @@ class Client:
             raise self._failure(e) from None
 
 
-def _message(ad: ClassAd) -> classad_pb2.ClassAd:
-    return classad_pb2.ClassAd(
-        attrs=[classad_pb2.Attribute(name=n, expr=t) for n, t in classad.ad_to_pairs(ad)]
-    )
-
-
 class Collector(Client):
     """The pool's collector: ``advertise``, ``invalidate`` and ``query`` ads."""
 
@@ -136,9 +139,9 @@ class Collector(Client):
 
         def requests():
             for ad, extra in zip(ads, privates, strict=True):
-                request = collector_pb2.AdvertiseRequest(ad_type=ad_type, ad=_message(ad))
+                request = collector_pb2.AdvertiseRequest(ad_type=ad_type, ad=ad_message(ad))
                 if extra is not None:
-                    request.private_ad.CopyFrom(_message(extra))
+                    request.private_ad.CopyFrom(ad_message(extra))
                 yield request
 
         stub = collector_pb2_grpc.CollectorStub(self.channel)
@@ -191,7 +194,7 @@ class Collector(Client):
         )
         for reply in self._stream(stub.Query, request):
             for msg in reply.ads:
-                yield classad.ad_from_pairs((a.name, a.expr) for a in msg.attrs)
+                yield message_ad(msg)
 
 
 class JobAction(enum.IntEnum):
@@ -310,7 +313,7 @@ class Schedd(Client):
         """One cluster from its shared ad and, per proc, what differs (or ``count``
         identical procs); acknowledged once the schedd has committed it."""
         request = schedd_pb2.SubmitRequest(
-            cluster_ad=_message(cluster_ad), proc_ads=[_message(ad) for ad in proc_ads],
+            cluster_ad=ad_message(cluster_ad), proc_ads=[ad_message(ad) for ad in proc_ads],
             count=count)
         reply = self._unary(self._stub.Submit, request)
         return SubmitResult(reply.cluster_id, reply.first_proc, reply.num_procs)
@@ -380,7 +383,73 @@ class Schedd(Client):
 def _ads(replies: Iterable) -> Iterator[ClassAd]:
     for reply in replies:
         for msg in reply.ads:
-            yield classad.ad_from_pairs((a.name, a.expr) for a in msg.attrs)
+            yield message_ad(msg)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A startd's answer to a claim: the claimed (perhaps dynamic) slot's ad and the claim
+    id to use from now on."""
+
+    accepted: bool
+    reason: str
+    slot_ad: ClassAd | None
+    claim_id: str
+
+
+@dataclass(frozen=True)
+class StartdJobEvent:
+    kind: str  # started, suspended, continued, usage, exited, evicted
+    time: int
+    attrs: ClassAd
+
+
+class Startd(Client):
+    """A startd, as a schedd uses it: claim a slot with the claim id the negotiator
+    handed out, run jobs on the claim, keep it alive, release it."""
+
+    what = "startd"
+    address_key = ("startd", "address")
+
+    def __init__(self, address: str, token: str | None = None, *,
+                 config: Config | None = None, timeout: float = 30.0) -> None:
+        super().__init__(address, token, config=config, timeout=timeout)
+        self._stub = startd_pb2_grpc.StartdStub(self.channel)
+
+    def request_claim(self, claim_id: str, job_ad: ClassAd, *, lease: int = 0,
+                      schedd_address: str = "") -> ClaimResult:
+        reply = self._unary(self._stub.RequestClaim, startd_pb2.RequestClaimRequest(
+            claim_id=claim_id, job_ad=ad_message(job_ad), schedd_address=schedd_address,
+            lease_seconds=lease))
+        slot_ad = message_ad(reply.slot_ad) if reply.HasField("slot_ad") else None
+        return ClaimResult(reply.accepted, reply.reason, slot_ad, reply.claim_id)
+
+    def activate(self, claim_id: str, job_ad: ClassAd | None = None, *,
+                 reconnect: bool = False) -> Iterator[StartdJobEvent]:
+        """Run ``job_ad`` on the claim (``reconnect``: follow its current or last run
+        again); the run's events until it ends."""
+        request = startd_pb2.ActivateClaimRequest(claim_id=claim_id, reconnect=reconnect)
+        if job_ad is not None:
+            request.job_ad.CopyFrom(ad_message(job_ad))
+        for event in self._stream(self._stub.ActivateClaim, request):
+            yield StartdJobEvent(event.kind, event.time, message_ad(event.attrs))
+
+    def release(self, claim_id: str, reason: str = "") -> bool:
+        return self._unary(self._stub.ReleaseClaim, startd_pb2.ReleaseClaimRequest(
+            claim_id=claim_id, reason=reason)).released
+
+    def keep_alive(self, claim_id: str) -> str:
+        """Renew the claim's lease; the slot's state ("Claimed/Busy"), "" if the claim is
+        gone."""
+        request = startd_pb2.KeepAliveMessage(claim_id=claim_id, time=int(time.time()))
+        replies = self._retry(lambda: list(self._stub.KeepAlive(
+            iter([request]), timeout=self.timeout, metadata=self._metadata)))
+        return replies[0].state
+
+    def drain(self, graceful: bool = True, deadline: int = 0, reason: str = "") -> int:
+        """Stop the startd taking jobs; how many jobs it is running."""
+        return self._unary(self._stub.Drain, startd_pb2.DrainRequest(
+            graceful=graceful, deadline_seconds=deadline, reason=reason)).running_jobs
 
 
 def schedd_address(config: Config) -> str:

@@ -74,6 +74,36 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("startd", "address"): Key(str, "127.0.0.1:0", "the address the startd binds (port 0: any)"),
     ("startd", "update_interval"): Key(
         int, 60, "seconds between the startd's ad updates", minimum=1),
+    ("startd", "name"): Key(
+        str, "", "the host part of the startd's slot names, slot1@NAME (empty: the host's "
+        "name); several startds on one host need different names"),
+    ("startd", "policy"): Key(
+        str, "ALWAYS", "the machine owner's policy: always (run whenever free), desktop "
+        "(only while the keyboard is idle) or glidein", choices=("ALWAYS", "DESKTOP", "GLIDEIN")),
+    ("startd", "start"): Key(
+        str, "", "a START expression replacing the policy's (empty: the policy's)"),
+    ("startd", "slots"): Key(
+        str, "partitionable", "how the machine is split: partitionable (one slot, carved per "
+        "job) or a number of equal static slots"),
+    ("startd", "cpus"): Key(int, 0, "CPUs to offer (0: detect)", minimum=0),
+    ("startd", "memory"): Key(int, 0, "memory to offer in MiB (0: detect)", minimum=0),
+    ("startd", "disk"): Key(int, 0, "disk to offer in KiB (0: the execute directory's free "
+                            "space)", minimum=0),
+    ("startd", "execute_dir"): Key(
+        str, "", "where jobs' sandboxes are made (empty: execute/ under the roost home)",
+        path=True),
+    ("startd", "attributes"): Key(
+        str, "", "the administrator's own slot attributes, as ClassAd text: "
+        "'HasDocker = false\nSite = \"campus\"' (HTCondor's STARTD_ATTRS)"),
+    ("startd", "run_as"): Key(
+        str, "", "as root, run every job as this account rather than as its Owner"),
+    ("startd", "memory_policy"): Key(
+        str, "HARD", "a job over its RequestMemory is stopped (hard), stopped only when the "
+        "machine runs short (soft), or never (none)", choices=("HARD", "SOFT", "NONE")),
+    ("startd", "poll_interval"): Key(
+        int, 5, "seconds between evaluations of the owner's policy and the leases", minimum=1),
+    ("startd", "shutdown_grace"): Key(
+        int, 20, "seconds jobs get to leave after SIGTERM before they are killed", minimum=0),
     ("security", "token_file"): Key(
         str, "", "the token this user's commands and daemons present (empty: the local "
         "user's token under the roost home)", path=True),

@@ -408,6 +408,15 @@ def daemonize(name: str, config: Config) -> Startup | None:
     return Startup(write_end)
 
 
+def write_address(path: Path, address: str) -> None:
+    """Write the address a daemon bound where local commands look for it; written whole
+    and then renamed, so a reader never sees half an address."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(address + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
 def add_daemon_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options every daemon verb takes: ``--foreground`` and ``--instance``."""
     parser.add_argument(

@@ -28,6 +28,7 @@ def _serve(daemon) -> None:
 
     from roost import security
     from roost.client import address_file
+    from roost.daemon import write_address
     from roost.rpc import schedd_pb2_grpc
     from schedd.advertise import ScheddAds
     from schedd.database import default_url, open_database
@@ -52,7 +53,7 @@ def _serve(daemon) -> None:
     )
     host = address.rpartition(":")[0] or "127.0.0.1"
     service.address = f"{host}:{port}"
-    _write_address(address_file(home, "schedd"), service.address)
+    write_address(address_file(home, "schedd"), service.address)
     daemon.on_stop(lambda: address_file(home, "schedd").unlink(missing_ok=True))
     daemon.log.info("schedd %s serving on %s, queue %s", name, service.address,
                     engine.url.render_as_string(hide_password=True))
@@ -63,10 +64,3 @@ def _serve(daemon) -> None:
     daemon.on_stop(ads.invalidate)
     daemon.add_timer(config.get("schedd", "periodic_interval"), jobs.periodic, "periodic")
 
-
-def _write_address(path, address: str) -> None:
-    # Written whole and then renamed, so a reader never sees half an address.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(address + "\n", encoding="utf-8")
-    partial.replace(path)

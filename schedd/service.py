@@ -16,6 +16,7 @@ import grpc
 
 import classad
 from classad import ClassAd, ClassAdSyntaxError
+from roost.messages import ad_message, message_ad
 from roost.rpc import classad_pb2, schedd_pb2, schedd_pb2_grpc
 from roost.security import current_identity
 from schedd.autocluster import AutoclusterIndex
@@ -55,19 +56,10 @@ def caller() -> Caller:
     return Caller(identity.name.partition("@")[0], identity.allows("admin"))
 
 
-def ad_from_message(message: classad_pb2.ClassAd) -> ClassAd:
-    return classad.ad_from_pairs((a.name, a.expr) for a in message.attrs)
-
-
 def _pairs(ad: ClassAd, projection: list[str]) -> list[tuple[str, str]]:
     if projection:
         ad = ClassAd({name: ad.lookup(name) for name in projection if name in ad})
     return classad.ad_to_pairs(ad)
-
-
-def ad_message(ad: ClassAd) -> classad_pb2.ClassAd:
-    return classad_pb2.ClassAd(attrs=[classad_pb2.Attribute(name=n, expr=t)
-                                      for n, t in classad.ad_to_pairs(ad)])
 
 
 class _Subscribers:
@@ -111,8 +103,8 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
 
     def Submit(self, request, context):
         try:
-            cluster_ad = ad_from_message(request.cluster_ad)
-            proc_ads = [ad_from_message(ad) for ad in request.proc_ads]
+            cluster_ad = message_ad(request.cluster_ad)
+            proc_ads = [message_ad(ad) for ad in request.proc_ads]
         except ClassAdSyntaxError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad job ad: {error}")
         try:
@@ -209,7 +201,7 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         for message in request_iterator:
             body = message.WhichOneof("body")
             if body == "start":
-                negotiator_ad = ad_from_message(message.start.negotiator_ad)
+                negotiator_ad = message_ad(message.start.negotiator_ad)
                 requests = self.autoclusters.requests(
                     self.jobs, message.start.submitter, negotiator_ad)
                 yield schedd_pb2.NegotiateMessage(

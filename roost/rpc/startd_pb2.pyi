@@ -31,12 +31,14 @@ class RequestClaimReply(_message.Message):
     def __init__(self, accepted: bool = ..., reason: _Optional[str] = ..., slot_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., claim_id: _Optional[str] = ...) -> None: ...
 
 class ActivateClaimRequest(_message.Message):
-    __slots__ = ("claim_id", "job_ad")
+    __slots__ = ("claim_id", "job_ad", "reconnect")
     CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_AD_FIELD_NUMBER: _ClassVar[int]
+    RECONNECT_FIELD_NUMBER: _ClassVar[int]
     claim_id: str
     job_ad: _classad_pb2.ClassAd
-    def __init__(self, claim_id: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ...) -> None: ...
+    reconnect: bool
+    def __init__(self, claim_id: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., reconnect: bool = ...) -> None: ...
 
 class StartdJobEvent(_message.Message):
     __slots__ = ("kind", "time", "attrs")

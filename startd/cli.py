@@ -1,0 +1,225 @@
+"""``roost startd``: the machine daemon.
+
+It measures what the machine offers (``startd.resources``), splits it into slots, serves
+the Startd service for schedds' claims, keeps the slots' ads in the collector, applies the
+owner's policy and runs jobs.  Options override the ``[startd]`` configuration.
+
+``--glidein`` is the mode for a startd started inside a batch allocation: it stays in the
+foreground (it *is* the batch job), takes its resources and end time from the allocation
+(Slurm's variables), uses the glidein policy unless told otherwise, updates its ads every
+20 seconds, leaves after ``--idle-timeout`` seconds without a claim or a minute before the
+allocation (or ``--lifetime``) ends, and on SIGTERM vacates its jobs, withdraws its ads
+and exits 0, so the batch system records a success.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+GLIDEIN_UPDATE_INTERVAL = 20  # seconds: a pilot's ads are refreshed more often (DESIGN.md)
+
+
+def main(argv: list[str]) -> int:
+    from roost.daemon import add_daemon_arguments
+
+    parser = argparse.ArgumentParser(prog="roost startd", description="Run the machine daemon.")
+    add_daemon_arguments(parser)
+    parser.add_argument("--name", help="the host part of the slots' names (startd.name)")
+    parser.add_argument("--address", help="the address to bind, HOST:PORT (startd.address)")
+    parser.add_argument("--policy", choices=("always", "desktop", "glidein"),
+                        help="the owner's policy (startd.policy; glidein with --glidein)")
+    parser.add_argument("--start", metavar="EXPR", help="a START expression of your own")
+    parser.add_argument("--slots", metavar="N|partitionable",
+                        help="N equal static slots, or one partitionable slot (startd.slots)")
+    parser.add_argument("--cpus", type=int, help="CPUs to offer (default: detected)")
+    parser.add_argument("--memory", type=int, metavar="MIB", help="memory to offer, MiB")
+    parser.add_argument("--disk", type=int, metavar="KIB", help="disk to offer, KiB")
+    parser.add_argument("--execute-dir", metavar="DIR", help="where job sandboxes are made")
+    parser.add_argument("--attribute", action="append", default=[], metavar="NAME=EXPR",
+                        help="a slot attribute of your own (repeatable)")
+    parser.add_argument("--collector", metavar="HOST:PORT",
+                        help="the collector to join (matchmaker.address)")
+    parser.add_argument("--token", metavar="FILE",
+                        help="the token to advertise with (default: made from the pool key)")
+    parser.add_argument("--glidein", action="store_true",
+                        help="run inside a batch allocation for its lifetime (see above)")
+    parser.add_argument("--lifetime", type=float, metavar="SECONDS",
+                        help="leave after this long (default: the allocation's end)")
+    parser.add_argument("--idle-timeout", type=float, metavar="SECONDS",
+                        help="leave after this long without a claim")
+    args = parser.parse_args(argv)
+    if args.glidein:
+        args.foreground = True
+
+    from roost.config import load_config
+    from roost.daemon import run_daemon
+
+    return run_daemon("startd", args, load_config(), lambda daemon: _serve(daemon, args))
+
+
+def _serve(daemon, args) -> None:
+    import socket
+    import time
+
+    from roost import security
+    from roost.client import Collector, address_file
+    from roost.daemon import write_address
+    from roost.rpc import startd_pb2_grpc
+    from startd.advertise import LIFETIME_UPDATES, SlotAds
+    from startd.lifetime import Lifetime
+    from startd.machine_ad import MachineInfo, local_platform_info
+    from startd.policy import policy_by_name
+    from startd.resources import detect_resources
+    from startd.service import METHOD_SCOPES, StartdService
+    from startd.slots import Amounts, SlotTable
+    from startd.startd import Startd, measure_host
+    from startd.starter import become_subreaper
+
+    config = daemon.config
+    home = config.home
+    settings = _Settings(config, args)
+    settings.execute_dir.mkdir(parents=True, exist_ok=True)
+    resources = detect_resources(cpus=settings.cpus, memory_mb=settings.memory,
+                                 disk_kb=settings.disk, execute_dir=settings.execute_dir)
+    started = time.time()
+    lifetime = None
+    if args.glidein or args.lifetime is not None or args.idle_timeout is not None:
+        lifetime = Lifetime.of(started, lifetime=args.lifetime,
+                               allocation_end=resources.end_time,
+                               idle_timeout=args.idle_timeout)
+    fqdn = socket.getfqdn()
+    name = settings.name or fqdn
+    interval = GLIDEIN_UPDATE_INTERVAL if args.glidein else config.get("startd",
+                                                                        "update_interval")
+    custom = settings.attributes()
+    if resources.batch_job_id is not None:
+        custom.setdefault("GLIDEIN_BatchJobId", f'"{resources.batch_job_id}"')
+    if args.glidein:
+        custom.setdefault("IsGlidein", "true")
+
+    # Orphans of jobs come back to the startd, which kills and reaps them.
+    become_subreaper()
+    if args.token:
+        token = security.load_token(args.token)
+    else:
+        key = daemon.pool_key()
+        token = security.daemon_token(key, f"startd@{name}", ["advertise-startd"],
+                                      config.get("security", "token_lifetime_days") * 86400.0)
+    service = StartdService(None)
+    address = settings.address
+    port = daemon.start_server(
+        lambda server: startd_pb2_grpc.add_StartdServicer_to_server(service, server), address,
+        interceptors=[security.AuthInterceptor(_verifier(daemon, args), METHOD_SCOPES)])
+    host = address.rpartition(":")[0] or "127.0.0.1"
+    my_address = f"{host}:{port}"
+    machine = MachineInfo.from_resources(
+        resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
+        custom=custom, lifetime=interval * LIFETIME_UPDATES,
+        to_die=lifetime.to_die if lifetime else None)
+    table = SlotTable(name, Amounts(resources.cpus, resources.memory_mb, resources.disk_kb),
+                      settings.slot_types())
+    policy = policy_by_name(settings.policy, **settings.policy_overrides())
+    startd = Startd(machine, table, policy, execute_dir=settings.execute_dir,
+                    measure=measure_host(), run_as=settings.run_as,
+                    memory_policy=config.get("startd", "memory_policy").lower(), lifetime=lifetime,
+                    usage_interval=interval, on_end=lambda verdict: daemon.stop())
+    service.startd = startd
+    where = address_file(home, daemon.name)
+    write_address(where, my_address)
+    daemon.on_stop(lambda: where.unlink(missing_ok=True))
+    daemon.log.info("startd %s serving on %s: %d CPUs, %d MiB, %d KiB disk (%s), policy %s",
+                    name, my_address, resources.cpus, resources.memory_mb, resources.disk_kb,
+                    ", ".join(f"{k} from {v}" for k, v in resources.source.items()),
+                    policy.name)
+
+    def collector():
+        return Collector(args.collector, token=token, config=config, timeout=5.0)
+
+    ads = SlotAds(startd, collector, interval=interval, log=daemon.log)
+    ads.start()
+    daemon.add_timer(config.get("startd", "poll_interval"), startd.tick, "poll")
+    grace = config.get("startd", "shutdown_grace")
+    # At shutdown: jobs leave first (their schedds hear of it), then the ads go.
+    daemon.on_stop(lambda: startd.shutdown(grace))
+    daemon.on_stop(ads.stop)
+    daemon.on_stop(startd.close)
+
+
+def _verifier(daemon, args):
+    """The pool key, which checks the tokens of schedds that claim slots.  A startd given
+    a token (a glide-in on a batch node) must find the pool's key in its roost home (a
+    shared file system, or a copy): a key of its own would refuse every schedd."""
+    from roost import security
+    from roost.errors import RoostError
+
+    path = security.key_path(daemon.config.home)
+    if args.token:
+        if not path.exists():
+            raise RoostError(f"no pool key at {path}: the startd checks schedds' tokens with "
+                             "it; share the roost home with the pool or copy the key there")
+        return security.SigningKey.load(path)
+    return daemon.pool_key()
+
+
+class _Settings:
+    """The startd's settings: the command line over the ``[startd]`` configuration."""
+
+    def __init__(self, config, args) -> None:
+        from pathlib import Path
+
+        def pick(option, key):
+            return option if option is not None else config.get("startd", key)
+
+        self.config = config
+        self.args = args
+        self.name = pick(args.name, "name")
+        self.address = pick(args.address, "address")
+        default_policy = "glidein" if args.glidein else config.get("startd", "policy").lower()
+        self.policy = args.policy or default_policy
+        self.start = pick(args.start, "start")
+        self.slots = pick(args.slots, "slots")
+        self.cpus = pick(args.cpus, "cpus") or None
+        self.memory = pick(args.memory, "memory") or None
+        self.disk = pick(args.disk, "disk") or None
+        directory = pick(args.execute_dir, "execute_dir")
+        self.execute_dir = Path(directory or config.home / "execute").absolute()
+        self.run_as = config.get("startd", "run_as") or None
+
+    def policy_overrides(self) -> dict[str, str]:
+        return {"start": self.start} if self.start else {}
+
+    def slot_types(self):
+        from roost.errors import RoostError
+        from startd.slots import partitionable_slot, static_slots
+
+        text = str(self.slots).strip().lower()
+        if text == "partitionable":
+            return partitionable_slot()
+        if text.isdigit() and int(text) > 0:
+            return static_slots(int(text))
+        raise RoostError(f"startd slots: expected 'partitionable' or a number of slots, "
+                         f"not {self.slots!r}")
+
+    def attributes(self) -> dict[str, str]:
+        """The custom attributes: configuration, then --attribute, as expression texts."""
+        import classad
+        from roost.errors import RoostError
+
+        custom: dict[str, str] = {}
+        text = self.config.get("startd", "attributes")
+        if text.strip():
+            try:
+                custom.update(classad.ad_to_pairs(classad.parse_one(text, parser="old")))
+            except (classad.ClassAdSyntaxError, ValueError) as error:
+                raise RoostError(f"startd attributes: {error}") from None
+        for given in self.args.attribute:
+            name, equals, expression = given.partition("=")
+            try:
+                if not equals or not name.strip().isidentifier():
+                    raise ValueError("expected NAME=EXPR")
+                classad.ExprTree(expression)
+            except (classad.ClassAdSyntaxError, ValueError) as error:
+                raise RoostError(f"--attribute {given}: {error}") from None
+            custom[name.strip()] = expression.strip()
+        return custom
+

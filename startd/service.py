@@ -1,0 +1,85 @@
+"""The startd's gRPC service: a thin shell around ``startd.startd.Startd``.
+
+Who may call: claims (RequestClaim, ActivateClaim, ReleaseClaim, KeepAlive) are a
+schedd's business, so they need the ``advertise-schedd`` scope, and the claim id (a
+secret, compared in constant time) says which slot; Drain needs ``admin``.
+
+An ActivateClaim stream carries the run's events until the job has ended.  A stream that
+breaks (the schedd went away) does not stop the job: the claim's lease decides that, and a
+schedd that comes back reads the run again with ``reconnect``.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from classad import ClassAd, ClassAdSyntaxError
+from roost.messages import ad_message, message_ad
+from roost.rpc import startd_pb2, startd_pb2_grpc
+from startd.startd import JobEvent, Startd
+
+SERVICE = "roost.rpc.Startd"
+METHOD_SCOPES = {
+    f"/{SERVICE}/RequestClaim": "advertise-schedd",
+    f"/{SERVICE}/ActivateClaim": "advertise-schedd",
+    f"/{SERVICE}/ReleaseClaim": "advertise-schedd",
+    f"/{SERVICE}/KeepAlive": "advertise-schedd",
+    f"/{SERVICE}/Drain": "admin",
+}
+FOLLOW_WAIT = 1.0  # seconds a stream waits for an event before it checks the caller is there
+
+
+class StartdService(startd_pb2_grpc.StartdServicer):
+    """``startd`` may be set after the server starts (the slots' ads need its port)."""
+
+    def __init__(self, startd: Startd | None) -> None:
+        self.startd = startd
+
+    def RequestClaim(self, request, context):
+        job_ad = _job_ad(request.job_ad, context)
+        reply = self.startd.request_claim(request.claim_id, job_ad, request.lease_seconds)
+        message = startd_pb2.RequestClaimReply(accepted=reply.accepted, reason=reply.reason,
+                                               claim_id=reply.claim_id)
+        if reply.slot_ad is not None:
+            message.slot_ad.CopyFrom(ad_message(reply.slot_ad))
+        return message
+
+    def ActivateClaim(self, request, context):
+        job_ad = None if request.reconnect else _job_ad(request.job_ad, context)
+        events = self.startd.activate(request.claim_id, job_ad, reconnect=request.reconnect)
+        if isinstance(events, str):
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, events)
+        sent = 0
+        while context.is_active():
+            new, ended = events.after(sent, FOLLOW_WAIT)
+            for event in new:
+                yield _event_message(event)
+            sent += len(new)
+            if ended and not new:
+                return
+
+    def ReleaseClaim(self, request, context):
+        return startd_pb2.ReleaseClaimReply(released=self.startd.release(request.claim_id))
+
+    def Drain(self, request, context):
+        running = self.startd.drain(graceful=request.graceful,
+                                    deadline=request.deadline_seconds)
+        return startd_pb2.DrainReply(draining=True, running_jobs=running)
+
+    def KeepAlive(self, request_iterator, context):
+        for message in request_iterator:
+            state = self.startd.keep_alive(message.claim_id)
+            yield startd_pb2.KeepAliveMessage(claim_id=message.claim_id,
+                                              time=int(self.startd.clock()), state=state)
+
+
+def _job_ad(message, context):
+    try:
+        return message_ad(message)
+    except ClassAdSyntaxError as error:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad job ad: {error}")
+
+
+def _event_message(event: JobEvent) -> startd_pb2.StartdJobEvent:
+    return startd_pb2.StartdJobEvent(kind=event.kind, time=event.time,
+                                     attrs=ad_message(ClassAd(event.attrs)))

@@ -1,0 +1,216 @@
+"""``roost startd`` as a real process beside a real collector on loopback: its ads carry
+this machine's resources, a schedd claims a slot and runs a job over gRPC, SIGTERM
+withdraws everything, and glide-ins leave when idle, at the end of their lifetime, or on
+SIGTERM with their jobs vacated, always exiting 0."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+
+import classad
+from roost import security
+from roost.client import Collector, Startd
+from roost.config import load_config
+from roost.errors import RoostError
+
+from ..daemons import Daemons
+
+NAME = "node1.test"
+ME = pwd.getpwuid(os.geteuid()).pw_name
+
+
+class Pool:
+    """A collector, startds as foreground processes, and tokens for a schedd and a
+    negotiator."""
+
+    def __init__(self, tmp_path) -> None:
+        home = tmp_path / "home"
+        home.mkdir()
+        self.daemons = Daemons(home)
+        self.daemons.env["ROOST_STARTD_POLL_INTERVAL"] = "1"
+        self.daemons.start("matchmaker")
+        self.home = home
+        self.config = load_config(env=self.daemons.env)
+        key = security.SigningKey.load(security.key_path(home))
+        self.schedd_token = security.daemon_token(key, "schedd@test", ["advertise-schedd"], 600)
+        self.negotiator_token = security.daemon_token(key, "negotiator@test", ["negotiate"],
+                                                      600)
+        self.startds: list[subprocess.Popen] = []
+        self.log = tmp_path / "startd.log"
+
+    def startd(self, *args: str, name: str = NAME, env: dict | None = None) -> subprocess.Popen:
+        address_file = self.home / "run" / "startd.address"
+        address_file.unlink(missing_ok=True)
+        with open(self.log, "a") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "roost", "startd", "--foreground", "--name", name,
+                 "--execute-dir", str(self.home / "execute"), *args],
+                env={**self.daemons.env, **(env or {})}, stdout=log, stderr=log)
+        self.startds.append(process)
+        deadline = time.monotonic() + 30
+        while not address_file.exists():
+            assert process.poll() is None, self.log.read_text()
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.05)
+        self.address = address_file.read_text().strip()
+        return process
+
+    def slots(self, private: bool = False) -> dict[str, classad.ClassAd]:
+        with Collector(token=self.negotiator_token, config=self.config) as collector:
+            return {ad.eval("Name"): ad
+                    for ad in collector.query("Machine", include_private=private)}
+
+    def wait_for_slots(self, predicate, timeout: float = 20) -> dict[str, classad.ClassAd]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            slots = self.slots(private=True)
+            if predicate(slots):
+                return slots
+            time.sleep(0.1)
+        raise AssertionError(f"the slots never did: {self.slots()}")
+
+    def client(self) -> Startd:
+        return Startd(self.address, self.schedd_token, config=self.config)
+
+    def close(self) -> None:
+        for process in self.startds:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.daemons.stop_all()
+
+
+@pytest.fixture
+def pool(tmp_path):
+    pool = Pool(tmp_path)
+    yield pool
+    pool.close()
+
+
+def job(script: str, **attributes) -> classad.ClassAd:
+    ad = classad.ClassAd({"Cmd": "/bin/sh", "Arguments": f"-c '{script}'", "Owner": ME,
+                          "ClusterId": 7, "ProcId": 0, "RequestCpus": 1,
+                          "RequestMemory": 128, "RequestDisk": 1024})
+    for name, value in attributes.items():
+        ad[name] = value
+    return ad
+
+
+def test_the_slots_carry_this_machines_resources(pool):
+    pool.startd()
+    slots = pool.wait_for_slots(lambda slots: f"slot1@{NAME}" in slots)
+    assert list(slots) == [f"slot1@{NAME}"]
+    ad = slots[f"slot1@{NAME}"]
+    cpus = len(os.sched_getaffinity(0))
+    assert (ad.eval("SlotType"), ad.eval("TotalCpus"), ad.eval("Cpus")) == (
+        "Partitionable", cpus, cpus)
+    memory = psutil.virtual_memory().total // 2**20
+    assert 0 < ad.eval("Memory") <= memory and ad.eval("Disk") > 0
+    assert (ad.eval("State"), ad.eval("Activity")) == ("Unclaimed", "Idle")
+    assert ad.eval("MyAddress") == pool.address and ad.eval("OpSys") == "LINUX"
+    assert isinstance(ad.eval("KeyboardIdle"), int) and isinstance(ad.eval("LoadAvg"), float)
+    assert str(ad.lookup("Requirements")) == "START && WithinResourceLimits"
+    assert isinstance(ad.eval("ClaimId"), str)  # private: the negotiator sees it
+    assert "ClaimId" not in pool.slots(private=False)[f"slot1@{NAME}"]
+
+
+def test_a_schedd_claims_a_slot_and_runs_jobs(pool, tmp_path):
+    pool.startd("--slots", "2", "--cpus", "2", "--memory", "1024",
+                "--attribute", 'Site="campus"')
+    slots = pool.wait_for_slots(lambda slots: len(slots) == 2)
+    ad = slots[f"slot2@{NAME}"]
+    assert (ad.eval("Cpus"), ad.eval("Memory"), ad.eval("Site")) == (1, 512, "campus")
+    with pool.client() as startd:
+        assert not startd.request_claim("forged", job("true")).accepted
+        claim = startd.request_claim(ad.eval("ClaimId"), job("true"), lease=60)
+        assert claim.accepted and claim.slot_ad.eval("State") == "Claimed"
+        out = tmp_path / "out"
+        events = list(startd.activate(claim.claim_id, job("echo $0 hello", Out=str(out))))
+        assert [event.kind for event in events] == ["started", "exited"]
+        assert events[-1].attrs.eval("ExitCode") == 0 and out.read_text() == "/bin/sh hello\n"
+        assert startd.keep_alive(claim.claim_id) == "Claimed/Idle"
+        pool.wait_for_slots(lambda slots: slots[f"slot2@{NAME}"].eval("State") == "Claimed")
+        assert startd.release(claim.claim_id)
+        assert startd.keep_alive(claim.claim_id) == ""
+    pool.wait_for_slots(lambda slots: slots[f"slot2@{NAME}"].eval("State") == "Unclaimed")
+
+
+def test_a_schedd_without_the_scope_is_refused(pool):
+    pool.startd()
+    ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
+    with (Startd(pool.address, pool.negotiator_token, config=pool.config) as startd,
+          pytest.raises(RoostError, match="advertise-schedd")):
+        startd.request_claim(ad.eval("ClaimId"), job("true"))
+
+
+def test_sigterm_vacates_the_job_and_withdraws_the_ads(pool):
+    process = pool.startd()
+    ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
+    with pool.client() as startd:
+        claim = startd.request_claim(ad.eval("ClaimId"), job("true"))
+        assert claim.accepted
+        pool.wait_for_slots(lambda slots: f"slot1_1@{NAME}" in slots)
+        events = startd.activate(claim.claim_id, job("sleep 300"))
+        assert next(events).kind == "started"
+        process.send_signal(signal.SIGTERM)
+        ended = list(events)[-1]
+    assert (ended.kind, ended.attrs.eval("Failure"), ended.attrs.eval("ExitSignal")) == (
+        "evicted", "evicted", signal.SIGTERM)
+    assert process.wait(30) == 0
+    assert pool.slots() == {}
+
+
+def test_a_glidein_leaves_when_idle(pool):
+    began = time.monotonic()
+    process = pool.startd("--glidein", "--idle-timeout", "2", "--lifetime", "3600")
+    ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
+    assert ad.eval("IsGlidein") is True and ad.eval("GLIDEIN_ToDie") > time.time() + 3000
+    assert process.wait(30) == 0
+    assert time.monotonic() - began < 20
+    assert pool.slots() == {}
+
+
+def test_a_glidein_takes_only_jobs_that_fit_its_lifetime(pool):
+    pool.startd("--glidein", "--lifetime", "3600", env={"SLURM_JOB_ID": "4242"})
+    ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
+    assert ad.eval("GLIDEIN_BatchJobId") == "4242"
+    with pool.client() as startd:
+        too_long = startd.request_claim(ad.eval("ClaimId"), job("true", MaxRuntime=7200))
+        assert not too_long.accepted and "Start is FALSE" in too_long.reason
+        assert startd.request_claim(ad.eval("ClaimId"), job("true", MaxRuntime=600)).accepted
+
+
+def test_a_glidein_leaves_a_minute_before_its_allocation_ends(pool):
+    end = int(time.time()) + 64
+    process = pool.startd("--glidein", env={"SLURM_JOB_ID": "77", "SLURM_CPUS_ON_NODE": "1",
+                                            "SLURM_JOB_END_TIME": str(end)})
+    began = time.monotonic()
+    assert process.wait(30) == 0
+    assert time.monotonic() - began < 15
+    assert pool.slots() == {}
+    assert "leaving: the allocation is about to end" in pool.log.read_text()
+
+
+def test_sigterm_to_a_glidein_evicts_its_job_for_walltime(pool):
+    process = pool.startd("--glidein", "--lifetime", "3600")
+    ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
+    ended = []
+    with pool.client() as startd:
+        claim = startd.request_claim(ad.eval("ClaimId"), job("true"))
+        events = startd.activate(claim.claim_id, job("sleep 300"))
+        assert next(events).kind == "started"
+        reader = threading.Thread(target=lambda: ended.extend(events))
+        reader.start()
+        process.send_signal(signal.SIGTERM)
+        reader.join(30)
+    assert (ended[-1].kind, ended[-1].attrs.eval("Failure")) == ("evicted", "walltime")
+    assert process.wait(30) == 0
