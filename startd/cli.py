@@ -64,6 +64,7 @@ def _serve(daemon, args) -> None:
     from roost import security
     from roost.client import Collector, address_file
     from roost.daemon import write_address
+    from roost.errors import RoostError
     from roost.rpc import startd_pb2_grpc
     from startd.advertise import LIFETIME_UPDATES, SlotAds
     from startd.lifetime import Lifetime
@@ -71,7 +72,7 @@ def _serve(daemon, args) -> None:
     from startd.policy import policy_by_name
     from startd.resources import detect_resources
     from startd.service import METHOD_SCOPES, StartdService
-    from startd.slots import Amounts, SlotTable
+    from startd.slots import Amounts, SlotLayoutError, SlotTable
     from startd.startd import Startd, measure_host
     from startd.starter import become_subreaper
 
@@ -116,8 +117,11 @@ def _serve(daemon, args) -> None:
         resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
         custom=custom, lifetime=interval * LIFETIME_UPDATES,
         to_die=lifetime.to_die if lifetime else None)
-    table = SlotTable(name, Amounts(resources.cpus, resources.memory_mb, resources.disk_kb),
-                      settings.slot_types())
+    try:
+        table = SlotTable(name, Amounts(resources.cpus, resources.memory_mb,
+                                        resources.disk_kb), settings.slot_types())
+    except SlotLayoutError as error:
+        raise RoostError(f"startd slots: {error}") from None
     policy = policy_by_name(settings.policy, **settings.policy_overrides())
     startd = Startd(machine, table, policy, execute_dir=settings.execute_dir,
                     measure=measure_host(), run_as=settings.run_as,

@@ -214,3 +214,18 @@ def test_sigterm_to_a_glidein_evicts_its_job_for_walltime(pool):
         reader.join(30)
     assert (ended[-1].kind, ended[-1].attrs.eval("Failure")) == ("evicted", "walltime")
     assert process.wait(30) == 0
+
+
+def test_in_the_background_as_a_user_starts_it(pool):
+    pool.daemons.env["ROOST_STARTD_NAME"] = NAME
+    pool.daemons.env["ROOST_STARTD_CPUS"] = "3"
+    pool.daemons.env["ROOST_STARTD_SLOTS"] = "4"
+    with pytest.raises(AssertionError, match="slot 4 .* would get 0 CPUs"):
+        pool.daemons.start("startd")
+    pool.daemons.env["ROOST_STARTD_SLOTS"] = "3"
+    pool.daemons.start("startd")
+    slots = pool.wait_for_slots(lambda slots: len(slots) == 3)
+    assert sorted(slots) == [f"slot{n}@{NAME}" for n in (1, 2, 3)]
+    assert (pool.home / "execute").is_dir()
+    pool.daemons.kill("startd", signal.SIGTERM)
+    assert pool.slots() == {}
