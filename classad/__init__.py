@@ -26,6 +26,7 @@ from ._analysis import AttributeTerm, AttributeTerms, attribute_terms
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
 from ._exprtree import ExprTree
+from ._fn_htcondor import job_arguments, job_environment
 from ._io import ad_from_pairs, ad_to_pairs, parse_ads, parse_json_ads, parse_one
 from ._match import rank, requirements_hold, symmetric_match
 from ._unparse import quote_string as quote
@@ -60,6 +61,8 @@ __all__ = [
     "ad_from_pairs",
     "attribute_terms",
     "ad_to_pairs",
+    "job_arguments",
+    "job_environment",
     "parse_ads",
     "parse_json_ads",
     "parse_one",

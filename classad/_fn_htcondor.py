@@ -180,6 +180,27 @@ def _env_text(env: dict) -> str:
     return join_args([n if env[n] is _NO_VALUE else f"{n}={env[n]}" for n in names])
 
 
+def job_arguments(text: str, version: int = 2) -> list[str]:
+    """A job's arguments as a list: ``Arguments`` (version 2) or ``Args`` (version 1).
+    ValueError for an unbalanced quote."""
+    if version == 1:
+        return [a for a in _V1_SPLIT.split(text) if a]
+    parsed = split_args(text)
+    if parsed is None:
+        raise ValueError(f"unbalanced single quote in arguments {text!r}")
+    return parsed
+
+
+def job_environment(text: str, version: int = 2) -> dict[str, str]:
+    """A job's environment as a mapping: ``Environment`` (version 2) or ``Env`` (version
+    1).  ValueError for an entry that is not NAME=VALUE; an unexpanded ``$$()`` entry is
+    left out."""
+    env: dict = {}
+    if not (_merge_v1 if version == 1 else _merge_v2)(env, text):
+        raise ValueError(f"not an environment of NAME=VALUE entries: {text!r}")
+    return {name: value for name, value in env.items() if value is not _NO_VALUE}
+
+
 @function("envV1ToV2")
 def env_v1_to_v2(env_v1):
     if env_v1 is Undefined:

@@ -174,73 +174,6 @@ class _StartFailed(Exception):
         self.subcode = subcode
 
 
-# -- HTCondor's argument and environment syntax ------------------------------------------------
-
-
-def split_arguments(text: str) -> list[str]:
-    """HTCondor's new (V2) argument syntax, as stored in ``Arguments``: whitespace
-    separates arguments, single quotes group (spaces included), and inside quotes ``''``
-    is a literal single quote.  ``''`` alone is an empty argument.  ValueError on an
-    unbalanced quote."""
-    arguments: list[str] = []
-    current: list[str] = []
-    in_token = False
-    i, length = 0, len(text)
-    while i < length:
-        char = text[i]
-        if char == "'":
-            i += 1
-            while True:
-                if i >= length:
-                    raise ValueError(f"unbalanced single quote in {text!r}")
-                if text[i] == "'":
-                    if i + 1 < length and text[i + 1] == "'":
-                        current.append("'")
-                        i += 2
-                        continue
-                    i += 1
-                    break
-                current.append(text[i])
-                i += 1
-            in_token = True
-        elif char.isspace():
-            if in_token:
-                arguments.append("".join(current))
-                current, in_token = [], False
-            i += 1
-        else:
-            current.append(char)
-            in_token = True
-            i += 1
-    if in_token:
-        arguments.append("".join(current))
-    return arguments
-
-
-def parse_environment(text: str) -> dict[str, str]:
-    """HTCondor's new (V2) environment syntax, as stored in ``Environment``:
-    ``A=1 B='x y'``, quoted as arguments are.  ValueError on a malformed entry."""
-    environment = {}
-    for item in split_arguments(text):
-        name, equals, value = item.partition("=")
-        if not equals or not name:
-            raise ValueError(f"environment entry {item!r} is not NAME=VALUE")
-        environment[name] = value
-    return environment
-
-
-def parse_old_environment(text: str) -> dict[str, str]:
-    """The old (V1) ``Env`` syntax: ``A=1;B=2``."""
-    environment = {}
-    for item in text.split(";"):
-        if item.strip():
-            name, equals, value = item.partition("=")
-            if not equals or not name.strip():
-                raise ValueError(f"environment entry {item!r} is not NAME=VALUE")
-            environment[name.strip()] = value
-    return environment
-
-
 # -- the job user's identity -------------------------------------------------------------------
 
 
@@ -582,13 +515,13 @@ def _command(job_ad: classad.ClassAd, job: RunningJob,
     cmd = os.path.join(iwd, cmd)  # an absolute Cmd stays as it is
     try:
         if "Arguments" in job_ad:
-            arguments = split_arguments(_text(job_ad, "Arguments") or "")
+            arguments = classad.job_arguments(_text(job_ad, "Arguments") or "")
         else:
-            arguments = (_text(job_ad, "Args") or "").split()
+            arguments = classad.job_arguments(_text(job_ad, "Args") or "", version=1)
         if "Environment" in job_ad:
-            environment = parse_environment(_text(job_ad, "Environment") or "")
+            environment = classad.job_environment(_text(job_ad, "Environment") or "")
         else:
-            environment = parse_old_environment(_text(job_ad, "Env") or "")
+            environment = classad.job_environment(_text(job_ad, "Env") or "", version=1)
     except ValueError as error:
         raise _StartFailed(str(error)) from None
     cpus = _integer(slot_ad, "Cpus") or _integer(job_ad, "RequestCpus") or 1

@@ -25,9 +25,6 @@ from startd import starter
 from startd.starter import (
     ExitWaiter,
     JobResult,
-    parse_environment,
-    parse_old_environment,
-    split_arguments,
     start_job,
 )
 
@@ -114,17 +111,19 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
     ('"double" quotes', ['"double"', "quotes"]),
 ])  # fmt: skip
 def test_arguments_follow_htcondors_new_syntax(text, expected):
-    assert split_arguments(text) == expected
+    assert classad.job_arguments(text) == expected
+    assert classad.job_arguments(" a  'b' ", version=1) == ["a", "'b'"]
 
 
 def test_environment_syntaxes():
-    assert parse_environment("A=1 B='x y' C= D='it''s'") == {
+    assert classad.job_environment("A=1 B='x y' C= D='it''s'") == {
         "A": "1", "B": "x y", "C": "", "D": "it's"}
-    assert parse_old_environment("A=1;B=x y;") == {"A": "1", "B": "x y"}
+    assert classad.job_environment("A=1;B=x y;", version=1) == {"A": "1", "B": "x y"}
+    assert classad.job_environment("|A=1|B=2;3", version=1) == {"A": "1", "B": "2;3"}
     with pytest.raises(ValueError):
-        parse_environment("NOEQUALS")
+        classad.job_environment("NOEQUALS")
     with pytest.raises(ValueError):
-        split_arguments("'open")
+        classad.job_arguments("'open")
 
 
 # -- exits ----------------------------------------------------------------------------------
