@@ -185,6 +185,7 @@ class Startd:
         self._ended: Verdict | None = None
         self._closed = False
         self._drain_deadline: float | None = None
+        self._carved: Slot | None = None  # the dynamic slot the last claim carved
         self._waiter = starter.ExitWaiter()
         self._reaper = threading.Thread(target=self._reap, name="startd:reaper", daemon=True)
         self._reaper.start()
@@ -224,11 +225,13 @@ class Startd:
             slot = self._slot_of(claim_id)
             if slot is None:
                 return ClaimReply(False, "no slot has this claim id")
+            self._carved = None
             out = self._handle(slot, ClaimRequested(claim_id, job_ad))
             for instruction in out:
                 if isinstance(instruction, RefuseClaim):
                     return ClaimReply(False, instruction.reason)
-            claimed = self._claimed_slot(slot, claim_id)
+            # A static slot is claimed itself; a partitionable one carved a dynamic slot.
+            claimed = self._carved if slot.partitionable else slot
             if claimed is None:
                 return ClaimReply(False, f"{slot.name} has not enough left for this job")
             self._claims[claimed.name] = _Claim(lease or DEFAULT_LEASE, self.clock())
@@ -424,23 +427,13 @@ class Startd:
             log.info("%s: no dynamic slot for the claim: %s", pslot.name, carved.reason)
             return
         now = self.clock()
-        dslot = Slot(carved.name, self.policy, int(now), ad=self._base_ad(carved.name, now),
-                     claim_id=accepted.claim_id)
+        dslot = Slot(carved.name, self.policy, int(now), ad=self._base_ad(carved.name, now))
         self._slots[carved.name] = dslot
         self._handle(dslot, Tick(self._measured_values(self._measured, 0.0, 0.0, now)))
-        self._handle(dslot, ClaimRequested(accepted.claim_id, accepted.job_ad))
+        self._handle(dslot, ClaimRequested(dslot.claim_id, accepted.job_ad))
+        self._carved = dslot if dslot.state is State.CLAIMED else None
         self._resize(pslot.name)
 
-    def _claimed_slot(self, slot: Slot, claim_id: str) -> Slot | None:
-        """The slot the claim ``claim_id`` now holds: ``slot`` itself, or the dynamic slot
-        carved out of it."""
-        if not slot.partitionable:
-            return slot if slot.state is State.CLAIMED else None
-        for child in self.table.children(slot.name):
-            dslot = self._slots.get(child.name)
-            if dslot is not None and dslot.claim_matches(claim_id):
-                return dslot if dslot.state is State.CLAIMED else None
-        return None
 
     def _release(self, slot: Slot) -> None:
         if self._claims.pop(slot.name, None) is not None:

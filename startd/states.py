@@ -38,9 +38,11 @@ States, activities and the legal moves are HTCondor's (ep-policy-configuration.r
   kills them; the slot then stays in Owner, refusing claims (``finished`` says when the
   shell may exit).
 
-A partitionable slot never runs a job itself: a claim it accepts leaves it Unclaimed with
-a fresh claim id, and the shell carves a dynamic slot (a ``Slot`` of its own, made with the
-accepted claim id) for the job.
+A partitionable slot never runs a job itself: a claim it accepts leaves it Unclaimed, and
+the shell carves a dynamic slot (a ``Slot`` of its own, with a claim id of its own) for the
+job.  The partitionable slot keeps its claim id, so that the negotiator can hand it to
+several matches in one cycle, each carving from what is left (HTCondor's claiming of
+partitionable leftovers); the resources, not the id, limit what it gives.
 
 Left out: Backfill, Benchmarking, CLAIM_WORKLIFE, KILLING_TIMEOUT (the shell escalates a
 kill), and preemption by a better-ranked match (Preempting -> Claimed).
@@ -572,9 +574,8 @@ class Slot:
             self._emit(RefuseClaim(f"{test} is {_value(self._eval(test, job))} for this job"))
             return
         if self.partitionable:
-            # The claim goes to a dynamic slot the shell carves; this one takes a new id.
+            # The claim goes to a dynamic slot the shell carves; this one keeps its id.
             self._emit(AcceptClaim(self._claim_id, job))
-            self._new_claim_id()
             return
         self._claim_job = job
         for slot_attr, job_attr in _CLAIM_ATTRIBUTES:
