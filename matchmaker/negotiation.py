@@ -1,0 +1,461 @@
+"""One negotiation cycle, pure: slots, submitters and their requests in, matches out.
+
+The shell (``matchmaker.negotiator``) fetches the slot ads (with their private claim ids),
+the submitters' priorities and each submitter's resource requests (one per autocluster,
+from its schedd), hands them to ``negotiate``, and delivers the matches.  The cycle follows
+HTCondor's (reference section 3.2, cm-configuration.rst "The Negotiation Cycle"):
+
+- **The pie.**  The pool's weight is the sum of ``SlotWeight`` (default ``Cpus``) over all
+  slots.  Each submitter with idle jobs gets a share inversely proportional to its effective
+  priority (EUP: lower is better), less what it already has in use (the weight of the slots
+  whose ``RemoteOwner`` it is), and never more than its ceiling.  Submitters are served in
+  EUP order; what a submitter cannot use is spun out again to those who still want more
+  ("pie spins") until a spin makes no match.  When the slices left are each too small for
+  a job, a last spin serves the submitters in EUP order while slots last, so that no slot
+  stays idle while jobs wait.
+- **Requests** are served in the order the schedd sends them (job priority, then queue
+  date).  For each job of a request: the candidates are the idle slots where both
+  Requirements hold (the job's with TARGET = slot, the slot's with TARGET = job), sorted by
+  ``NEGOTIATOR_PRE_JOB_RANK``, then the job's ``Rank``, then ``NEGOTIATOR_POST_JOB_RANK``
+  (HTCondor's defaults; the pool-wide ranks with MY = slot and TARGET = job, a value that is
+  not a number counting as the lowest).  The best slot goes to the job.  A request that
+  finds no slot is rejected for the rest of the cycle, with the reason.
+- **Partitionable slots** match on what they have left; a match takes the job's request
+  out of the slot's Cpus, Memory and Disk for the rest of the cycle, so one partitionable
+  slot can serve several jobs, and the submitter is charged the job's ``RequestCpus``.
+- **Claimed slots** are not matched (no preemption), but they count in the pie and in the
+  statistics.
+
+**Speed.**  Slots that agree on every attribute the match and the ranks can look at
+(the closure of what their own Requirements and Rank refer to, what the jobs' Requirements
+and Rank refer to as TARGET, and what the pre-job rank refers to) form a *class*; a request
+is evaluated once per class, not once per slot.  ``NEGOTIATOR_POST_JOB_RANK`` orders slots
+within a class; when it does not refer to the job (the default does not) it is computed
+once per slot per cycle.
+
+**Statistics** per autocluster, for ``roost analyze``: the slots considered, those the
+job's Requirements reject, those that reject the job (their Requirements: START or
+resources), those that would match but are claimed, the matches, and whether the
+submitter's share ran out first.
+
+Left out: preemption (by rank or priority; PREEMPTION_REQUIREMENTS, PREEMPTION_RANK),
+floors, accounting groups and concurrency limits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from classad import ClassAd, ExprTree, Value, requirements_hold
+from classad import rank as job_rank
+
+PRE_JOB_RANK = ("(10000000 * My.Rank) + (1000000 * (RemoteOwner =?= UNDEFINED)) "
+                "- (100000 * Cpus) - Memory")
+POST_JOB_RANK = ("(RemoteOwner =?= UNDEFINED) * (ifthenElse(isUndefined(KFlops), 1000, Kflops) "
+                 "- SlotID - 1.0e10*(Offline=?=True))")
+LOWEST = -math.inf
+
+# Attributes that name a slot rather than describe it; a class looks at them only when
+# an expression refers to them.
+_RESOURCES = ("Cpus", "Memory", "Disk")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A slot as the negotiator has it: its public ad and its claim id (private)."""
+
+    ad: ClassAd
+    claim_id: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One autocluster of a submitter's idle jobs."""
+
+    autocluster_id: int
+    count: int
+    job_ad: ClassAd
+
+
+@dataclass(frozen=True)
+class Submitter:
+    name: str  # the submitter ad's Name, which the schedd knows its jobs by
+    account: str  # whom the accountant charges (the owner)
+    priority: float  # effective priority: lower is better
+    requests: Sequence[Request]
+    ceiling: float = 0.0  # the most weight it may hold (0: no ceiling)
+
+
+@dataclass(frozen=True)
+class Match:
+    submitter: str
+    autocluster_id: int
+    slot_name: str
+    claim_id: str
+    slot_ad: ClassAd  # as matched (a partitionable slot with what it had left)
+    weight: float
+
+
+@dataclass
+class RequestStats:
+    """What happened to one autocluster in the cycle."""
+
+    submitter: str
+    autocluster_id: int
+    wanted: int
+    considered: int = 0  # slots in the pool
+    rejected_by_job: int = 0  # the job's Requirements are false for them
+    rejected_by_slot: int = 0  # their Requirements (START, resources) are false for the job
+    claimed: int = 0  # would match, but are claimed by someone
+    matched: int = 0
+    over_share: bool = False  # the submitter's share ran out before the request's jobs
+    reason: str = ""
+
+
+@dataclass
+class Outcome:
+    matches: list[Match] = field(default_factory=list)
+    stats: dict[tuple[str, int], RequestStats] = field(default_factory=dict)
+    shares: dict[str, float] = field(default_factory=dict)  # submitter -> its pie slice
+    pool_weight: float = 0.0
+
+    def matches_for(self, submitter: str) -> list[Match]:
+        return [match for match in self.matches if match.submitter == submitter]
+
+
+@dataclass(frozen=True)
+class Policy:
+    pre_job_rank: str = PRE_JOB_RANK
+    post_job_rank: str = POST_JOB_RANK
+
+
+def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
+              policy: Policy = Policy()) -> Outcome:
+    """One cycle (see the module's docstring)."""
+    pool = _Pool(list(offers), submitters, policy)
+    outcome = Outcome(pool_weight=pool.weight)
+    in_use = pool.in_use()
+    wanting = [s for s in sorted(submitters, key=lambda s: (s.priority, s.name)) if s.requests]
+    queues = {s.name: _Queue(s) for s in wanting}
+    for submitter in wanting:
+        for request in submitter.requests:
+            outcome.stats[submitter.name, request.autocluster_id] = pool.census(
+                submitter.name, request)
+    # The first spin shares out the whole pool, less what each already holds; later spins
+    # share out what is still free among those who still want more.
+    shares = _pie(pool.weight, wanting)
+    outcome.shares = dict(shares)
+    first, greedy = True, False
+    while wanting and pool.free_weight() > 0:
+        if not first:
+            shares = _pie(pool.free_weight(), wanting)
+        made = 0
+        for submitter in wanting:
+            held = in_use.get(submitter.account, 0.0)
+            limit = math.inf if greedy else shares[submitter.name] - (held if first else 0.0)
+            if submitter.ceiling > 0:
+                limit = min(limit, submitter.ceiling - held)
+            got = 0.0
+            queue = queues[submitter.name]
+            while got < limit and (match := queue.next_match(pool, outcome, limit - got)):
+                outcome.matches.append(match)
+                got += match.weight
+                in_use[submitter.account] = in_use.get(submitter.account, 0.0) + match.weight
+                made += 1
+            if queue.pending() and got >= limit:
+                queue.mark_over_share(outcome)
+        wanting = [s for s in wanting if queues[s.name].pending()]
+        if greedy:
+            break
+        if not made and not first:
+            # The shares left are each smaller than a job: rather than leave slots idle,
+            # a last spin serves the submitters in priority order, as far as slots last.
+            greedy = True
+        first = False
+    for queue in queues.values():
+        queue.finish(outcome)
+    return outcome
+
+
+def _pie(weight: float, submitters: Sequence[Submitter]) -> dict[str, float]:
+    """Shares of ``weight`` inversely proportional to the submitters' priorities."""
+    inverse = {s.name: 1.0 / max(s.priority, 1e-9) for s in submitters}
+    total = sum(inverse.values())
+    return {name: weight * value / total for name, value in inverse.items()}
+
+
+# -- the slots --------------------------------------------------------------------------------
+
+
+class _Slot:
+    __slots__ = ("offer", "ad", "name", "partitionable", "post", "key", "free")
+
+    def __init__(self, offer: Offer) -> None:
+        self.offer = offer
+        self.ad = offer.ad
+        self.name = _text(offer.ad, "Name")
+        self.partitionable = offer.ad.eval("PartitionableSlot") is True
+        self.free = offer.ad.eval("State") == "Unclaimed"
+        self.post = LOWEST
+        self.key: tuple = ()
+
+
+class _Class:
+    """Slots that no expression of this cycle can tell apart."""
+
+    __slots__ = ("key", "rep", "members", "free", "sorted")
+
+    def __init__(self, key: tuple, rep: _Slot) -> None:
+        self.key = key
+        self.rep = rep
+        self.members: list[_Slot] = []
+        self.free: list[_Slot] = []  # unclaimed members, best post-job rank last
+        self.sorted = True
+
+
+class _Pool:
+    def __init__(self, offers: list[Offer], submitters: Sequence[Submitter],
+                 policy: Policy) -> None:
+        self.pre = ExprTree(policy.pre_job_rank)
+        self.post = ExprTree(policy.post_job_rank)
+        self.slots = [_Slot(offer) for offer in offers]
+        jobs = [r.job_ad for s in submitters for r in s.requests]
+        self.attributes = _significant(self.slots, jobs, self.pre)
+        self.post_refers_to_job = _refers_to_target(self.post)
+        self.classes: dict[tuple, _Class] = {}
+        self.class_list: list[_Class] = []  # in the order they were made
+        self.weight = 0.0
+        for slot in self.slots:
+            self.weight += _weight(slot.ad)
+            if not self.post_refers_to_job:
+                slot.post = _number(self.post.eval(my=slot.ad))
+            self._place(slot)
+
+    def _place(self, slot: _Slot) -> None:
+        slot.key = tuple(_text_of(slot.ad, name) for name in self.attributes)
+        cls = self.classes.get(slot.key)
+        if cls is None:
+            cls = self.classes[slot.key] = _Class(slot.key, slot)
+            self.class_list.append(cls)
+        cls.members.append(slot)
+        if slot.free:
+            cls.free.append(slot)
+            cls.sorted = False
+
+    def free_weight(self) -> float:
+        return sum(_weight(slot.ad) for cls in self.classes.values() for slot in cls.free)
+
+    def in_use(self) -> dict[str, float]:
+        """Weight held per account: the claimed slots' RemoteOwner."""
+        held: dict[str, float] = {}
+        for slot in self.slots:
+            owner = slot.ad.eval("RemoteOwner")
+            if isinstance(owner, str):
+                held[owner] = held.get(owner, 0.0) + _weight(slot.ad)
+        return held
+
+    def census(self, submitter: str, request: Request) -> RequestStats:
+        """How the pool's slots stand towards the request's job."""
+        stats = RequestStats(submitter, request.autocluster_id, request.count)
+        job = request.job_ad
+        for cls in self.classes.values():
+            n = len(cls.members)
+            stats.considered += n
+            if not requirements_hold(job, cls.rep.ad):
+                stats.rejected_by_job += n
+            elif not requirements_hold(cls.rep.ad, job):
+                stats.rejected_by_slot += n
+            else:
+                stats.claimed += n - len(cls.free)
+        return stats
+
+    def take(self, cls: _Class, slot: _Slot, job: ClassAd) -> tuple[ClassAd, float]:
+        """Give ``slot`` to ``job``: the ad as matched and the weight charged."""
+        cls.free.remove(slot)
+        matched = slot.ad
+        if not slot.partitionable:
+            return matched, _weight(slot.ad)
+        requested = {name: _request(job, slot.ad, name) for name in _RESOURCES}
+        left = slot.ad.copy()
+        for name in _RESOURCES:
+            have = slot.ad.eval(name)
+            left[name] = (have if isinstance(have, int | float) else 0) - requested[name]
+        cls.members.remove(slot)
+        slot.ad = left
+        if all(left.eval(name) > 0 for name in _RESOURCES):
+            self._place(slot)
+        return matched, float(requested["Cpus"])
+
+
+# -- one submitter's requests -----------------------------------------------------------------
+
+
+class _Queue:
+    """A submitter's requests, served in order, each job to the best slot."""
+
+    def __init__(self, submitter: Submitter) -> None:
+        self.submitter = submitter
+        self.left = [[request, request.count] for request in submitter.requests]
+        self.done: dict[int, str] = {}  # autocluster -> why it got no more slots
+        # Per autocluster: a heap of matching classes by rank, and how many of the pool's
+        # classes (in the order they were made) have been looked at.
+        self._heaps: dict[int, list] = {}
+        self._scanned: dict[int, int] = {}
+        self._order = itertools.count()
+
+    def pending(self) -> bool:
+        return any(count > 0 and request.autocluster_id not in self.done
+                   for request, count in self.left)
+
+    def next_match(self, pool: _Pool, outcome: Outcome, budget: float) -> Match | None:
+        for entry in self.left:
+            request, count = entry
+            if count <= 0 or request.autocluster_id in self.done:
+                continue
+            found = self._best(pool, request)
+            if found is None:
+                self.done[request.autocluster_id] = "no free slot matches"
+                continue
+            cls, slot = found
+            if slot.partitionable:
+                weight = float(_request(request.job_ad, slot.ad, "Cpus"))
+            else:
+                weight = _weight(slot.ad)
+            if weight > budget + 1e-9:
+                return None  # the rest of the share is too small for this job
+            matched, weight = pool.take(cls, slot, request.job_ad)
+            entry[1] -= 1
+            stats = outcome.stats[self.submitter.name, request.autocluster_id]
+            stats.matched += 1
+            return Match(self.submitter.name, request.autocluster_id, slot.name,
+                         slot.offer.claim_id, matched, weight)
+        return None
+
+    def _best(self, pool: _Pool, request: Request) -> tuple[_Class, _Slot] | None:
+        """The best free slot for the request's job, by the ranks."""
+        ac = request.autocluster_id
+        heap = self._heaps.setdefault(ac, [])
+        job = request.job_ad
+        for cls in pool.class_list[self._scanned.get(ac, 0):]:
+            if requirements_hold(job, cls.rep.ad) and requirements_hold(cls.rep.ad, job):
+                pre = _number(pool.pre.eval(my=cls.rep.ad, target=job))
+                rank = job_rank(job, cls.rep.ad)
+                heapq.heappush(heap, (-pre, -rank, next(self._order), cls.key))
+        self._scanned[ac] = len(pool.class_list)
+        while heap:
+            _, _, _, key = heap[0]
+            cls = pool.classes.get(key)
+            if cls is None or not cls.free:
+                heapq.heappop(heap)
+                continue
+            return cls, self._pick(pool, cls, job)
+        return None
+
+    @staticmethod
+    def _pick(pool: _Pool, cls: _Class, job: ClassAd) -> _Slot:
+        if pool.post_refers_to_job:
+            return max(cls.free, key=lambda s: _number(pool.post.eval(my=s.ad, target=job)))
+        if not cls.sorted:
+            cls.free.sort(key=lambda s: s.post)
+            cls.sorted = True
+        return cls.free[-1]
+
+    def mark_over_share(self, outcome: Outcome) -> None:
+        for request, count in self.left:
+            if count > 0 and request.autocluster_id not in self.done:
+                outcome.stats[self.submitter.name, request.autocluster_id].over_share = True
+
+    def finish(self, outcome: Outcome) -> None:
+        for request, count in self.left:
+            stats = outcome.stats[self.submitter.name, request.autocluster_id]
+            if count > 0:
+                stats.reason = self.done.get(request.autocluster_id) or (
+                    "the submitter's fair share is used up" if stats.over_share
+                    else "no free slot is left")
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _significant(slots: list[_Slot], jobs: list[ClassAd], pre: ExprTree) -> tuple[str, ...]:
+    """The slot attributes any expression of the cycle can look at (see the docstring)."""
+    wanted: set[str] = {"State", "Requirements", "Rank", "SlotWeight", *_RESOURCES}
+    for job in jobs:
+        for name in ("Requirements", "Rank"):
+            if name in job:
+                wanted.update(_target_names(job.external_refs(job.lookup(name))))
+    seeds = set(wanted)
+    seen_texts: dict[str, set[str]] = {}
+    names: set[str] = set(wanted)
+    for slot in slots:
+        for name in list(seeds) + ["__pre__"]:
+            expr = pre if name == "__pre__" else slot.ad.lookup(name) if name in slot.ad else None
+            if expr is None:
+                continue
+            text = f"{name}={expr}"
+            refs = seen_texts.get(text)
+            if refs is None:
+                refs = seen_texts[text] = _closure(slot.ad, expr)
+            names |= refs
+    return tuple(sorted(names, key=str.lower))
+
+
+def _closure(ad: ClassAd, expr) -> set[str]:
+    """The ad's attributes ``expr`` refers to, directly or through other attributes."""
+    found: set[str] = set()
+    todo = [expr]
+    while todo:
+        current = todo.pop()
+        for name in ad.internal_refs(current):
+            bare = name.rpartition(".")[2]
+            if bare.lower() not in {n.lower() for n in found}:
+                found.add(bare)
+                if bare in ad:
+                    todo.append(ad.lookup(bare))
+    return found
+
+
+def _target_names(refs: Iterable[str]) -> set[str]:
+    return {name.partition(".")[2] for name in refs if name.lower().startswith("target.")}
+
+
+def _refers_to_target(expr: ExprTree) -> bool:
+    return bool(_target_names(ClassAd().external_refs(expr)))
+
+
+def _text_of(ad: ClassAd, name: str) -> str | None:
+    return str(ad.lookup(name)) if name in ad else None
+
+
+def _text(ad: ClassAd, name: str) -> str:
+    value = ad.eval(name)
+    return value if isinstance(value, str) else ""
+
+
+def _number(value) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    return LOWEST
+
+
+def _weight(ad: ClassAd) -> float:
+    value = ad.eval("SlotWeight") if "SlotWeight" in ad else ad.eval("Cpus")
+    return float(value) if isinstance(value, int | float) and value > 0 else 1.0
+
+
+_REQUESTS = {name: ExprTree(f"MY.Request{name}") for name in _RESOURCES}
+
+
+def _request(job: ClassAd, slot: ClassAd, resource: str) -> int:
+    """The job's request for a slot resource (RequestCpus...), evaluated against the slot."""
+    value = _REQUESTS[resource].eval(my=job, target=slot)
+    if value is Value.Undefined and resource == "Cpus":
+        return 1
+    return math.ceil(value) if isinstance(value, int | float) else 0
+
