@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from classad import ClassAd  # noqa: E402
 from roost.client import Schedd  # noqa: E402
 from roost.config import load_config  # noqa: E402
-from schedd.database import sqlite_engine  # noqa: E402
+from roost.database import sqlite_engine  # noqa: E402
 from tests.daemons import Daemons  # noqa: E402
 from tests.pg_server import PostgresServer  # noqa: E402
 

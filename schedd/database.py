@@ -12,7 +12,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine
+
+from roost.database import open_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -23,37 +25,8 @@ def default_url(home: Path) -> str:
 
 def open_database(url: str) -> Engine:
     """An engine on the queue at ``url``, its schema upgraded to the newest revision."""
-    if url.startswith("sqlite"):
-        engine = sqlite_engine(url)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
+    engine = open_engine(url)
     upgrade(engine)
-    return engine
-
-
-def sqlite_engine(url: str) -> Engine:
-    database = url.partition(":///")[2]
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # The schedd serves calls on many threads and does its own locking around writes.
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def tune(dbapi_connection, _record) -> None:
-        # pysqlite's own transaction handling would defer BEGIN; SQLAlchemy's events below
-        # make BEGIN explicit so a write transaction takes its lock at its start.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
-
     return engine
 
 
