@@ -1,8 +1,11 @@
-"""``roost matchmaker``: the collector daemon (the negotiator joins it in a later issue).
+"""``roost matchmaker``: the collector and the negotiator, in one daemon.
 
 At start it makes the pool's signing key if there is none and the local user's token, so
 that a personal pool needs no set-up; it then serves the collector, drops ads whose
-lifetime has passed, and keeps its own Collector ad current.
+lifetime has passed, and keeps its own Collector ad current.  The negotiator runs its
+cycles over the collector's ads every ``matchmaker.negotiator_interval`` seconds and at
+once when a schedd asks (Reschedule); user priorities are kept in
+``<home>/matchmaker/accountant.db`` across restarts.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(
         prog="roost matchmaker",
-        description="Run the pool's collector (and, later, its negotiator).",
+        description="Run the pool's collector and negotiator.",
     )
     add_daemon_arguments(parser)
     args = parser.parse_args(argv)
@@ -29,6 +32,7 @@ def main(argv: list[str]) -> int:
 
 
 def _serve(daemon) -> None:
+    from matchmaker import negotiator_service as negotiator_service_module
     from matchmaker.collector import AdStore
     from matchmaker.collector_service import METHOD_SCOPES, CollectorService, add_to_server
     from roost import security
@@ -40,18 +44,53 @@ def _serve(daemon) -> None:
         max_ad_bytes=config.get("matchmaker", "max_ad_bytes"),
         query_batch=config.get("matchmaker", "query_batch"),
     )
+    machine = socket.getfqdn()
+    negotiator, negotiator_service = _negotiator(daemon, key, service, machine)
     address = config.get("matchmaker", "address")
+
+    def register(server) -> None:
+        add_to_server(service, server)
+        negotiator_service_module.add_to_server(negotiator_service, server)
+
     port = daemon.start_server(
-        lambda server: add_to_server(service, server),
-        address,
-        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
+        register, address,
+        interceptors=[security.AuthInterceptor(
+            key, {**METHOD_SCOPES, **negotiator_service_module.METHOD_SCOPES})],
     )
     host = address.rpartition(":")[0] or "127.0.0.1"
     bound = f"{host}:{port}"
-    machine = socket.getfqdn()
     name = f"collector@{machine}"
     daemon.log.info("collector serving on %s", bound)
     service.advertise_self(name, machine, bound)
     daemon.add_timer(config.get("matchmaker", "housekeeping_interval"), service.housekeep,
                      "housekeeping")
     daemon.add_timer(60.0, lambda: service.advertise_self(name, machine, bound), "collector-ad")
+    negotiator.start()
+    daemon.on_stop(negotiator.stop)
+
+
+def _negotiator(daemon, key, collector, machine: str):
+    """The negotiator over the collector's store, with its accountant and service."""
+    import time
+
+    from matchmaker.accountant_store import AccountantStore, default_url
+    from matchmaker.negotiator import Negotiator
+    from matchmaker.negotiator_service import NegotiatorService, ScheddTalk
+    from roost import security
+    from roost.client import Schedd
+
+    config = daemon.config
+    token = security.daemon_token(key, f"negotiator@{machine}", ["negotiate"],
+                                  config.get("security", "token_lifetime_days") * 86400.0)
+    accounts = AccountantStore(default_url(config.home))
+    daemon.on_stop(accounts.close)
+    accountant = accounts.load(time.time())
+
+    def talk(submitter_ad, negotiator_ad):
+        client = Schedd(submitter_ad.eval("ScheddIpAddr"), token, config=config)
+        return ScheddTalk(client, token, submitter_ad.eval("Name"), negotiator_ad)
+
+    negotiator = Negotiator(collector.store, collector.lock, accountant,
+                            name=f"negotiator@{machine}", talk=talk, save=accounts.save,
+                            interval=config.get("matchmaker", "negotiator_interval"))
+    return negotiator, NegotiatorService(negotiator, save=accounts.save)

@@ -28,6 +28,8 @@ from roost.rpc import (
     classad_pb2,
     collector_pb2,
     collector_pb2_grpc,
+    negotiator_pb2,
+    negotiator_pb2_grpc,
     schedd_pb2,
     schedd_pb2_grpc,
     startd_pb2,
@@ -379,6 +381,56 @@ class Schedd(Client):
         """Re-queue the failed procs of a finished cluster; returns how many."""
         return self.act(JobAction.Retry, str(cluster), reason).eval("TotalSuccess")
 
+    def job_events(self, clusters: Iterable[int] = (),
+                   include_current: bool = True) -> Iterator[JobEvent]:
+        """The job events of ``clusters`` (none: of every job) as the schedd commits them.
+
+        The first event is a "subscribed" one (no job id): every change committed after
+        it follows, so that what the queue and history say once it has come is all a
+        follower needs to read.  With ``include_current`` a "current" event per job in the
+        queue comes next.  A stream the schedd ends because its reader fell behind
+        (RESOURCE_EXHAUSTED), or loses on a restart, is opened again and starts with a
+        "subscribed" event again: the follower reads again what it may have missed.  The
+        stream has no end and no deadline; closing the client ends it (from any thread)."""
+        request = schedd_pb2.JobEventsRequest(clusters=[int(c) for c in clusters],
+                                              include_current=include_current)
+
+        def subscribe():
+            call = self._stub.JobEvents(request, metadata=self._metadata)
+            call.initial_metadata()  # the schedd sends it once the stream is subscribed
+            if call.done() and call.code() != grpc.StatusCode.OK:
+                raise call  # the call is its own RpcError
+            return call
+
+        while True:
+            call = self._retry(subscribe)
+            try:
+                yield JobEvent("", 0, "subscribed", 0, ClassAd())
+                for message in call:
+                    yield JobEvent(message.job_id, message.status, message.kind, message.time,
+                                   message_ad(message.attrs))
+                return
+            except grpc.RpcError as e:
+                if e.code() not in (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    grpc.StatusCode.UNAVAILABLE):
+                    raise self._failure(e) from None
+            finally:
+                call.cancel()
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """What ``Schedd.job_events`` yields: a job's new status (HTCondor's JobStatus numbers)
+    and the attributes that changed; ``kind`` says what happened ("started", "exited",
+    "hold", ...; "current" for a job's state when the stream began, "subscribed" with no
+    job id and status 0 when the stream is subscribed; a submit's job id is "CLUSTER.*")."""
+
+    job_id: str
+    status: int
+    kind: str
+    time: int
+    attrs: ClassAd
+
 
 def _ads(replies: Iterable) -> Iterator[ClassAd]:
     for reply in replies:
@@ -470,3 +522,36 @@ def schedd_address(config: Config) -> str:
 def address_file(home: Path, daemon: str) -> Path:
     """Where a daemon that bound port 0 writes the address it got."""
     return home / "run" / f"{daemon}.address"
+
+
+class Negotiator(Client):
+    """The pool's negotiator (in the matchmaker, at the collector's address)."""
+
+    what = "negotiator"
+    address_key = ("matchmaker", "address")
+
+    def __init__(self, address: str | None = None, token: str | None = None, *,
+                 config: Config | None = None, timeout: float = 30.0) -> None:
+        super().__init__(address, token, config=config, timeout=timeout)
+        self._stub = negotiator_pb2_grpc.NegotiatorStub(self.channel)
+
+    def reschedule(self, schedd_name: str = "") -> None:
+        """Ask for a negotiation cycle soon."""
+        self._unary(self._stub.Reschedule, negotiator_pb2.RescheduleRequest(
+            schedd_name=schedd_name))
+
+    def analyze(self, owner: str = "") -> list:
+        """What the last cycles found for the owner's autoclusters (``AutoclusterRecord``
+        messages, their ``job_ad`` as a ClassAd message)."""
+        return list(self._unary(self._stub.Analyze,
+                                negotiator_pb2.AnalyzeRequest(owner=owner)).records)
+
+    def user_priorities(self, action: int = 0, name: str = "", value: float = 0.0) -> list:
+        """The accounts (``Account`` messages), after the change ``action`` asks for
+        (``negotiator_pb2.USERPRIO_*``; the default only lists)."""
+        return list(self._unary(self._stub.UserPrio, negotiator_pb2.UserPrioRequest(
+            action=action, name=name, value=value)).accounts)
+
+    def cycle_stats(self, last: int = 0) -> list:
+        return list(self._unary(self._stub.CycleStats,
+                                negotiator_pb2.CycleStatsRequest(last=last)).cycles)

@@ -69,6 +69,12 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "(PERIODIC_EXPR_INTERVAL)", minimum=1),
     ("schedd", "update_interval"): Key(
         int, 60, "seconds between the schedd's Schedd and Submitter ad updates", minimum=1),
+    ("schedd", "claim_lease"): Key(
+        int, 60, "seconds a claimed slot keeps its job without word from the schedd, and "
+        "the schedd waits for a silent startd before it requeues the job", minimum=5),
+    ("schedd", "claim_worklife"): Key(
+        int, 1200, "seconds a claim takes new jobs before it is given back to the "
+        "negotiator (HTCondor's CLAIM_WORKLIFE; -1: for ever)", minimum=-1),
     ("schedd", "query_batch"): Key(
         int, 500, "job ads per message in a query's reply stream", minimum=1),
     ("startd", "address"): Key(str, "127.0.0.1:0", "the address the startd binds (port 0: any)"),

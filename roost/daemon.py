@@ -300,7 +300,7 @@ def claim_pid_file(path: Path, name: str) -> None:
                     os.link(written, path)
                     return
                 except FileExistsError:
-                    owner = _live_owner(path)
+                    owner = running_pid(path)
                     if owner is not None:
                         raise RoostError(
                             f"{name} is already running (pid {owner}; {path})"
@@ -320,7 +320,7 @@ def release_pid_file(path: Path) -> None:
             path.unlink()
 
 
-def _live_owner(path: Path) -> int | None:
+def running_pid(path: Path) -> int | None:
     """The pid in ``path`` if it is a live process of this user's that could have written
     the file; None if the file is stale (or gone)."""
     import psutil

@@ -8,6 +8,7 @@ then invalidated, so ``roost status -submitters`` shows who has work.
 from __future__ import annotations
 
 import logging
+import threading
 
 from classad import ClassAd
 from roost import security
@@ -67,6 +68,7 @@ class ScheddAds:
                                             config.get("security", "token_lifetime_days")
                                             * 86400.0)
         self._advertised: set[str] = set()
+        self._updating = threading.Lock()  # the timer and the rescheduler both update
 
     def _collector(self):
         from roost.client import Collector
@@ -74,6 +76,10 @@ class ScheddAds:
         return Collector(token=self._token, config=self.config, timeout=5.0)
 
     def update(self) -> None:
+        with self._updating:
+            self._update()
+
+    def _update(self) -> None:
         lifetime = self.config.get("schedd", "update_interval") * _LIFETIME_UPDATES
         schedd, submitters = schedd_ads(self.name, self.machine, self.address,
                                         self.jobs.status_counts(), self.jobs.now(), lifetime)

@@ -2,7 +2,9 @@
 
 It opens (and upgrades) the queue's database, serves the Schedd service, writes the address
 it bound under the roost home for the local commands to find, evaluates the jobs' periodic
-policy, and keeps its Schedd ad and one Submitter ad per owner in the collector.
+policy, and keeps its Schedd ad and one Submitter ad per owner in the collector.  It asks
+the negotiator for a cycle when jobs become idle, claims the slots the negotiator matches
+and runs jobs there (``schedd.claims``), and reconnects to running jobs after a restart.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ def _serve(daemon) -> None:
     import socket
 
     from roost import security
-    from roost.client import address_file
+    from roost.client import Negotiator, Startd, address_file
     from roost.daemon import write_address
     from roost.rpc import schedd_pb2_grpc
     from schedd.advertise import ScheddAds
+    from schedd.claims import ClaimRunner
     from schedd.database import default_url, open_database
     from schedd.job_queue import JobQueue
+    from schedd.reschedule import Rescheduler
     from schedd.service import METHOD_SCOPES, ScheddService
 
     config = daemon.config
@@ -44,7 +48,13 @@ def _serve(daemon) -> None:
     jobs = JobQueue(engine)
     machine = socket.getfqdn()
     name = config.get("schedd", "name") or machine
-    service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"))
+    token = security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],
+                                  config.get("security", "token_lifetime_days") * 86400.0)
+    runner = ClaimRunner(jobs, lambda address: Startd(address, token, config=config),
+                         lease=config.get("schedd", "claim_lease"),
+                         worklife=config.get("schedd", "claim_worklife"))
+    service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"),
+                            on_match=runner.matched)
     address = config.get("schedd", "address")
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
@@ -59,8 +69,20 @@ def _serve(daemon) -> None:
                     engine.url.render_as_string(hide_password=True))
     ads = ScheddAds(jobs, config, key, name=name, machine=machine, address=service.address,
                     log=daemon.log)
+    runner.address = service.address
+    runner.recover()
+    daemon.on_stop(runner.stop)
     ads.update()
     daemon.add_timer(config.get("schedd", "update_interval"), ads.update, "ads")
     daemon.on_stop(ads.invalidate)
+
+    def reschedule() -> None:
+        with Negotiator(token=token, config=config, timeout=5.0) as negotiator:
+            negotiator.reschedule(name)
+
+    rescheduler = Rescheduler(ads.update, reschedule)
+    jobs.listen(rescheduler.changed)
+    rescheduler.kick()  # jobs left idle by an earlier run
+    daemon.on_stop(rescheduler.stop)
     daemon.add_timer(config.get("schedd", "periodic_interval"), jobs.periodic, "periodic")
 

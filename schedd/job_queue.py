@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, insert, select, update
 
 from classad import ClassAd, ExprTree
 from schedd import lifecycle, queue_store
 from schedd.job_status import JobStatus
 from schedd.lifecycle import Action, IllegalTransition
-from schedd.models import Job
+from schedd.models import ClaimRecord, Job
 from schedd.queue_store import JobKey
 
 # Attributes qedit may not set: the job's identity and what only the lifecycle changes.
@@ -265,6 +265,33 @@ class JobQueue:
         return outcome
 
     # -- runs --------------------------------------------------------------------------------
+
+    def idle_job_for(self, owner: str, accept: Callable[[ClassAd], bool],
+                     exclude: set[str]) -> ClassAd | None:
+        """The owner's next runnable idle job that ``accept`` takes (a slot's match test)
+        and that is not in ``exclude`` (jobs already being started)."""
+        with self.engine.connect() as connection:
+            return queue_store.idle_job_for(connection, owner, self.now(), accept, exclude)
+
+    # -- claims --------------------------------------------------------------------------
+
+    def claims(self) -> list:
+        """The claims the schedd holds (``schedd.claims`` keeps them for reconnection)."""
+        with self.engine.connect() as connection:
+            return list(connection.execute(select(ClaimRecord)).all())
+
+    def add_claim(self, **record) -> None:
+        with self._write, self.engine.begin() as connection:
+            connection.execute(insert(ClaimRecord).values(**record))
+
+    def set_claim_job(self, claim_id: str, job_id: str) -> None:
+        with self._write, self.engine.begin() as connection:
+            connection.execute(update(ClaimRecord).where(ClaimRecord.claim_id == claim_id)
+                               .values(job_id=job_id))
+
+    def drop_claim(self, claim_id: str) -> None:
+        with self._write, self.engine.begin() as connection:
+            connection.execute(delete(ClaimRecord).where(ClaimRecord.claim_id == claim_id))
 
     def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
         """A claimed slot began running the job."""

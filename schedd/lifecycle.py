@@ -143,6 +143,8 @@ class JobExited:
     exit_signal: int | None = None
     usage: Usage | None = None
     reason: str = ""
+    hold_code: int | None = None  # the startd's, for a job it could not start
+    hold_subcode: int = 0
 
 
 # -- the state machine -----------------------------------------------------------------------
@@ -199,7 +201,8 @@ def job_exited(ad: ClassAd, event: JobExited) -> Changes:
     result = decide_exit(ad, event.failure, exit_code=event.exit_code,
                          exit_signal=event.exit_signal,
                          peak_memory_mb=event.usage.peak_memory_mb if event.usage else None,
-                         now=event.time)
+                         now=event.time, reason=event.reason, hold_code=event.hold_code,
+                         hold_subcode=event.hold_subcode)
     decision = result.decision
     target = _TARGETS[decision.action]
     if current not in ON_A_MACHINE:

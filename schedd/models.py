@@ -93,3 +93,18 @@ class HistoryJob(Base):
     qdate: Mapped[int] = mapped_column(BigInteger)
     completion_date: Mapped[int] = mapped_column(BigInteger, index=True)
     ad: Mapped[str] = mapped_column(Text)
+
+
+class ClaimRecord(Base):
+    """A slot the schedd holds a claim on, and the job it runs there, so that a schedd
+    that restarts reconnects to its running jobs instead of losing them."""
+
+    __tablename__ = "claims"
+
+    claim_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    startd_address: Mapped[str] = mapped_column(String(255))
+    slot_name: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(255))
+    slot_ad: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str] = mapped_column(String(64), default="")  # "" between jobs
+    lease: Mapped[int] = mapped_column(Integer)

@@ -602,6 +602,32 @@ def _string(ad: ClassAd, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def idle_job_for(connection: Connection, owner: str, now: int, accept, exclude: set[str]
+                 ) -> ClassAd | None:
+    """The first of an owner's runnable idle jobs (in ``idle_jobs``'s order) that
+    ``accept(ad)`` takes and whose id is not in ``exclude``.  The procs of a cluster that
+    hold nothing of their own share one ad, so one test serves them all."""
+    for ad, count in idle_jobs(connection, owner, now):
+        if not accept(ad):
+            continue
+        job_id = f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}"
+        if job_id not in exclude:
+            return ad
+        if count == 1:
+            continue
+        cluster_id = ad.eval("ClusterId")
+        taken = {int(j.partition(".")[2]) for j in exclude
+                 if j.partition(".")[0] == str(cluster_id)}
+        row = connection.execute(
+            select(Job).where(Job.cluster_id == cluster_id, Job.status == JobStatus.IDLE,
+                              Job.ad == "", Job.proc_id.not_in(taken),
+                              or_(Job.retry_after.is_(None), Job.retry_after <= now))
+            .order_by(Job.proc_id).limit(1)).first()
+        if row is not None:
+            return materialize(ClusterAds(connection).get(cluster_id), row)
+    return None
+
+
 def idle_jobs(connection: Connection, owner: str, now: int) -> Iterator[tuple[ClassAd, int]]:
     """An owner's idle jobs that may run now (past any retry back-off), as (ad, count)
     pairs: a cluster's procs that hold nothing of their own come as one ad with their

@@ -66,6 +66,7 @@ class Failure(Enum):
     MACHINE_LOST = "machine-lost"  # the startd or pilot vanished, or the lease expired
     WALLTIME = "walltime"  # a glide-in pilot reached the end of its allocation
     EVICTED = "evicted"  # preempted, or vacated by the machine's owner or policy
+    START = "start-failed"  # the startd could not start it (missing executable, bad Iwd...)
 
     @property
     def is_jobs_fault(self) -> bool:
@@ -103,13 +104,21 @@ class ExitResult:
 
 def decide_exit(ad: ClassAd, failure: Failure, *, exit_code: int | None = None,
                 exit_signal: int | None = None, peak_memory_mb: int | None = None,
-                now: int) -> ExitResult:
+                now: int, reason: str = "", hold_code: int | None = None,
+                hold_subcode: int = 0) -> ExitResult:
     """Whether the job whose run just ended completes, goes back to Idle, or is held (or
-    removed, by its PeriodicRemove).  ``ad`` is the job as it ran."""
+    removed, by its PeriodicRemove).  ``ad`` is the job as it ran; ``reason`` and the hold
+    codes are the startd's, for a job it could not start."""
     if failure in (Failure.NONE, Failure.SIGNAL):
         return _own_exit(ad, failure, exit_code, exit_signal, now)
     if failure is Failure.MEMORY:
         return _over_memory(ad, peak_memory_mb)
+    if failure is Failure.START:
+        # As HTCondor: the job is held (FailedToCreateProcess, or IwdError) with the
+        # errno as the subcode; running it again elsewhere would fail the same way.
+        code = hold_code if hold_code is not None else HoldCode.FAILED_TO_CREATE_PROCESS
+        return ExitResult(Decision(HOLD, reason or "the job could not be started", code,
+                                   hold_subcode), losses_reset(ad))
     return _lost(ad, failure)
 
 

@@ -8,14 +8,15 @@ name is the part of its identity before the "@" (``alice@pool`` is ``alice``).
 from __future__ import annotations
 
 import logging
-import queue
 import threading
+from collections import deque
 from collections.abc import Iterator
 
 import grpc
 
 import classad
 from classad import ClassAd, ClassAdSyntaxError
+from roost.daemon import MAX_WORKERS
 from roost.messages import ad_message, message_ad
 from roost.rpc import classad_pb2, schedd_pb2, schedd_pb2_grpc
 from roost.security import current_identity
@@ -47,8 +48,22 @@ _CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
           "denied": grpc.StatusCode.PERMISSION_DENIED,
           "not-found": grpc.StatusCode.NOT_FOUND}
 
-# How long a JobEvents stream waits for news before it checks that its client is there.
-_EVENT_POLL = 1.0
+# JobEvents streams.  Each holds one of the server's threads while it is open (the daemon
+# serves calls from a pool of roost.daemon.MAX_WORKERS), so at most half of them may be
+# streams: more are refused with RESOURCE_EXHAUSTED rather than leave no thread for Submit
+# and Act.  A stream whose reader falls _EVENT_BACKLOG changes behind is ended with
+# RESOURCE_EXHAUSTED: its reader reconnects and reads the queue again, and the schedd keeps
+# nothing for it meanwhile.  With nothing to send, a stream wakes every _EVENT_POLL seconds
+# (it is woken at once when its call ends).
+_MAX_STREAMS = MAX_WORKERS // 2
+_EVENT_BACKLOG = 10_000
+_EVENT_POLL = 30.0
+# The initial metadata a JobEvents stream sends once it is subscribed.
+SUBSCRIBED = ("roost-events", "subscribed")
+# What a "current" event tells of a job beyond its status: how it ended, or why it is held.
+_CURRENT_ATTRS = ("Owner", "ExitCode", "ExitBySignal", "ExitSignal", "SuccessExitCode",
+                  "HoldReason", "HoldReasonCode", "RemoveReason")
+_CURRENT_ATTRS_LOWER = frozenset(name.lower() for name in _CURRENT_ATTRS)
 
 
 def caller() -> Caller:
@@ -62,39 +77,127 @@ def _pairs(ad: ClassAd, projection: list[str]) -> list[tuple[str, str]]:
     return classad.ad_to_pairs(ad)
 
 
+class _Subscriber:
+    """One JobEvents stream's changes waiting to be sent, bounded: the publisher never
+    blocks on it, and a reader that falls too far behind is cut off instead of kept."""
+
+    def __init__(self, clusters: frozenset[int], backlog: int) -> None:
+        self.clusters = clusters  # empty: every cluster
+        self.backlog = backlog
+        self.overflowed = False
+        self._ready = threading.Condition(threading.Lock())
+        self._batches: deque[list[JobChange]] = deque()
+        self._pending = 0  # changes in _batches
+        self._closed = False
+
+    def put(self, changes: list[JobChange]) -> bool:
+        """Queue a committed batch; False (and the queue dropped) once it is too far
+        behind.  A single batch larger than the backlog still goes to a reader that is
+        keeping up, or a big ``roost rm`` would cut off every reader."""
+        with self._ready:
+            if self.overflowed or self._closed:
+                return False
+            if self._pending and self._pending + len(changes) > self.backlog:
+                self.overflowed = True
+                self._batches.clear()
+                self._pending = 0
+                self._ready.notify()
+                return False
+            self._batches.append(changes)
+            self._pending += len(changes)
+            self._ready.notify()
+            return True
+
+    def get(self, timeout: float) -> list[JobChange] | None:
+        """The oldest waiting batch, or None if none came within ``timeout``, the stream
+        overflowed or it was closed."""
+        with self._ready:
+            if not self._batches and not self.overflowed and not self._closed:
+                self._ready.wait(timeout)
+            if self.overflowed or not self._batches:
+                return None
+            changes = self._batches.popleft()
+            self._pending -= len(changes)
+            return changes
+
+    def close(self) -> None:
+        """The call ended: wake its stream so that it stops."""
+        with self._ready:
+            self._closed = True
+            self._ready.notify()
+
+
 class _Subscribers:
-    """Queues of the open JobEvents streams; a committed change is put on each."""
+    """The open JobEvents streams, indexed by the clusters they follow, so that a commit
+    costs a look-up per cluster it touched, not a visit to every stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int | None = None, backlog: int | None = None) -> None:
+        self.max_streams = _MAX_STREAMS if max_streams is None else max_streams
+        self.backlog = _EVENT_BACKLOG if backlog is None else backlog
         self._lock = threading.Lock()
-        self._queues: set[queue.SimpleQueue] = set()
+        self._open: set[_Subscriber] = set()
+        self._every: set[_Subscriber] = set()  # those of every cluster
+        self._by_cluster: dict[int, set[_Subscriber]] = {}
 
-    def add(self) -> queue.SimpleQueue:
-        q: queue.SimpleQueue = queue.SimpleQueue()
+    def add(self, clusters: frozenset[int]) -> _Subscriber | None:
+        """A new stream's subscriber; None when as many streams as allowed are open."""
+        subscriber = _Subscriber(clusters, self.backlog)
         with self._lock:
-            self._queues.add(q)
-        return q
+            if len(self._open) >= self.max_streams:
+                return None
+            self._open.add(subscriber)
+            if not clusters:
+                self._every.add(subscriber)
+            for cluster in clusters:
+                self._by_cluster.setdefault(cluster, set()).add(subscriber)
+        return subscriber
 
-    def remove(self, q: queue.SimpleQueue) -> None:
+    def remove(self, subscriber: _Subscriber) -> None:
         with self._lock:
-            self._queues.discard(q)
+            if subscriber not in self._open:
+                return
+            self._open.discard(subscriber)
+            self._every.discard(subscriber)
+            for cluster in subscriber.clusters:
+                followers = self._by_cluster.get(cluster)
+                if followers is not None:
+                    followers.discard(subscriber)
+                    if not followers:
+                        del self._by_cluster[cluster]
 
     def publish(self, changes: list[JobChange]) -> None:
+        """Hand a committed batch to the streams that follow its clusters (called by the
+        writer after the commit: it takes a lock per stream briefly and never waits)."""
         with self._lock:
-            for q in self._queues:
-                q.put(changes)
+            if not self._open:
+                return
+            deliveries: dict[_Subscriber, list[JobChange]] = dict.fromkeys(self._every,
+                                                                            changes)
+            if self._by_cluster:
+                for change in changes:
+                    cluster = int(change.job_id.partition(".")[0])
+                    for subscriber in self._by_cluster.get(cluster, ()):
+                        deliveries.setdefault(subscriber, []).append(change)
+        for subscriber, its in deliveries.items():
+            if not subscriber.put(its):
+                self.remove(subscriber)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._open)
 
 
 class ScheddService(schedd_pb2_grpc.ScheddServicer):
     def __init__(self, jobs: JobQueue, *, name: str, address: str = "",
-                 query_batch: int = 500) -> None:
+                 query_batch: int = 500, on_match=None) -> None:
         self.jobs = jobs
         self.name = name
         self.address = address
         self.query_batch = query_batch
         self.autoclusters = AutoclusterIndex()
-        # Matches the negotiator handed over, for the claiming of the pool issue.
-        self.matches: list[schedd_pb2.Match] = []
+        # What becomes of a match the negotiator hands over: on_match(owner, slot_ad,
+        # claim_id), which claims the slot and runs jobs there (schedd.claims).
+        self.on_match = on_match
         self._subscribers = _Subscribers()
         jobs.listen(self._subscribers.publish)
 
@@ -173,35 +276,63 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         return schedd_pb2.EditReply(changed=changed)
 
     def JobEvents(self, request, context):
-        clusters = set(request.clusters)
-        q = self._subscribers.add()
+        """Job events as they are committed, of the request's clusters (none: every job,
+        since anyone may read the queue).  Once the stream is subscribed it sends its
+        initial metadata (``SUBSCRIBED``): every change committed from then on reaches it,
+        so its reader may read the queue and history then and miss nothing.  With
+        ``include_current`` a "current" event per job in the queue comes first (a change
+        committed while that is read may come again after it).
+
+        A stream holds a server thread, so at most ``_MAX_STREAMS`` are open at once; and a
+        reader that falls ``_EVENT_BACKLOG`` changes behind has its stream ended with
+        RESOURCE_EXHAUSTED, to reconnect and read the queue again."""
+        clusters = frozenset(request.clusters)
+        subscriber = self._subscribers.add(clusters)
+        if subscriber is None:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"the schedd has {self._subscribers.max_streams} event streams open, "
+                          "as many as it serves; try again later")
+        context.add_callback(subscriber.close)
         try:
+            context.send_initial_metadata((SUBSCRIBED,))
             if request.include_current:
-                constraint = " || ".join(f"ClusterId == {c}" for c in sorted(clusters))
-                for ad in self.jobs.query(constraint):
-                    yield _event_message(JobChange(
-                        f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}", ad.eval("JobStatus"),
-                        "current", ad.eval("EnteredCurrentStatus"), {}))
+                yield from self._current_events(clusters)
             while context.is_active():
-                try:
-                    changes = q.get(timeout=_EVENT_POLL)
-                except queue.Empty:
-                    continue
-                for change in changes:
-                    cluster = int(change.job_id.partition(".")[0])
-                    if not clusters or cluster in clusters:
-                        yield _event_message(change)
+                changes = subscriber.get(_EVENT_POLL)
+                if subscriber.overflowed:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                  f"this event stream fell more than {subscriber.backlog} "
+                                  "changes behind; reconnect and read the jobs' state again")
+                for change in changes or ():
+                    yield _event_message(change)
         finally:
-            self._subscribers.remove(q)
+            self._subscribers.remove(subscriber)
+
+    def _current_events(self, clusters: frozenset[int]) -> Iterator[schedd_pb2.JobEvent]:
+        """A "current" event per job in the queue of ``clusters`` (all if none)."""
+        constraint = " || ".join(f"ClusterId == {c}" for c in sorted(clusters))
+        projection = ("ClusterId", "ProcId", "JobStatus", "EnteredCurrentStatus",
+                      *_CURRENT_ATTRS)
+        for pairs in self.jobs.query_pairs(constraint, projection):
+            texts = {name.lower(): text for name, text in pairs}
+            attrs = [classad_pb2.Attribute(name=name, expr=text) for name, text in pairs
+                     if name.lower() in _CURRENT_ATTRS_LOWER]
+            yield schedd_pb2.JobEvent(
+                job_id=f"{texts['clusterid']}.{texts['procid']}",
+                status=int(texts["jobstatus"]), kind="current",
+                time=int(texts.get("enteredcurrentstatus", "0")),
+                attrs=classad_pb2.ClassAd(attrs=attrs))
 
     def Negotiate(self, request_iterator, context):
         """One negotiation with the negotiator: the submitter's idle jobs as resource
         requests, one per autocluster; then the matches it hands back are kept for
         claiming."""
+        owner = ""
         for message in request_iterator:
             body = message.WhichOneof("body")
             if body == "start":
                 negotiator_ad = message_ad(message.start.negotiator_ad)
+                owner = message.start.submitter.partition("@")[0]
                 requests = self.autoclusters.requests(
                     self.jobs, message.start.submitter, negotiator_ad)
                 yield schedd_pb2.NegotiateMessage(
@@ -210,7 +341,9 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
                                                    count=r.count, job_ad=ad_message(r.job_ad))
                         for r in requests]))
             elif body == "match":
-                self.matches.append(message.match)
+                if self.on_match is not None:
+                    self.on_match(owner, message_ad(message.match.slot_ad),
+                                  message.match.claim_id)
             elif body == "end":
                 yield schedd_pb2.NegotiateMessage(end=schedd_pb2.NegotiateEnd(reason="done"))
                 return

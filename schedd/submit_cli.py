@@ -75,7 +75,28 @@ def main(argv: list[str]) -> int:
                           "JobIds": ids}))
     else:
         print(f"{result.num_procs()} job(s) submitted to cluster {result.cluster()}.")
+    first = procs[0] if procs else None
+    _warn_if_nothing_matches(cluster_ad, first, result.cluster())
     return 0
+
+
+def _warn_if_nothing_matches(cluster_ad, first_proc, cluster: int) -> None:
+    """Warn (on standard error) when the pool has slots and none of them can ever run the
+    cluster's first job; a pool that cannot be read, or has no slots yet, says nothing."""
+    from roost.client import Collector
+    from roost.match_analysis import matches_any
+
+    job = cluster_ad.copy()
+    for name in first_proc or ():
+        job[name] = first_proc.lookup(name)
+    try:
+        with Collector(timeout=5.0) as collector:
+            slots = collector.query("Machine")
+    except RoostError:
+        return
+    if slots and not matches_any(job, slots):
+        print(f"WARNING: no slot of the {len(slots)} in the pool matches job {cluster}.0 "
+              f"(see 'roost analyze {cluster}.0')", file=sys.stderr)
 
 
 def _read(path: str) -> tuple[str, str]:

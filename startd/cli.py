@@ -74,7 +74,7 @@ def _serve(daemon, args) -> None:
     from startd.service import METHOD_SCOPES, StartdService
     from startd.slots import Amounts, SlotLayoutError, SlotTable
     from startd.startd import Startd, measure_host
-    from startd.starter import become_subreaper
+    from startd.starter import become_subreaper, clean_up_after_a_dead_startd
 
     config = daemon.config
     home = config.home
@@ -98,8 +98,13 @@ def _serve(daemon, args) -> None:
     if args.glidein:
         custom.setdefault("IsGlidein", "true")
 
-    # Orphans of jobs come back to the startd, which kills and reaps them.
+    # Orphans of jobs come back to the startd, which kills and reaps them; what a startd
+    # killed before us left behind is killed now.
     become_subreaper()
+    leftovers = clean_up_after_a_dead_startd(settings.execute_dir)
+    if leftovers:
+        daemon.log.warning("killed %d process(es) left by jobs of a startd that died",
+                           leftovers)
     if args.token:
         token = security.load_token(args.token)
     else:

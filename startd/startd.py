@@ -417,7 +417,7 @@ class Startd:
         self._runs[slot.name] = run
         self._claims[slot.name].events = events
         events.add(JobEvent("started", int(now), {
-            "RemoteHost": slot.name, "StartdIpAddr": self.machine.address,
+            "JobId": events.job_id, "RemoteHost": slot.name, "StartdIpAddr": self.machine.address,
             "JobStartDate": int(now), "RemoteUser": job.user or ""}))
         self._waiter.add(job)
 

@@ -91,7 +91,7 @@ from pathlib import Path
 
 import classad
 
-from .usage import ProcessTracker, ProcStat, read_peak_rss_kb
+from .usage import ProcessTracker, ProcStat, read_marker, read_peak_rss_kb
 
 FAMILY_VARIABLE = "ROOST_JOB_ID"
 
@@ -374,6 +374,41 @@ def _set_subreaper(value: int) -> bool:
         return _c_library().prctl(36, value, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         return False
+
+
+def clean_up_after_a_dead_startd(execute_dir: Path) -> int:
+    """Kill what is left of jobs whose startd is gone (killed with SIGKILL, or the machine
+    crashed) and remove their sandboxes, as HTCondor's startd cleans its execute directory
+    at start.  A job's processes carry ``ROOST_JOB_ID=<startd pid>.<n>.<secret>``; those of
+    a startd that no longer runs are killed (another startd's on the same host are left
+    alone).  Returns how many processes were killed."""
+    key = f"{FAMILY_VARIABLE}=".encode()
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        marker = read_marker(int(entry), key)
+        owner = marker.partition(".")[0] if marker else ""
+        if owner.isdigit() and not _alive(int(owner)):
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+    if execute_dir.is_dir():
+        for sandbox in execute_dir.glob("dir_*"):
+            owner = sandbox.name.split("_")[1] if sandbox.name.count("_") >= 2 else ""
+            if owner.isdigit() and not _alive(int(owner)):
+                _remove_tree(sandbox)
+    return killed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _text(ad: classad.ClassAd | None, name: str) -> str | None:

@@ -44,6 +44,16 @@ class NegotiatorStub(object):
                 request_serializer=roost_dot_rpc_dot_negotiator__pb2.CycleStatsRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_negotiator__pb2.CycleStatsReply.FromString,
                 _registered_method=True)
+        self.Analyze = channel.unary_unary(
+                '/roost.rpc.Negotiator/Analyze',
+                request_serializer=roost_dot_rpc_dot_negotiator__pb2.AnalyzeRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_negotiator__pb2.AnalyzeReply.FromString,
+                _registered_method=True)
+        self.UserPrio = channel.unary_unary(
+                '/roost.rpc.Negotiator/UserPrio',
+                request_serializer=roost_dot_rpc_dot_negotiator__pb2.UserPrioRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_negotiator__pb2.UserPrioReply.FromString,
+                _registered_method=True)
 
 
 class NegotiatorServicer(object):
@@ -63,6 +73,20 @@ class NegotiatorServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Analyze(self, request, context):
+        """What the last cycles found for a submitter's autoclusters (for roost analyze).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UserPrio(self, request, context):
+        """User priorities: list them, or change one (condor_userprio).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NegotiatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +99,16 @@ def add_NegotiatorServicer_to_server(servicer, server):
                     servicer.CycleStats,
                     request_deserializer=roost_dot_rpc_dot_negotiator__pb2.CycleStatsRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_negotiator__pb2.CycleStatsReply.SerializeToString,
+            ),
+            'Analyze': grpc.unary_unary_rpc_method_handler(
+                    servicer.Analyze,
+                    request_deserializer=roost_dot_rpc_dot_negotiator__pb2.AnalyzeRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_negotiator__pb2.AnalyzeReply.SerializeToString,
+            ),
+            'UserPrio': grpc.unary_unary_rpc_method_handler(
+                    servicer.UserPrio,
+                    request_deserializer=roost_dot_rpc_dot_negotiator__pb2.UserPrioRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_negotiator__pb2.UserPrioReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +165,60 @@ class Negotiator(object):
             '/roost.rpc.Negotiator/CycleStats',
             roost_dot_rpc_dot_negotiator__pb2.CycleStatsRequest.SerializeToString,
             roost_dot_rpc_dot_negotiator__pb2.CycleStatsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Analyze(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Negotiator/Analyze',
+            roost_dot_rpc_dot_negotiator__pb2.AnalyzeRequest.SerializeToString,
+            roost_dot_rpc_dot_negotiator__pb2.AnalyzeReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UserPrio(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Negotiator/UserPrio',
+            roost_dot_rpc_dot_negotiator__pb2.UserPrioRequest.SerializeToString,
+            roost_dot_rpc_dot_negotiator__pb2.UserPrioReply.FromString,
             options,
             channel_credentials,
             insecure,

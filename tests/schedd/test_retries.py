@@ -254,3 +254,14 @@ def test_attempt_history_is_bounded():
     attempts = ad.eval("Attempts")
     assert len(attempts) == MAX_ATTEMPTS_KEPT
     assert attempts[0].eval("Attempt") == 6 and attempts[-1].eval("Attempt") == 105
+
+
+def test_a_job_the_startd_could_not_start_is_held_with_its_code():
+    result = decide_exit(submitted(), Failure.START, now=T0, reason="No such file: /bin/nope",
+                         hold_code=HoldCode.IWD_ERROR, hold_subcode=2)
+    decision = result.decision
+    assert (decision.action, decision.code, decision.subcode) == ("hold", HoldCode.IWD_ERROR, 2)
+    assert decision.reason == "No such file: /bin/nope"
+    assert not Failure.START.is_jobs_fault
+    fallback = decide_exit(submitted(), Failure.START, now=T0).decision
+    assert fallback.code == HoldCode.FAILED_TO_CREATE_PROCESS

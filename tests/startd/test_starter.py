@@ -496,3 +496,22 @@ def test_an_owner_unknown_here_is_refused(jobs):
         pytest.skip("only a root startd switches users")
     result = jobs("/bin/true", Owner="no-such-user-here").poll()
     assert result.failure == "start-failed" and "does not exist" in result.reason
+
+
+def test_what_a_dead_startd_left_behind_is_cleaned_up(execute_dir):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a startd pid that no longer runs
+    orphan = subprocess.Popen(["sleep", "60"], env={
+        **os.environ, starter.FAMILY_VARIABLE: f"{gone.pid}.1.abc"})
+    mine = subprocess.Popen(["sleep", "60"], env={
+        **os.environ, starter.FAMILY_VARIABLE: f"{os.getppid()}.1.abc"})
+    (execute_dir / f"dir_{gone.pid}_1").mkdir()
+    (execute_dir / f"dir_{os.getppid()}_1").mkdir()
+    try:
+        assert starter.clean_up_after_a_dead_startd(execute_dir) >= 1
+        assert orphan.wait(5) == -signal.SIGKILL
+        assert mine.poll() is None  # a live startd's job is not touched
+        assert sorted(p.name for p in execute_dir.iterdir()) == [f"dir_{os.getppid()}_1"]
+    finally:
+        mine.kill()
+        mine.wait()

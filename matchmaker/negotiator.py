@@ -1,0 +1,253 @@
+"""The negotiator: runs negotiation cycles in the matchmaker, beside the collector.
+
+A cycle (``Negotiator.cycle``) reads the slot ads and their private claim ids and the
+submitter ads from the collector's store, charges the accountant for what each submitter
+holds, asks the schedd of every submitter with idle jobs for its resource requests (one
+Negotiate conversation per submitter, all open at once), lets ``matchmaker.negotiation``
+decide, and sends each schedd its matches.  Cycles run every ``negotiator_interval``
+seconds and at once when a schedd asks (Reschedule, after a submit), but never closer
+together than ``MIN_INTERVAL``, so a burst of submits costs one cycle.
+
+A slot matched in a cycle is left out of the next cycles until its ad changes (the
+startd advertises a claim at once) or ``MATCH_MEMORY`` seconds pass, so that a slot is not
+handed to two schedds while the first one claims it (HTCondor's startd goes to Matched for
+this).  Partitionable slots are not remembered: the startd refuses a claim it has no room
+for, and the schedd drops that match.
+
+The last cycles' statistics (``CycleStats``) and, for each autocluster negotiated, what the
+cycle found (``RequestStats``) are kept for ``roost analyze``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from classad import ClassAd
+from matchmaker.accountant import Accountant
+from matchmaker.negotiation import (
+    Offer,
+    Outcome,
+    Policy,
+    Request,
+    RequestStats,
+    Submitter,
+    negotiate,
+)
+
+log = logging.getLogger("roost.negotiator")
+
+# What decides a match whatever the slots say: the job's own expressions and requests.
+SIGNIFICANT = ("Requirements", "Rank", "RequestCpus", "RequestMemory", "RequestDisk",
+               "JobUniverse", "ConcurrencyLimits", "MaxRuntime", "Owner")
+MIN_INTERVAL = 0.2  # seconds between the starts of two cycles, however many reschedules
+MATCH_MEMORY = 30.0  # seconds a matched static slot is left out while it is being claimed
+KEPT_CYCLES = 20
+
+
+@dataclass(frozen=True)
+class CycleStats:
+    started: float
+    duration: float
+    submitters: int
+    slots: int
+    matches: int
+    rejections: int
+    autoclusters: int
+
+
+@dataclass
+class _Remembered:
+    updates: int  # the slot ad's update count when it was matched
+    until: float
+
+
+@dataclass
+class Record:
+    """What the last cycle found for one autocluster: its stats and representative job."""
+
+    stats: RequestStats
+    job_ad: ClassAd
+    schedd: str
+    time: float = field(default=0.0)
+
+
+class Negotiator:
+    """Cycles over the collector's ``store`` (guarded by ``lock``).
+
+    ``talk(submitter_ad, negotiator_ad)`` opens a Negotiate conversation with the
+    submitter's schedd and returns an object with ``requests() -> list[Request]``,
+    ``send(matches)`` and ``close()``; the daemon gives one speaking gRPC, tests give
+    fakes."""
+
+    def __init__(self, store, lock: threading.Lock, accountant: Accountant, *,
+                 name: str = "negotiator",
+                 talk: Callable, save: Callable[[Accountant], None] = lambda a: None,
+                 policy: Policy | None = None, clock: Callable[[], float] = time.time,
+                 interval: float = 20.0) -> None:
+        self.store = store
+        self.lock = lock
+        self.name = name
+        self.accountant = accountant
+        self.talk = talk
+        self.save = save
+        self.policy = policy or Policy()
+        self.clock = clock
+        self.interval = interval
+        self.cycles: deque[CycleStats] = deque(maxlen=KEPT_CYCLES)
+        self.records: dict[tuple[str, int], Record] = {}
+        self._remembered: dict[str, _Remembered] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="negotiator", daemon=True)
+        self._cycle_lock = threading.Lock()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(30)
+
+    def reschedule(self) -> None:
+        """Run a cycle soon (a schedd has new jobs)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                self.cycle()
+            except Exception:
+                log.exception("the negotiation cycle failed")
+            pause = max(MIN_INTERVAL - (time.monotonic() - began), 0.0)
+            if self._stop.wait(pause):
+                return
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    # -- one cycle ---------------------------------------------------------------------------
+
+    def cycle(self) -> CycleStats:
+        with self._cycle_lock:
+            return self._cycle()
+
+    def _cycle(self) -> CycleStats:
+        started = self.clock()
+        began = time.monotonic()
+        with self.lock:
+            machines = list(self.store.select("Machine"))
+            submitter_ads = [stored.ad for stored in self.store.select("Submitter")]
+        offers = self._offers(machines, started)
+        in_use: dict[str, float] = {}
+        for stored in machines:
+            owner = stored.ad.eval("RemoteOwner")
+            if isinstance(owner, str):
+                weight = stored.ad.eval("SlotWeight")
+                in_use[owner] = in_use.get(owner, 0.0) + (
+                    float(weight) if isinstance(weight, int | float) else 1.0)
+        self.accountant.update(in_use, started)
+        negotiator_ad = self.negotiator_ad(offers)
+        talks, submitters = {}, []
+        for ad in submitter_ads:
+            idle = ad.eval("IdleJobs")
+            if not isinstance(idle, int) or idle <= 0:
+                continue
+            name, owner = ad.eval("Name"), ad.eval("Owner")
+            if not isinstance(name, str) or not isinstance(owner, str):
+                continue
+            try:
+                talk = self.talk(ad, negotiator_ad)
+                requests = talk.requests()
+            except Exception as error:
+                log.warning("cannot negotiate with %s: %s", name, error)
+                continue
+            talks[name] = (talk, ad)
+            account = self.accountant.account(owner)
+            submitters.append(Submitter(name, owner, account.effective_priority, requests,
+                                        account.ceiling))
+        outcome = negotiate(offers, submitters, self.policy)
+        # As HTCondor, a match is charged from when it is made: what the submitters hold
+        # until the next cycle includes what they were just given.
+        for match in outcome.matches:
+            account = next(s.account for s in submitters if s.name == match.submitter)
+            in_use[account] = in_use.get(account, 0.0) + match.weight
+        self.accountant.update(in_use, started)
+        for name, (talk, _ad) in talks.items():
+            try:
+                talk.send(outcome.matches_for(name))
+            except Exception as error:
+                log.warning("cannot send %s its matches: %s", name, error)
+            finally:
+                talk.close()
+        try:
+            self.save(self.accountant)
+        except Exception:
+            log.exception("cannot save the accountant")
+        self._remember(outcome, machines, started)
+        self._record(outcome, submitters, talks, started)
+        rejections = sum(1 for stats in outcome.stats.values()
+                         if stats.matched < stats.wanted)
+        stats = CycleStats(started, time.monotonic() - began, len(submitters), len(offers),
+                           len(outcome.matches), rejections, len(outcome.stats))
+        self.cycles.append(stats)
+        if outcome.matches:
+            log.info("cycle: %d matches for %d submitters over %d slots in %.3f s",
+                     len(outcome.matches), len(submitters), len(offers), stats.duration)
+        return stats
+
+    def negotiator_ad(self, offers: list[Offer]) -> ClassAd:
+        """The ad a schedd sees: who negotiates, and the job attributes that decide a match
+        (HTCondor's AutoClusterAttrs: the schedd's own list, and every job attribute the
+        slots' Requirements and Rank look at), so that jobs equal in them are one
+        request."""
+        names = set(SIGNIFICANT)
+        seen: set[str] = set()
+        for offer in offers:
+            for attribute in ("Requirements", "Rank"):
+                if attribute not in offer.ad:
+                    continue
+                text = str(offer.ad.lookup(attribute))
+                if text in seen:
+                    continue
+                seen.add(text)
+                for ref in offer.ad.external_refs(offer.ad.lookup(attribute)):
+                    scope, _, bare = ref.rpartition(".")
+                    if scope.lower() in ("target", ""):
+                        names.add(bare)
+        return ClassAd({"MyType": "Negotiator", "Name": self.name,
+                        "AutoClusterAttrs": ",".join(sorted(names, key=str.lower))})
+
+    def _offers(self, machines, now: float) -> list[Offer]:
+        offers = []
+        for stored in machines:
+            claim_id = stored.private.eval("ClaimId") if stored.private is not None else None
+            remembered = self._remembered.get(stored.name)
+            if remembered is not None:
+                if stored.updates == remembered.updates and now < remembered.until:
+                    continue
+                del self._remembered[stored.name]
+            offers.append(Offer(stored.ad, claim_id if isinstance(claim_id, str) else ""))
+        return offers
+
+    def _remember(self, outcome: Outcome, machines, now: float) -> None:
+        updates = {stored.name: stored.updates for stored in machines}
+        for match in outcome.matches:
+            if match.slot_ad.eval("PartitionableSlot") is not True:
+                self._remembered[match.slot_name] = _Remembered(
+                    updates.get(match.slot_name, 0), now + MATCH_MEMORY)
+
+    def _record(self, outcome: Outcome, submitters, talks, now: float) -> None:
+        requests: dict[tuple[str, int], Request] = {
+            (s.name, r.autocluster_id): r for s in submitters for r in s.requests}
+        for key, stats in outcome.stats.items():
+            schedd = talks[key[0]][1].eval("ScheddName") if key[0] in talks else ""
+            self.records[key] = Record(stats, requests[key].job_ad,
+                                       schedd if isinstance(schedd, str) else "", now)

@@ -1,0 +1,352 @@
+"""Running jobs on claimed slots: what HTCondor's schedd and its shadows do.
+
+The negotiator hands the schedd matches (a slot ad and its claim id).  For each, a thread
+of ``ClaimRunner``:
+
+1. picks the owner's next idle job that the slot takes (both Requirements), reserving it so
+   no other claim starts it too;
+2. claims the slot (RequestClaim, with the claim's lease); a partitionable slot answers
+   with a dynamic slot and its own claim id.  The claim is written to the ``claims`` table
+   before the job starts, so a schedd that restarts knows where its jobs run;
+3. runs the job (ActivateClaim) and follows its events: ``started`` makes it Running,
+   ``exited``/``evicted`` hand the run's end to the queue (``JobQueue.job_exited``), which
+   completes, requeues or holds it as the job's policy says;
+4. reuses the claim for the owner's next idle job the slot takes (no new negotiation: a
+   job follows another within milliseconds), and releases it when there is none, or when
+   the claim has taken jobs for ``worklife`` seconds (HTCondor's ``CLAIM_WORKLIFE``): the
+   slot then goes back to the negotiator, which shares it out by priority again.
+
+**Leases.**  A keep-alive thread renews every claim at a third of its lease.  When the
+event stream of a run breaks (the startd went away, or the network), the thread tries to
+reconnect to the run until the lease is over; if it cannot, the machine is lost: the job
+goes back to Idle (``Failure.MACHINE_LOST``, which does not use up a retry).
+
+**Restart.**  ``recover`` runs at start: each claim in the table is reconnected to
+(ActivateClaim with ``reconnect``: the startd replays the run's events, including an exit
+that happened while the schedd was down), and a job the queue says is Running without a
+claim goes back to Idle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import classad
+from classad import ClassAd
+from roost.errors import RoostError
+from schedd import lifecycle
+from schedd.job_queue import JobQueue, QueueError
+from schedd.job_status import JobStatus
+from schedd.retries import Failure, Usage
+
+log = logging.getLogger("roost.schedd.claims")
+
+# What the startd answers a reconnection to a claim that has run no job (startd.startd).
+NEVER_RAN = "the claim has run no job"
+DEFAULT_LEASE = 60  # seconds a claim lives at the startd without a keep-alive
+DEFAULT_WORKLIFE = 1200  # seconds a claim takes new jobs (HTCondor's CLAIM_WORKLIFE)
+_FAILURES = {failure.value: failure for failure in Failure}
+_FAILURES["exit"] = Failure.NONE
+
+
+class ClaimRunner:
+    """Claims matched slots and runs the queue's jobs on them (see the module's
+    docstring).  ``startd(address)`` makes a ``roost.client.Startd``."""
+
+    def __init__(self, jobs: JobQueue, startd: Callable[[str], object], *,
+                 address: str = "", lease: int = DEFAULT_LEASE,
+                 worklife: float = DEFAULT_WORKLIFE) -> None:
+        self.jobs = jobs
+        self.startd = startd
+        self.address = address
+        self.lease = lease
+        self.worklife = worklife
+        self._lock = threading.Lock()
+        self._reserved: set[str] = set()
+        self._active: dict[str, tuple[str, object]] = {}  # claim id -> (address, client)
+        self._running: dict[str, str] = {}  # job id -> the claim it runs on
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        jobs.listen(self._changed)
+        self._keeper = threading.Thread(target=self._keep_alive, name="schedd:keepalive",
+                                        daemon=True)
+        self._keeper.start()
+
+    # -- from the negotiator -------------------------------------------------------------
+
+    def matched(self, owner: str, slot_ad: ClassAd, claim_id: str) -> None:
+        """Start running ``owner``'s jobs on a matched slot (in a thread of its own)."""
+        self._spawn(self._run_match, owner, slot_ad, claim_id)
+
+    def recover(self) -> None:
+        """Reconnect to the claims of an earlier run of the schedd; requeue the Running
+        jobs no claim accounts for."""
+        records = self.jobs.claims()
+        claimed = {record.job_id for record in records if record.job_id}
+        with self._lock:  # no new claim may take a job an old one may still be running
+            self._reserved |= claimed
+        for job in self.jobs.query(f"JobStatus == {int(JobStatus.RUNNING)}"):
+            job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
+            if job_id not in claimed:
+                self._lost(job_id, "the schedd restarted and no claim runs the job")
+        for record in records:
+            self._spawn(self._run_recovered, record)
+
+    def stop(self) -> None:
+        """Stop starting jobs; running jobs go on (their claims stay in the table, and the
+        next start of the schedd reconnects to them)."""
+        self._stopping.set()
+
+    def join(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def claims(self) -> int:
+        with self._lock:
+            return len(self._active)
+
+    def _changed(self, changes) -> None:
+        """A job removed or held while it runs is stopped: its claim is released (the
+        startd vacates the job) and not reused."""
+        for change in changes:
+            if change.status not in (JobStatus.REMOVED, JobStatus.HELD):
+                continue
+            with self._lock:
+                claim_id = self._running.get(change.job_id)
+                held = self._active.get(claim_id) if claim_id else None
+            if held is not None:
+                log.info("job %s left Running (%s): releasing its claim", change.job_id,
+                         JobStatus(change.status).name)
+                self._spawn(self._release, claim_id, held[1])
+
+    def _release(self, claim_id: str, client) -> None:
+        with contextlib.suppress(RoostError):
+            client.release(claim_id, "the job was removed or held")
+
+    # -- one claim -------------------------------------------------------------------------
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=self._guarded, args=(target, *args),
+                                  name="schedd:claim", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    @staticmethod
+    def _guarded(target, *args) -> None:
+        try:
+            target(*args)
+        except Exception:
+            log.exception("a claim's thread failed")
+
+    def _run_match(self, owner: str, slot_ad: ClassAd, claim_id: str) -> None:
+        job = self._next_job(owner, slot_ad)
+        if job is None:
+            return  # the jobs ran elsewhere meanwhile: the match is not needed
+        address = slot_ad.eval("MyAddress")
+        if not isinstance(address, str):
+            self._unreserve(job)
+            log.warning("the match for %s has no MyAddress", slot_ad.eval("Name"))
+            return
+        client = self.startd(address)
+        try:
+            reply = client.request_claim(claim_id, job, lease=self.lease,
+                                         schedd_address=self.address)
+        except RoostError as error:
+            self._unreserve(job)
+            log.warning("cannot claim %s: %s", slot_ad.eval("Name"), error)
+            client.close()
+            return
+        if not reply.accepted:
+            self._unreserve(job)
+            log.info("%s refused the claim: %s", slot_ad.eval("Name"), reply.reason)
+            client.close()
+            return
+        record = {"claim_id": reply.claim_id, "startd_address": address,
+                  "slot_name": str(reply.slot_ad.eval("Name")), "owner": owner,
+                  "slot_ad": reply.slot_ad.print_old() if reply.slot_ad else "",
+                  "job_id": _job_id(job), "lease": self.lease}
+        self.jobs.add_claim(**record)
+        self._hold(reply.claim_id, address, client)
+        self._serve(client, reply.claim_id, owner, reply.slot_ad or slot_ad, job)
+
+    def _run_recovered(self, record) -> None:
+        client = self.startd(record.startd_address)
+        slot_ad = classad.parse_one(record.slot_ad) if record.slot_ad else ClassAd()
+        self._hold(record.claim_id, record.startd_address, client)
+        found = list(self.jobs.query(_constraint(record.job_id))) if record.job_id else []
+        if found:
+            job = found[0]
+            running = job.eval("JobStatus") == int(JobStatus.RUNNING)
+            outcome = self._follow(client, record.claim_id, slot_ad, job, reconnect=True,
+                                   started=running)
+            if outcome is NEVER_RAN:
+                # Claimed, but the schedd stopped before it could start the job there.
+                self._serve(client, record.claim_id, record.owner, slot_ad,
+                            None if running else job)
+                return
+            if not outcome:
+                self._drop(record.claim_id, client)
+                return
+        elif record.job_id:
+            self._unreserve_id(record.job_id)
+        self._serve(client, record.claim_id, record.owner, slot_ad, None)
+
+    def _serve(self, client, claim_id: str, owner: str, slot_ad: ClassAd,
+               job: ClassAd | None) -> None:
+        """Run ``job`` and then the owner's next jobs on the claim, until none is left or
+        the claim's work life is over (then the negotiator shares the slot out again)."""
+        claimed = time.monotonic()
+        while True:
+            if job is not None:
+                self._set_job(claim_id, _job_id(job))
+                if not self._follow(client, claim_id, slot_ad, job, reconnect=False):
+                    self._drop(claim_id, client)  # lost, or released under a removed job
+                    return
+            if self._stopping.is_set():
+                return
+            spent = 0 <= self.worklife < time.monotonic() - claimed
+            job = None if spent else self._next_job(owner, slot_ad)
+            if job is None:
+                with contextlib.suppress(RoostError):
+                    client.release(claim_id, "no more jobs for the claim")
+                self._drop(claim_id, client)
+                return
+
+    def _follow(self, client, claim_id: str, slot_ad: ClassAd, job: ClassAd, *,
+                reconnect: bool, started: bool = False):
+        """Run (or reconnect to) ``job`` on the claim and record its events; False when
+        the claim is lost (the job is then back in the queue), ``NEVER_RAN`` when a
+        reconnection finds that the claim never ran it.  ``started``: the queue has the
+        job Running already."""
+        job_id = _job_id(job)
+        host = str(slot_ad.eval("Name"))
+        deadline = time.monotonic() + self.lease
+        with self._lock:
+            self._running[job_id] = claim_id
+        try:
+            while True:
+                try:
+                    for event in client.activate(claim_id, None if reconnect else job,
+                                                 reconnect=reconnect):
+                        deadline = time.monotonic() + self.lease
+                        if (event.kind == "started" and reconnect
+                                and event.attrs.eval("JobId") != job_id):
+                            return NEVER_RAN  # the claim's last run was another job's
+                        if event.kind == "started" and not started:
+                            started = True
+                            self.jobs.job_started(job_id, lifecycle.JobStarted(
+                                host=host, time=event.time, slot=host))
+                        elif event.kind in ("exited", "evicted"):
+                            with self._lock:  # the end is the run's, not a removal's
+                                self._running.pop(job_id, None)
+                            return self._ended(job_id, _exit(event, host))
+                    reconnect = True  # the stream ended without an exit: read it again
+                except RoostError as error:
+                    if NEVER_RAN in str(error):
+                        return NEVER_RAN
+                    if "failed_precondition" in str(error).lower():
+                        self._lost(job_id, f"the startd no longer has the claim: {error}")
+                        return False
+                    if time.monotonic() >= deadline or self._stopping.is_set():
+                        if not self._stopping.is_set():
+                            self._lost(job_id, f"the startd cannot be reached: {error}")
+                        return False
+                    log.info("lost touch with %s running %s (%s); reconnecting", host,
+                             job_id, error)
+                    reconnect = True
+                    time.sleep(1.0)
+        finally:
+            with self._lock:
+                self._running.pop(job_id, None)
+            self._unreserve_id(job_id)
+
+    def _ended(self, job_id: str, event: lifecycle.JobExited) -> bool:
+        """Record a run's end; False when the job had left Running meanwhile (removed or
+        held: its claim was released, so it is not reused)."""
+        try:
+            self.jobs.job_exited(job_id, event)
+        except (QueueError, lifecycle.IllegalTransition):
+            return False
+        return True
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _next_job(self, owner: str, slot_ad: ClassAd) -> ClassAd | None:
+        with self._lock:
+            job = self.jobs.idle_job_for(
+                owner, lambda ad: classad.symmetric_match(ad, slot_ad), self._reserved)
+            if job is not None:
+                self._reserved.add(_job_id(job))
+            return job
+
+    def _unreserve(self, job: ClassAd) -> None:
+        self._unreserve_id(_job_id(job))
+
+    def _unreserve_id(self, job_id: str) -> None:
+        with self._lock:
+            self._reserved.discard(job_id)
+
+    def _hold(self, claim_id: str, address: str, client) -> None:
+        with self._lock:
+            self._active[claim_id] = (address, client)
+
+    def _drop(self, claim_id: str, client) -> None:
+        with self._lock:
+            self._active.pop(claim_id, None)
+        self.jobs.drop_claim(claim_id)
+        client.close()
+
+    def _set_job(self, claim_id: str, job_id: str) -> None:
+        self.jobs.set_claim_job(claim_id, job_id)
+
+    def _lost(self, job_id: str, reason: str) -> None:
+        log.warning("job %s: %s", job_id, reason)
+        with contextlib.suppress(QueueError, lifecycle.IllegalTransition):
+            self.jobs.job_exited(job_id, lifecycle.JobExited(
+                time=self.jobs.now(), host="", failure=Failure.MACHINE_LOST, reason=reason))
+
+    def _keep_alive(self) -> None:
+        while not self._stopping.wait(max(1.0, self.lease / 3)):
+            with self._lock:
+                active = list(self._active.items())
+            for claim_id, (address, client) in active:
+                try:
+                    client.keep_alive(claim_id)
+                except (RoostError, ValueError) as error:
+                    log.info("keep-alive of a claim at %s failed: %s", address, error)
+
+
+def _job_id(job: ClassAd) -> str:
+    return f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
+
+
+def _constraint(job_id: str) -> str:
+    cluster, _, proc = job_id.partition(".")
+    return f"ClusterId == {int(cluster)} && ProcId == {int(proc)}"
+
+
+def _exit(event, host: str) -> lifecycle.JobExited:
+    attrs = event.attrs
+    failure = _FAILURES.get(str(attrs.eval("Failure")), Failure.MACHINE_LOST)
+
+    def number(name: str, default=None):
+        value = attrs.eval(name)
+        return value if isinstance(value, int | float) and not isinstance(value, bool) \
+            else default
+
+    usage = Usage(cpu_seconds=number("RemoteUserCpu", 0.0) + number("RemoteSysCpu", 0.0),
+                  peak_memory_mb=int(number("MemoryUsage", 0)),
+                  wall_seconds=number("RemoteWallClockTime", 0.0))
+    hold_code = number("HoldReasonCode")
+    reason = attrs.eval("HoldReason") if hold_code is not None else attrs.eval("Reason")
+    return lifecycle.JobExited(
+        time=event.time, host=host, failure=failure, exit_code=number("ExitCode"),
+        exit_signal=number("ExitSignal"), usage=usage,
+        reason=reason if isinstance(reason, str) and failure is Failure.START else "",
+        hold_code=hold_code, hold_subcode=int(number("HoldReasonSubCode", 0)))

@@ -1,0 +1,253 @@
+"""The whole pool as separate processes on loopback: ``roost pool up``, jobs matched under
+the slots' and the jobs' policies, fair share between owners, and daemons killed with
+SIGKILL in the middle of a run.  Every job writes a side effect, so that a job run twice
+or lost shows."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from roost import security
+from roost.client import Collector, Schedd
+from roost.config import load_config
+
+from ..daemons import free_port, wait_gone
+
+TIMEOUT = 90.0
+
+
+class Pool:
+    def __init__(self, home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self.env = {**os.environ, "ROOST_HOME": str(home),
+                    "ROOST_MATCHMAKER_ADDRESS": f"127.0.0.1:{free_port()}",
+                    "ROOST_MATCHMAKER_NEGOTIATOR_INTERVAL": "2",
+                    "ROOST_STARTD_POLL_INTERVAL": "1",
+                    "ROOST_STARTD_UPDATE_INTERVAL": "5",
+                    "ROOST_SCHEDD_CLAIM_LEASE": "6",
+                    "ROOST_SCHEDD_UPDATE_INTERVAL": "5",
+                    # The tests' owners (alice, bob) have no accounts here: as root, the
+                    # startds run every job as root rather than refuse them.
+                    **({"ROOST_STARTD_RUN_AS": "root"} if os.geteuid() == 0 else {})}
+        self.config = load_config(env=self.env)
+
+    def roost(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "roost", *args], env=self.env,
+                              capture_output=True, text=True, timeout=120, cwd=self.home)
+        if check:
+            assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    def pid(self, name: str) -> int:
+        return int((self.home / "run" / f"{name}.pid").read_text())
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        pid = self.pid(name)
+        os.kill(pid, signum)
+        wait_gone(pid)
+
+    def token(self, user: str) -> str:
+        key = security.SigningKey.load(security.key_path(self.home))
+        return security.create_token(key, f"{user}@pool", ["read", "submit"], 3600)
+
+    def schedd(self, token: str | None = None) -> Schedd:
+        return Schedd(token=token, config=self.config)
+
+    def submit(self, description: str, token: str | None = None) -> int:
+        with self.schedd(token) as schedd:
+            return schedd.submit(description, cwd=str(self.home)).cluster()
+
+    def finished(self, cluster: int) -> list:
+        with self.schedd() as schedd:
+            return list(schedd.history(f"ClusterId == {cluster}"))
+
+    def wait_done(self, cluster: int, count: int, timeout: float = TIMEOUT) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = self.finished(cluster)
+            if len(done) >= count:
+                return done
+            time.sleep(0.2)
+        with self.schedd() as schedd:
+            left = schedd.query(f"ClusterId == {cluster}")
+        raise AssertionError(f"{len(self.finished(cluster))}/{count} done; still queued: "
+                             f"{[(a.eval('ProcId'), a.eval('JobStatus')) for a in left]}\n"
+                             + self.logs())
+
+    def slots(self) -> list:
+        with Collector(config=self.config) as collector:
+            return collector.query("Machine")
+
+    def logs(self) -> str:
+        found = []
+        for log in sorted((self.home / "log").glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()
+            found.append(f"--- {log.name}\n" + "\n".join(lines[-15:]))
+        return "\n".join(found)
+
+    def startd(self, instance: str, *args: str) -> None:
+        self.roost("startd", "--instance", instance, "--name", f"{instance}.test", *args)
+
+
+@pytest.fixture
+def pool(tmp_path):
+    pool = Pool(tmp_path / "home")
+    yield pool
+    pool.roost("pool", "down", check=False)
+
+
+def sweep(pool: Pool, count: int, *, extra: str = "", seconds: float = 0) -> str:
+    """A submit description of ``count`` jobs that each append their id to a file."""
+    run = f"sleep {seconds}; " if seconds else ""
+    return (f"executable = /bin/sh\n"
+            f"arguments = \"-c '{run}echo $(Cluster).$(Process) >> {pool.home}/effects'\"\n"
+            f"{extra}\nqueue {count}\n")
+
+
+def effects(pool: Pool) -> Counter:
+    path = pool.home / "effects"
+    return Counter(path.read_text().split()) if path.exists() else Counter()
+
+
+def test_pool_up_is_idempotent_and_runs_jobs(pool):
+    up = pool.roost("pool", "up", "--startds", "2")
+    assert "the pool is up: 2 slot(s)" in up.stdout
+    again = pool.roost("pool", "up", "--startds", "2")
+    assert "matchmaker is running" in again.stdout and "startd-2 is running" in again.stdout
+    assert {ad.eval("Name") for ad in pool.slots()} == {
+        f"slot1@{name}" for name in _startd_names(pool)}
+    cluster = pool.submit(sweep(pool, 20))
+    done = pool.wait_done(cluster, 20)
+    assert all(ad.eval("ExitCode") == 0 and ad.eval("JobStatus") == 4 for ad in done)
+    assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(20)})
+    status = pool.roost("pool", "status")
+    assert "startd-1" in status.stdout and "slots: 2" in status.stdout
+    down = pool.roost("pool", "down")
+    assert "matchmaker stopped" in down.stdout
+    assert pool.roost("pool", "status", check=False).returncode == 1
+
+
+def _startd_names(pool: Pool) -> set[str]:
+    import socket
+
+    return {f"{socket.getfqdn()}-{i}" for i in (1, 2)}
+
+
+def test_requirements_start_and_rank_decide_where_jobs_run(pool):
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "1", "--memory", "512", "--attribute", 'Site="a"')
+    pool.startd("b", "--cpus", "1", "--memory", "512", "--attribute", 'Site="b"',
+                "--start", 'TARGET.Owner != "mallory"')
+    # Rank first, alone: a claim is reused for the owner's next job wherever it is.
+    ranked = pool.submit(sweep(pool, 1, extra='rank = TARGET.Site == "b"'))
+    pool.wait_done(ranked, 1)
+    only_a = pool.submit(sweep(pool, 6, extra='requirements = TARGET.Site == "a"'))
+    refused = pool.submit(sweep(pool, 3), token=pool.token("mallory"))
+    for cluster, count in ((only_a, 6), (refused, 3)):
+        pool.wait_done(cluster, count)
+    hosts = {cluster: {ad.eval("LastRemoteHost") for ad in pool.finished(cluster)}
+             for cluster in (only_a, ranked, refused)}
+    assert all(host.endswith("@b.test") for host in hosts[ranked]), hosts
+    assert all(host.endswith("@a.test") for host in hosts[only_a]), hosts
+    assert all(host.endswith("@a.test") for host in hosts[refused]), hosts
+    never = pool.roost("submit", "-", check=False)  # empty stdin: an error, not a hang
+    assert never.returncode != 0
+
+
+def test_a_job_that_matches_nothing_is_said_so(pool, tmp_path):
+    pool.roost("pool", "up")
+    (pool.home / "big.sub").write_text(sweep(pool, 1, extra="request_memory = 100000000"))
+    submitted = pool.roost("submit", str(pool.home / "big.sub"))
+    assert "WARNING: no slot of the 1 in the pool matches job" in submitted.stderr
+    cluster = submitted.stdout.split()[-1].rstrip(".")
+    time.sleep(3)  # a cycle or two
+    report = pool.roost("analyze", f"{cluster}.0").stdout
+    assert "is idle" in report and "have too few resources left" in report
+    assert "No slot in the pool can run this job" in report
+    assert "asking for fewer resources" in report
+
+
+def test_equal_owners_share_a_saturated_pool(pool):
+    # Claims go back to the negotiator every 2 s (CLAIM_WORKLIFE), so shares can move.
+    pool.env["ROOST_SCHEDD_CLAIM_WORKLIFE"] = "2"
+    pool.roost("pool", "up", "--startds", "0")
+    for name in ("a", "b"):
+        pool.startd(name, "--cpus", "2", "--memory", "1024", "--slots", "2")
+    alice, bob = pool.token("alice"), pool.token("bob")
+    first = pool.submit(sweep(pool, 40, seconds=1), token=alice)
+    second = pool.submit(sweep(pool, 40, seconds=1), token=bob)
+    samples = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(samples) < 12:
+        running = Counter(str(ad.eval("RemoteOwner")) for ad in pool.slots()
+                          if ad.eval("State") == "Claimed")
+        if sum(running.values()) == 4:
+            samples.append((running["alice"], running["bob"]))
+        time.sleep(0.5)
+    assert samples, pool.logs()
+    alice_share = sum(a for a, _ in samples) / (4 * len(samples))
+    assert 0.3 <= alice_share <= 0.7, samples
+    pool.wait_done(first, 40)
+    pool.wait_done(second, 40)
+    with pool.schedd() as schedd:
+        users = {a.name: a for a in _priorities(pool)}
+    assert {"alice", "bob"} <= set(users), users
+    del schedd
+
+
+def _priorities(pool: Pool) -> list:
+    from roost.client import Negotiator
+
+    with Negotiator(config=pool.config) as negotiator:
+        return negotiator.user_priorities()
+
+
+def test_sigkill_of_the_schedd_loses_nothing_and_runs_nothing_twice(pool):
+    pool.roost("pool", "up")
+    cluster = pool.submit(sweep(pool, 30, seconds=0.5))
+    time.sleep(3)
+    pool.kill("schedd")
+    pool.roost("schedd")
+    time.sleep(2)
+    pool.kill("schedd")
+    pool.roost("schedd")
+    done = pool.wait_done(cluster, 30)
+    assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(30)})
+    assert all(ad.eval("JobStatus") == 4 for ad in done)
+
+
+def test_sigkill_of_a_startd_requeues_its_jobs_after_the_lease(pool):
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "1", "--memory", "512")
+    cluster = pool.submit(sweep(pool, 1, seconds=300))
+    deadline = time.monotonic() + 30
+    while not any(ad.eval("State") == "Claimed" for ad in pool.slots()):
+        assert time.monotonic() < deadline, pool.logs()
+        time.sleep(0.2)
+    pool.kill("startd-a")
+    pool.startd("b", "--cpus", "1", "--memory", "512")
+    with pool.schedd() as schedd:
+        deadline = time.monotonic() + 40
+        while True:
+            (job,) = schedd.query(f"ClusterId == {cluster}")
+            if job.eval("NumMachineLosses") == 1:
+                break
+            assert time.monotonic() < deadline, pool.logs()
+            time.sleep(0.5)
+        assert job.eval("JobStatus") in (1, 2)
+        schedd.act(_remove(), f"{cluster}")
+
+
+def _remove():
+    from roost.client import JobAction
+
+    return JobAction.Remove
