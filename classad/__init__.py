@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 
 from . import _functions  # noqa: F401  (fills the registry of built-in functions)
-from ._analysis import AttributeTerm, AttributeTerms, attribute_terms
+from ._analysis import AttributeTerm, AttributeTerms, attribute_terms, conjuncts
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
 from ._exprtree import ExprTree
@@ -60,6 +60,7 @@ __all__ = [
     "Value",
     "ad_from_pairs",
     "attribute_terms",
+    "conjuncts",
     "ad_to_pairs",
     "job_arguments",
     "job_environment",

@@ -44,6 +44,13 @@ def attribute_terms(expr: ExprTree | str) -> AttributeTerms:
     return AttributeTerms(terms, complete)
 
 
+def conjuncts(expr: ExprTree | str) -> list[ExprTree]:
+    """The expression's top-level ``&&`` chain, one tree per clause (the expression itself
+    when it is no ``&&``): what ``roost analyze`` tests clause by clause."""
+    node = (expr if isinstance(expr, ExprTree) else ExprTree(expr))._node
+    return [ExprTree._wrap(conjunct) for conjunct in _conjuncts(node)]
+
+
 def _unwrap(node: ast.Node) -> ast.Node:
     while isinstance(node, ast.Paren):
         node = node.expr
