@@ -372,6 +372,8 @@ class Startd:
         self._closed = True
         self._waiter.wake()
         self._reaper.join(5)
+        if not self._reaper.is_alive():
+            self._waiter.close()
 
     # -- carrying out what the slots say -----------------------------------------------------
 
@@ -464,7 +466,6 @@ class Startd:
             except Exception:
                 log.exception("reaping jobs failed")
                 time.sleep(0.1)
-        self._waiter.close()
 
     def _job_ended(self, job: starter.RunningJob, result: starter.JobResult) -> None:
         with self._lock:
