@@ -10,12 +10,13 @@ queue administrator: owners change their own jobs, administrators anyone's.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from classad import ClassAd, ExprTree
 from schedd import lifecycle, queue_store
@@ -273,6 +274,27 @@ class JobQueue:
         with self.engine.connect() as connection:
             return queue_store.idle_job_for(connection, owner, self.now(), accept, exclude)
 
+    @contextlib.contextmanager
+    def _writing(self, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction.  ``durable=False`` commits without waiting for the disk
+        (SQLite's synchronous=NORMAL in WAL mode, PostgreSQL's synchronous_commit=off), as
+        HTCondor's schedd commits a job's run-time updates "non-durably": a crash of the
+        process loses nothing, a power cut may lose the last such commits, and the next
+        durable commit makes them durable too.  Submits, edits, actions and the end of a
+        run are always durable; so is everything acknowledged to a user."""
+        with self._write, self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite and not durable:
+                connection.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with connection.begin():
+                    if connection.dialect.name == "postgresql" and not durable:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield connection
+            finally:
+                if sqlite and not durable:
+                    connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+
     # -- claims --------------------------------------------------------------------------
 
     def claims(self) -> list:
@@ -285,7 +307,7 @@ class JobQueue:
             connection.execute(insert(ClaimRecord).values(**record))
 
     def set_claim_job(self, claim_id: str, job_id: str) -> None:
-        with self._write, self.engine.begin() as connection:
+        with self._writing(durable=False) as connection:
             connection.execute(update(ClaimRecord).where(ClaimRecord.claim_id == claim_id)
                                .values(job_id=job_id))
 
@@ -294,9 +316,9 @@ class JobQueue:
             connection.execute(delete(ClaimRecord).where(ClaimRecord.claim_id == claim_id))
 
     def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
-        """A claimed slot began running the job."""
+        """A claimed slot began running the job (not durable: see ``_writing``)."""
         return self._event(job_id, "started", event.time,
-                           lambda ad: lifecycle.job_started(ad, event))
+                           lambda ad: lifecycle.job_started(ad, event), durable=False)
 
     def job_exited(self, job_id: str, event: lifecycle.JobExited) -> ClassAd:
         """A run ended; the job completes, waits out its back-off, or is held, as its
@@ -304,8 +326,9 @@ class JobQueue:
         return self._event(job_id, "exited", event.time,
                            lambda ad: lifecycle.job_exited(ad, event))
 
-    def _event(self, job_id: str, kind: str, now: int, decide) -> ClassAd:
-        with self._write, self.engine.begin() as connection:
+    def _event(self, job_id: str, kind: str, now: int, decide, *,
+               durable: bool = True) -> ClassAd:
+        with self._writing(durable) as connection:
             selected = list(self._selected(connection, [job_id], ""))
             if len(selected) != 1 or "." not in job_id:
                 raise QueueError("not-found", f"no job {job_id} in the queue")

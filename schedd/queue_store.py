@@ -604,9 +604,41 @@ def _string(ad: ClassAd, name: str) -> str:
 
 def idle_job_for(connection: Connection, owner: str, now: int, accept, exclude: set[str]
                  ) -> ClassAd | None:
-    """The first of an owner's runnable idle jobs (in ``idle_jobs``'s order) that
+    """The first of an owner's runnable idle jobs (by JobPrio, then cluster and proc) that
     ``accept(ad)`` takes and whose id is not in ``exclude``.  The procs of a cluster that
-    hold nothing of their own share one ad, so one test serves them all."""
+    hold nothing of their own share one ad, so one test serves them all.
+
+    The first rows in that order are read first, which is all a claim reusing itself for
+    the next job of a big cluster needs; only when none of them will do are all the
+    owner's idle jobs looked at."""
+    ready = and_(Job.status == JobStatus.IDLE, func.lower(Job.owner) == owner.lower(),
+                 or_(Job.retry_after.is_(None), Job.retry_after <= now))
+    limit = len(exclude) + _FIRST_ROWS
+    clusters = ClusterAds(connection)
+    verdicts: dict[int, bool] = {}
+    rows = connection.execute(select(Job).where(ready).order_by(
+        Job.job_prio.desc(), Job.cluster_id, Job.proc_id).limit(limit)).all()
+    for row in rows:
+        if f"{row.cluster_id}.{row.proc_id}" in exclude:
+            continue
+        if not row.ad and verdicts.get(row.cluster_id) is False:
+            continue
+        ad = materialize(clusters.get(row.cluster_id), row)
+        taken = accept(ad)
+        if not row.ad:
+            verdicts[row.cluster_id] = taken
+        if taken:
+            return ad
+    if len(rows) < limit:
+        return None
+    return _idle_job_by_cluster(connection, owner, now, accept, exclude)
+
+
+_FIRST_ROWS = 64  # rows idle_job_for reads before it looks at every idle job
+
+
+def _idle_job_by_cluster(connection: Connection, owner: str, now: int, accept,
+                         exclude: set[str]) -> ClassAd | None:
     for ad, count in idle_jobs(connection, owner, now):
         if not accept(ad):
             continue
