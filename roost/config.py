@@ -75,6 +75,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("schedd", "claim_worklife"): Key(
         int, 1200, "seconds a claim takes new jobs before it is given back to the "
         "negotiator (HTCondor's CLAIM_WORKLIFE; -1: for ever)", minimum=-1),
+    ("schedd", "max_watchers"): Key(
+        int, 1000, "job event streams (roost wait) the schedd serves at once; each holds "
+        "a sleeping thread", minimum=1),
     ("schedd", "query_batch"): Key(
         int, 500, "job ads per message in a query's reply stream", minimum=1),
     ("startd", "address"): Key(str, "127.0.0.1:0", "the address the startd binds (port 0: any)"),

@@ -136,14 +136,16 @@ class Daemon:
         register: Callable[[grpc.Server], None],
         address: str,
         interceptors: Sequence[Any] = (),
+        max_workers: int = MAX_WORKERS,
     ) -> int:
         """Serve on ``address`` (with TLS if ``[tls]`` is configured): ``register(server)``
         adds the servicers, then the server starts and health turns SERVING.  Returns the
-        port."""
+        port.  ``max_workers`` threads at most serve calls; they are made only as calls
+        need them."""
         from grpc_health.v1 import health_pb2
 
         server, port, health = _new_server(
-            address, interceptors, _tls_from(self.config), MAX_WORKERS, MAX_MESSAGE_BYTES
+            address, interceptors, _tls_from(self.config), max_workers, MAX_MESSAGE_BYTES
         )
         try:
             register(server)

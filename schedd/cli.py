@@ -30,7 +30,7 @@ def _serve(daemon) -> None:
 
     from roost import security
     from roost.client import Negotiator, Startd, address_file
-    from roost.daemon import write_address
+    from roost.daemon import MAX_WORKERS, write_address
     from roost.rpc import schedd_pb2_grpc
     from schedd.advertise import ScheddAds
     from schedd.claims import ClaimRunner
@@ -53,13 +53,15 @@ def _serve(daemon) -> None:
     runner = ClaimRunner(jobs, lambda address: Startd(address, token, config=config),
                          lease=config.get("schedd", "claim_lease"),
                          worklife=config.get("schedd", "claim_worklife"))
+    watchers = config.get("schedd", "max_watchers")
     service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"),
-                            on_match=runner.matched)
+                            on_match=runner.matched, max_streams=watchers)
     address = config.get("schedd", "address")
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
+        max_workers=MAX_WORKERS + watchers,
     )
     host = address.rpartition(":")[0] or "127.0.0.1"
     service.address = f"{host}:{port}"

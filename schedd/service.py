@@ -48,14 +48,15 @@ _CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
           "denied": grpc.StatusCode.PERMISSION_DENIED,
           "not-found": grpc.StatusCode.NOT_FOUND}
 
-# JobEvents streams.  Each holds one of the server's threads while it is open (the daemon
-# serves calls from a pool of roost.daemon.MAX_WORKERS), so at most half of them may be
-# streams: more are refused with RESOURCE_EXHAUSTED rather than leave no thread for Submit
-# and Act.  A stream whose reader falls _EVENT_BACKLOG changes behind is ended with
+# JobEvents streams.  Each holds one of the server's threads while it is open, sleeping
+# until there is news, so the schedd serves calls from MAX_WORKERS threads plus one per
+# stream it allows (schedd.max_watchers; threads are made only as calls need them), and
+# refuses streams beyond that with RESOURCE_EXHAUSTED rather than leave no thread for
+# Submit and Act.  A stream whose reader falls _EVENT_BACKLOG changes behind is ended with
 # RESOURCE_EXHAUSTED: its reader reconnects and reads the queue again, and the schedd keeps
 # nothing for it meanwhile.  With nothing to send, a stream wakes every _EVENT_POLL seconds
 # (it is woken at once when its call ends).
-_MAX_STREAMS = MAX_WORKERS // 2
+_MAX_STREAMS = MAX_WORKERS // 2  # the default, for a server of MAX_WORKERS threads
 _EVENT_BACKLOG = 10_000
 _EVENT_POLL = 30.0
 # The initial metadata a JobEvents stream sends once it is subscribed.
@@ -189,7 +190,8 @@ class _Subscribers:
 
 class ScheddService(schedd_pb2_grpc.ScheddServicer):
     def __init__(self, jobs: JobQueue, *, name: str, address: str = "",
-                 query_batch: int = 500, on_match=None) -> None:
+                 query_batch: int = 500, on_match=None,
+                 max_streams: int | None = None) -> None:
         self.jobs = jobs
         self.name = name
         self.address = address
@@ -198,7 +200,7 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         # What becomes of a match the negotiator hands over: on_match(owner, slot_ad,
         # claim_id), which claims the slot and runs jobs there (schedd.claims).
         self.on_match = on_match
-        self._subscribers = _Subscribers()
+        self._subscribers = _Subscribers(max_streams)
         jobs.listen(self._subscribers.publish)
 
     def _fail(self, context: grpc.ServicerContext, error: QueueError):

@@ -128,3 +128,35 @@ def test_schedd_ads_reach_the_collector(pool, tmp_path, capsys):
         (schedd,) = collector.query("Scheduler")
     assert submitter["IdleJobs"] == 2
     assert schedd["TotalIdleJobs"] == 2
+
+
+def test_many_watchers_are_served_and_submits_go_on(pool):
+    import threading
+
+    from classad import ClassAd
+
+    watchers, received = [], []
+    lock = threading.Lock()
+
+    def watch(client):
+        for event in client.job_events(include_current=False):
+            if event.kind == "submitted":
+                with lock:
+                    received.append(event.job_id)
+                return
+
+    threads = []
+    for _ in range(100):
+        client = Schedd()
+        watchers.append(client)
+        thread = threading.Thread(target=watch, args=(client,), daemon=True)
+        thread.start()
+        threads.append(thread)
+    time.sleep(2)  # every stream subscribed
+    with Schedd() as schedd:
+        cluster = schedd.submit(ClassAd({"Cmd": "/bin/true"})).cluster()
+    for thread in threads:
+        thread.join(20)
+    for client in watchers:
+        client.close()
+    assert received == [f"{cluster}.*"] * 100  # a submit is one event for its cluster
