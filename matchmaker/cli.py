@@ -90,7 +90,30 @@ def _negotiator(daemon, key, collector, machine: str):
         client = Schedd(submitter_ad.eval("ScheddIpAddr"), token, config=config)
         return ScheddTalk(client, token, submitter_ad.eval("Name"), negotiator_ad)
 
+    default = config.get("matchmaker", "concurrency_limit_default")
     negotiator = Negotiator(collector.store, collector.lock, accountant,
                             name=f"negotiator@{machine}", talk=talk, save=accounts.save,
-                            interval=config.get("matchmaker", "negotiator_interval"))
+                            interval=config.get("matchmaker", "negotiator_interval"),
+                            limits=_limits(config.get("matchmaker", "concurrency_limits")),
+                            limit_default=None if default < 0 else float(default))
     return negotiator, NegotiatorService(negotiator, save=accounts.save)
+
+
+def _limits(text: str) -> dict[str, float]:
+    """``matchmaker.concurrency_limits``: ``"xsw = 3, database = 2"`` (HTCondor's
+    ``XSW_LIMIT = 3``...)."""
+    from roost.errors import RoostError
+
+    limits: dict[str, float] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, equals, value = item.partition("=")
+        try:
+            if not equals or not name.strip():
+                raise ValueError
+            limits[name.strip()] = float(value)
+        except ValueError:
+            raise RoostError(f"matchmaker.concurrency_limits: {item.strip()!r} is not "
+                             "NAME = NUMBER") from None
+    return limits

@@ -25,6 +25,9 @@ HTCondor's (reference section 3.2, cm-configuration.rst "The Negotiation Cycle")
   slot can serve several jobs, and the submitter is charged the job's ``RequestCpus``.
 - **Claimed slots** are not matched (no preemption), but they count in the pie and in the
   statistics.
+- **Concurrency limits** (``matchmaker.limits``): a job whose ``ConcurrencyLimits`` would
+  exceed a limit, counting what running jobs hold and what this cycle matched, is not
+  matched; the match carries ``MatchedConcurrencyLimits``.
 
 **Speed.**  Slots that agree on every attribute the match and the ranks can look at
 (the closure of what their own Requirements and Rank refer to, what the jobs' Requirements
@@ -39,7 +42,7 @@ resources), those that would match but are claimed, the matches, and whether the
 submitter's share ran out first.
 
 Left out: preemption (by rank or priority; PREEMPTION_REQUIREMENTS, PREEMPTION_RANK),
-floors, accounting groups and concurrency limits.
+floors, and accounting groups.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from dataclasses import dataclass, field
 
 from classad import ClassAd, ExprTree, Value, requirements_hold
 from classad import rank as job_rank
+from matchmaker.limits import Limits, matched_text
 
 PRE_JOB_RANK = ("(10000000 * My.Rank) + (1000000 * (RemoteOwner =?= UNDEFINED)) "
                 "- (100000 * Cpus) - Memory")
@@ -134,9 +138,11 @@ class Policy:
 
 
 def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
-              policy: Policy = Policy()) -> Outcome:
-    """One cycle (see the module's docstring)."""
+              policy: Policy = Policy(), limits: Limits | None = None) -> Outcome:
+    """One cycle (see the module's docstring); ``limits``: the pool's concurrency limits,
+    with what the running jobs hold."""
     pool = _Pool(list(offers), submitters, policy)
+    pool.limits = limits
     outcome = Outcome(pool_weight=pool.weight)
     in_use = pool.in_use()
     wanting = [s for s in sorted(submitters, key=lambda s: (s.priority, s.name)) if s.requests]
@@ -228,6 +234,7 @@ class _Pool:
         self.post_refers_to_job = _refers_to_target(self.post)
         self.classes: dict[tuple, _Class] = {}
         self.class_list: list[_Class] = []  # in the order they were made
+        self.limits: Limits | None = None
         self.weight = 0.0
         for slot in self.slots:
             self.weight += _weight(slot.ad)
@@ -316,6 +323,17 @@ class _Queue:
             request, count = entry
             if count <= 0 or request.autocluster_id in self.done:
                 continue
+            wanted = request.job_ad.eval("ConcurrencyLimits")
+            wanted = wanted if isinstance(wanted, str) and wanted.strip() else None
+            if wanted is not None and pool.limits is not None:
+                try:
+                    verdict = pool.limits.allows(wanted)
+                except ValueError as error:
+                    self.done[request.autocluster_id] = f"bad ConcurrencyLimits: {error}"
+                    continue
+                if not verdict:
+                    self.done[request.autocluster_id] = verdict.reason
+                    continue
             found = self._best(pool, request)
             if found is None:
                 self.done[request.autocluster_id] = "no free slot matches"
@@ -328,6 +346,10 @@ class _Queue:
             if weight > budget + 1e-9:
                 return None  # the rest of the share is too small for this job
             matched, weight = pool.take(cls, slot, request.job_ad)
+            if wanted is not None and pool.limits is not None:
+                pool.limits.take(wanted)
+                matched = matched.copy()
+                matched["MatchedConcurrencyLimits"] = matched_text(wanted)
             entry[1] -= 1
             stats = outcome.stats[self.submitter.name, request.autocluster_id]
             stats.matched += 1

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from classad import ClassAd
 from matchmaker.accountant import Accountant
+from matchmaker.limits import Limits, tally
 from matchmaker.negotiation import (
     Offer,
     Outcome,
@@ -64,6 +65,7 @@ class CycleStats:
 class _Remembered:
     updates: int  # the slot ad's update count when it was matched
     until: float
+    limits: str = ""  # the match's MatchedConcurrencyLimits, held until the ad shows them
 
 
 @dataclass
@@ -88,7 +90,8 @@ class Negotiator:
                  name: str = "negotiator",
                  talk: Callable, save: Callable[[Accountant], None] = lambda a: None,
                  policy: Policy | None = None, clock: Callable[[], float] = time.time,
-                 interval: float = 20.0) -> None:
+                 interval: float = 20.0, limits: dict[str, float] | None = None,
+                 limit_default: float | None = None) -> None:
         self.store = store
         self.lock = lock
         self.name = name
@@ -98,6 +101,10 @@ class Negotiator:
         self.policy = policy or Policy()
         self.clock = clock
         self.interval = interval
+        # Concurrency limits: name -> capacity, and the capacity of names not listed
+        # (None: unlimited); no limits at all when neither is set.
+        self.limits = limits if limits or limit_default is not None else None
+        self.limit_default = limit_default
         self.cycles: deque[CycleStats] = deque(maxlen=KEPT_CYCLES)
         self.records: dict[tuple[str, int], Record] = {}
         self._remembered: dict[str, _Remembered] = {}
@@ -173,7 +180,14 @@ class Negotiator:
             account = self.accountant.account(owner)
             submitters.append(Submitter(name, owner, account.effective_priority, requests,
                                         account.ceiling))
-        outcome = negotiate(offers, submitters, self.policy)
+        limits = None
+        if self.limits is not None:
+            # What running jobs hold, and what matches not yet in the ads will.
+            held = tally([text for stored in machines
+                          if isinstance(text := stored.ad.eval("ConcurrencyLimits"), str)]
+                         + [r.limits for r in self._remembered.values() if r.limits])
+            limits = Limits(self.limits, self.limit_default, in_use=held)
+        outcome = negotiate(offers, submitters, self.policy, limits)
         # As HTCondor, a match is charged from when it is made: what the submitters hold
         # until the next cycle includes what they were just given.
         for match in outcome.matches:
@@ -241,8 +255,10 @@ class Negotiator:
         updates = {stored.name: stored.updates for stored in machines}
         for match in outcome.matches:
             if match.slot_ad.eval("PartitionableSlot") is not True:
+                limits = match.slot_ad.eval("MatchedConcurrencyLimits")
                 self._remembered[match.slot_name] = _Remembered(
-                    updates.get(match.slot_name, 0), now + MATCH_MEMORY)
+                    updates.get(match.slot_name, 0), now + MATCH_MEMORY,
+                    limits if isinstance(limits, str) else "")
 
     def _record(self, outcome: Outcome, submitters, talks, now: float) -> None:
         requests: dict[tuple[str, int], Request] = {

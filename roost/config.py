@@ -60,6 +60,12 @@ SCHEMA: dict[tuple[str, str], Key] = {
         int, 500, "ads per message in a query's reply stream", minimum=1),
     ("matchmaker", "negotiator_interval"): Key(
         int, 20, "seconds between negotiation cycles", minimum=1),
+    ("matchmaker", "concurrency_limits"): Key(
+        str, "", "concurrency limits the negotiator enforces: 'xsw = 3, database = 2' "
+        "(HTCondor's <NAME>_LIMIT); jobs name them in ConcurrencyLimits"),
+    ("matchmaker", "concurrency_limit_default"): Key(
+        int, -1, "the limit of names concurrency_limits does not list (-1: unlimited; "
+        "HTCondor's CONCURRENCY_LIMIT_DEFAULT)", minimum=-1),
     ("schedd", "address"): Key(str, "127.0.0.1:0", "the address the schedd binds (port 0: any)"),
     ("schedd", "database_url"): Key(
         str, "", "SQLAlchemy URL of the job queue (empty: SQLite under the roost home)"),

@@ -167,13 +167,16 @@ class ClaimRunner:
             log.info("%s refused the claim: %s", slot_ad.eval("Name"), reply.reason)
             client.close()
             return
+        claimed = reply.slot_ad.copy() if reply.slot_ad is not None else slot_ad.copy()
+        if "MatchedConcurrencyLimits" in slot_ad:
+            claimed["MatchedConcurrencyLimits"] = slot_ad.lookup("MatchedConcurrencyLimits")
         record = {"claim_id": reply.claim_id, "startd_address": address,
                   "slot_name": str(reply.slot_ad.eval("Name")), "owner": owner,
-                  "slot_ad": reply.slot_ad.print_old() if reply.slot_ad else "",
+                  "slot_ad": claimed.print_old(),
                   "job_id": _job_id(job), "lease": self.lease}
         self.jobs.add_claim(**record)
         self._hold(reply.claim_id, address, client)
-        self._serve(client, reply.claim_id, owner, reply.slot_ad or slot_ad, job)
+        self._serve(client, reply.claim_id, owner, claimed, job)
 
     def _run_recovered(self, record) -> None:
         client = self.startd(record.startd_address)
@@ -278,9 +281,17 @@ class ClaimRunner:
     # -- helpers ---------------------------------------------------------------------------
 
     def _next_job(self, owner: str, slot_ad: ClassAd) -> ClassAd | None:
+        """The owner's next idle job the slot takes and that needs the concurrency limits
+        the match was made with (as HTCondor's schedd, a claim is not reused for a job
+        whose limits the negotiator did not grant)."""
+        granted = _limits_text(slot_ad.eval("MatchedConcurrencyLimits"))
+
+        def runs_here(ad: ClassAd) -> bool:
+            return (_limits_text(ad.eval("ConcurrencyLimits")) == granted
+                    and classad.symmetric_match(ad, slot_ad))
+
         with self._lock:
-            job = self.jobs.idle_job_for(
-                owner, lambda ad: classad.symmetric_match(ad, slot_ad), self._reserved)
+            job = self.jobs.idle_job_for(owner, runs_here, self._reserved)
             if job is not None:
                 self._reserved.add(_job_id(job))
             return job
@@ -320,6 +331,10 @@ class ClaimRunner:
                     client.keep_alive(claim_id)
                 except (RoostError, ValueError) as error:
                     log.info("keep-alive of a claim at %s failed: %s", address, error)
+
+
+def _limits_text(value) -> str:
+    return "".join(value.lower().split()) if isinstance(value, str) else ""
 
 
 def _job_id(job: ClassAd) -> str:

@@ -362,7 +362,8 @@ _CORE_ATTRIBUTES = frozenset(name.lower() for name in (
     "State", "Activity", "EnteredCurrentState", "EnteredCurrentActivity", _CURRENT_TIME,
     "JobStart", "JobId", "RemoteOwner", "RemoteUser", "Draining"))
 # Job attributes copied into the slot ad while it is claimed (attribute of slot, of job).
-_CLAIM_ATTRIBUTES = (("RemoteOwner", "Owner"), ("RemoteUser", "User"))
+_CLAIM_ATTRIBUTES = (("RemoteOwner", "Owner"), ("RemoteUser", "User"),
+                     ("ConcurrencyLimits", "ConcurrencyLimits"))
 
 
 def _new_claim_id() -> str:

@@ -143,3 +143,19 @@ def test_nothing_to_do():
     assert negotiate([], [submitter("alice", (5, job()))]).matches == []
     assert negotiate([slot("a")], []).matches == []
     assert negotiate([slot("a", state="Owner")], [submitter("alice", (5, job()))]).matches == []
+
+
+def test_concurrency_limits_cap_matches_counting_running_jobs():
+    from matchmaker.limits import Limits
+
+    offers = [slot(f"s{n}", slot_id=n) for n in range(10)]
+    licensed = job()
+    licensed["ConcurrencyLimits"] = "XSW"
+    outcome = negotiate(offers, [submitter("alice", (10, licensed))],
+                        limits=Limits({"xsw": 3}, in_use={"xsw": 1}))
+    assert len(outcome.matches) == 2
+    assert all(m.slot_ad.eval("MatchedConcurrencyLimits") == "xsw" for m in outcome.matches)
+    stats = outcome.stats["alice@submit", 1]
+    assert "concurrency limit xsw reached" in stats.reason
+    # Without the limits, or for jobs naming none, all the slots are used.
+    assert len(negotiate(offers, [submitter("alice", (10, licensed))]).matches) == 10

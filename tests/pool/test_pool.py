@@ -251,3 +251,20 @@ def _remove():
     from roost.client import JobAction
 
     return JobAction.Remove
+
+
+def test_a_concurrency_limit_holds_across_the_pool(pool):
+    pool.env["ROOST_MATCHMAKER_CONCURRENCY_LIMITS"] = "xsw = 1"
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "2", "--memory", "1024", "--slots", "2")
+    cluster = pool.submit(sweep(pool, 4, seconds=1, extra="concurrency_limits = XSW"))
+    free = pool.submit(sweep(pool, 2, seconds=1))
+    most = 0
+    deadline = time.monotonic() + 60
+    while len(pool.finished(cluster)) < 4 and time.monotonic() < deadline:
+        most = max(most, sum(1 for ad in pool.slots()
+                             if str(ad.eval("ConcurrencyLimits")).lower() == "xsw"))
+        time.sleep(0.2)
+    assert len(pool.finished(cluster)) == 4, pool.logs()
+    pool.wait_done(free, 2)
+    assert most == 1
