@@ -57,6 +57,7 @@ how to show them:
   -json              whole job ads as a JSON array
   -af ATTR...        the values of these attributes or expressions, separated by spaces,
                      a line per job (also -autoformat); the list ends at the next option
+  -better-analyze    why the jobs do or do not run (as 'roost analyze'; also -analyze)
   -help              show this help and exit
 
 Options take one dash or two and may be shortened (-nob, -ho, -r, -al, -tot, -c, -l)."""
@@ -135,6 +136,8 @@ Q_GRAMMAR = Grammar(
         ("allusers", 2, {"all_users": True}),
         ("all-users", 2, {"all_users": True}),
         ("totals", 3, {"totals_only": True}),
+        ("better-analyze", 2, {"style": "analyze"}),
+        ("analyze", 2, {"style": "analyze"}),
     ),
     valued=(("constraint", 1), ("limit", 3)),
 )
@@ -240,6 +243,23 @@ def history_main(argv: Sequence[str]) -> int:
     return cli_options.run_command(parse_history(argv), HISTORY_HELP, run_history)
 
 
+_ANALYZED = 10  # jobs -better-analyze reports on unless -limit says otherwise
+
+
+def _analyze(schedd, constraint: str, limit: int) -> str:
+    import io
+
+    from roost.analyze_cli import report
+
+    ids = [f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}" for ad in
+           schedd.iter_query(constraint, ["ClusterId", "ProcId"], limit)]
+    if not ids:
+        return "No job matches.\n"
+    out = io.StringIO()
+    report(ids, out)
+    return out.getvalue()
+
+
 def _expressions(options: Options) -> list:
     """Every -constraint checked and the -af expressions parsed, before anything is sent."""
     for text in options.constraints:
@@ -275,6 +295,8 @@ def run_q(options: Options, terminal_width: int = 0, now: int | None = None) -> 
     with connect() as schedd:
         user = schedd.user
         constraint = build_constraint(options, user)
+        if options.style == "analyze":
+            return _analyze(schedd, constraint, options.limit or _ANALYZED)
         if options.style != "table":
             projection = _whole_ads_projection(options, exprs, q_format.JOB_ID_ATTRS)
             ads = q_format.sort_jobs(schedd.iter_query(constraint, projection, options.limit))

@@ -174,6 +174,7 @@ def test_a_job_that_matches_nothing_is_said_so(pool, tmp_path):
     assert "is idle" in report and "have too few resources left" in report
     assert "No slot in the pool can run this job" in report
     assert "asking for fewer resources" in report
+    assert pool.roost("q", "-better-analyze", cluster).stdout == report
 
 
 def test_equal_owners_share_a_saturated_pool(pool):
@@ -268,3 +269,15 @@ def test_a_concurrency_limit_holds_across_the_pool(pool):
     assert len(pool.finished(cluster)) == 4, pool.logs()
     pool.wait_done(free, 2)
     assert most == 1
+
+
+def test_sigkill_of_the_matchmaker_loses_nothing(pool):
+    pool.roost("pool", "up")
+    cluster = pool.submit(sweep(pool, 40, seconds=0.2))
+    time.sleep(2)
+    pool.kill("matchmaker")
+    time.sleep(1)
+    pool.roost("pool", "up")  # brings back what is missing: the matchmaker
+    done = pool.wait_done(cluster, 40)
+    assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(40)})
+    assert all(ad.eval("JobStatus") == 4 for ad in done)
