@@ -95,7 +95,8 @@ def _negotiator(daemon, key, collector, machine: str):
                             name=f"negotiator@{machine}", talk=talk, save=accounts.save,
                             interval=config.get("matchmaker", "negotiator_interval"),
                             limits=_limits(config.get("matchmaker", "concurrency_limits")),
-                            limit_default=None if default < 0 else float(default))
+                            limit_default=None if default < 0 else float(default),
+                            groups=_groups(config))
     return negotiator, NegotiatorService(negotiator, save=accounts.save)
 
 
@@ -117,3 +118,37 @@ def _limits(text: str) -> dict[str, float]:
             raise RoostError(f"matchmaker.concurrency_limits: {item.strip()!r} is not "
                              "NAME = NUMBER") from None
     return limits
+
+
+def _groups(config):
+    """The accounting groups (``matchmaker.group_names``, ``group_quotas`` as
+    ``"group_a = 10, group_b = 40%"``: a number of cores, or a share of the parent's quota,
+    and ``group_accept_surplus``), or None when none are configured."""
+    from matchmaker.groups import GroupConfig
+    from roost.errors import RoostError
+
+    names = config.get("matchmaker", "group_names")
+    if not names.strip():
+        return None
+    settings: dict[str, object] = {
+        "group_names": names,
+        "group_accept_surplus": config.get("matchmaker", "group_accept_surplus")}
+    for item in config.get("matchmaker", "group_quotas").split(","):
+        if not item.strip():
+            continue
+        name, equals, value = item.partition("=")
+        value = value.strip()
+        try:
+            if not equals:
+                raise ValueError
+            if value.endswith("%"):
+                settings[f"group_quota_dynamic_{name.strip()}"] = float(value[:-1]) / 100
+            else:
+                settings[f"group_quota_{name.strip()}"] = float(value)
+        except ValueError:
+            raise RoostError(f"matchmaker.group_quotas: {item.strip()!r} is not GROUP = "
+                             "NUMBER or GROUP = PERCENT%") from None
+    try:
+        return GroupConfig.from_mapping(settings)
+    except ValueError as error:
+        raise RoostError(f"matchmaker groups: {error}") from None

@@ -41,8 +41,15 @@ job's Requirements reject, those that reject the job (their Requirements: START 
 resources), those that would match but are claimed, the matches, and whether the
 submitter's share ran out first.
 
-Left out: preemption (by rank or priority; PREEMPTION_REQUIREMENTS, PREEMPTION_RANK),
-floors, and accounting groups.
+- **Accounting groups** (``matchmaker.groups``): each group's quota and allocation for
+  the cycle come from HTCondor's hierarchical quotas (static and dynamic quotas, surplus
+  to groups that accept it); a job of a group that has reached its allocation is not
+  matched, and the match carries the group as ``RemoteGroup``.  Fair share between the
+  submitters is as above, across groups; HTCondor's per-group pie and starvation order
+  are left out.
+
+Left out: preemption (by rank or priority; PREEMPTION_REQUIREMENTS, PREEMPTION_RANK) and
+floors.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from dataclasses import dataclass, field
 
 from classad import ClassAd, ExprTree, Value, requirements_hold
 from classad import rank as job_rank
+from matchmaker.groups import ROOT, GroupConfig, assign_quotas, negotiation_limit
 from matchmaker.limits import Limits, matched_text
 
 PRE_JOB_RANK = ("(10000000 * My.Rank) + (1000000 * (RemoteOwner =?= UNDEFINED)) "
@@ -138,11 +146,14 @@ class Policy:
 
 
 def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
-              policy: Policy = Policy(), limits: Limits | None = None) -> Outcome:
+              policy: Policy = Policy(), limits: Limits | None = None,
+              groups: GroupConfig | None = None) -> Outcome:
     """One cycle (see the module's docstring); ``limits``: the pool's concurrency limits,
-    with what the running jobs hold."""
+    with what the running jobs hold; ``groups``: the accounting groups and their quotas."""
     pool = _Pool(list(offers), submitters, policy)
     pool.limits = limits
+    if groups is not None:
+        pool.quotas = _GroupBudget(groups, pool, submitters)
     outcome = Outcome(pool_weight=pool.weight)
     in_use = pool.in_use()
     wanting = [s for s in sorted(submitters, key=lambda s: (s.priority, s.name)) if s.requests]
@@ -235,6 +246,7 @@ class _Pool:
         self.classes: dict[tuple, _Class] = {}
         self.class_list: list[_Class] = []  # in the order they were made
         self.limits: Limits | None = None
+        self.quotas: _GroupBudget | None = None
         self.weight = 0.0
         for slot in self.slots:
             self.weight += _weight(slot.ad)
@@ -334,6 +346,11 @@ class _Queue:
                 if not verdict:
                     self.done[request.autocluster_id] = verdict.reason
                     continue
+            group = pool.quotas.group(request.job_ad) if pool.quotas is not None else None
+            if group is not None and not pool.quotas.allows(group, _job_cpus(request)):
+                self.done[request.autocluster_id] = (
+                    f"accounting group {group} is at its quota")
+                continue
             found = self._best(pool, request)
             if found is None:
                 self.done[request.autocluster_id] = "no free slot matches"
@@ -346,6 +363,10 @@ class _Queue:
             if weight > budget + 1e-9:
                 return None  # the rest of the share is too small for this job
             matched, weight = pool.take(cls, slot, request.job_ad)
+            if group is not None:
+                pool.quotas.take(group, weight)
+                matched = matched.copy()
+                matched["RemoteGroup"] = group
             if wanted is not None and pool.limits is not None:
                 pool.limits.take(wanted)
                 matched = matched.copy()
@@ -398,6 +419,48 @@ class _Queue:
                 stats.reason = self.done.get(request.autocluster_id) or (
                     "the submitter's fair share is used up" if stats.over_share
                     else "no free slot is left")
+
+
+# -- accounting groups ----------------------------------------------------------------------
+
+
+class _GroupBudget:
+    """What each accounting group may still be given in this cycle (``matchmaker.groups``:
+    HTCondor's hierarchical quotas).  A job's group is its ``AcctGroup``; the demand of a
+    group is the CPUs its idle jobs ask for, its usage the weight of the claimed slots
+    whose ``RemoteGroup`` it is."""
+
+    def __init__(self, config: GroupConfig, pool: _Pool, submitters: Sequence[Submitter]):
+        self.config = config
+        demand: dict[str, float] = {}
+        for submitter in submitters:
+            for request in submitter.requests:
+                group = self.group(request.job_ad)
+                demand[group] = demand.get(group, 0.0) + request.count * _job_cpus(request)
+        usage: dict[str, float] = {}
+        for slot in pool.slots:
+            group = slot.ad.eval("RemoteGroup")
+            if isinstance(group, str):
+                known = config.group_of(group)
+                usage[known] = usage.get(known, 0.0) + _weight(slot.ad)
+        allocations = assign_quotas(config, pool.weight, demand, usage)
+        self.left = {name: negotiation_limit(config, allocations, usage, name)
+                     - usage.get(name, 0.0) for name in allocations}
+
+    def group(self, job: ClassAd) -> str:
+        group = job.eval("AcctGroup")
+        return self.config.group_of(group) if isinstance(group, str) else ROOT
+
+    def allows(self, group: str, weight: float) -> bool:
+        return self.left.get(group, 0.0) + 1e-9 >= weight
+
+    def take(self, group: str, weight: float) -> None:
+        self.left[group] = self.left.get(group, 0.0) - weight
+
+
+def _job_cpus(request: Request) -> float:
+    cpus = request.job_ad.eval("RequestCpus")
+    return float(cpus) if isinstance(cpus, int | float) and cpus > 0 else 1.0
 
 
 # -- helpers ----------------------------------------------------------------------------------

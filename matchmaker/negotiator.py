@@ -8,10 +8,11 @@ decide, and sends each schedd its matches.  Cycles run every ``negotiator_interv
 seconds and at once when a schedd asks (Reschedule, after a submit), but never closer
 together than ``MIN_INTERVAL``, so a burst of submits costs one cycle.
 
-A slot matched in a cycle is left out of the next cycles until its ad changes (the
-startd advertises a claim at once) or ``MATCH_MEMORY`` seconds pass, so that a slot is not
-handed to two schedds while the first one claims it (HTCondor's startd goes to Matched for
-this).  Partitionable slots are not remembered: the startd refuses a claim it has no room
+A slot matched in a cycle is not matched again in the next cycles until its ad changes
+(the startd advertises a claim at once) or ``MATCH_MEMORY`` seconds pass, so that a slot is
+not handed to two schedds while the first one claims it (HTCondor's startd goes to Matched
+for this); meanwhile it counts as held by the match's owner, group and concurrency
+limits.  Partitionable slots are not remembered: the startd refuses a claim it has no room
 for, and the schedd drops that match.
 
 The last cycles' statistics (``CycleStats``) and, for each autocluster negotiated, what the
@@ -65,7 +66,7 @@ class CycleStats:
 class _Remembered:
     updates: int  # the slot ad's update count when it was matched
     until: float
-    limits: str = ""  # the match's MatchedConcurrencyLimits, held until the ad shows them
+    ad: ClassAd  # the slot as the match left it: Matched, with its owner, group and limits
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Negotiator:
                  talk: Callable, save: Callable[[Accountant], None] = lambda a: None,
                  policy: Policy | None = None, clock: Callable[[], float] = time.time,
                  interval: float = 20.0, limits: dict[str, float] | None = None,
-                 limit_default: float | None = None) -> None:
+                 limit_default: float | None = None, groups=None) -> None:
         self.store = store
         self.lock = lock
         self.name = name
@@ -105,6 +106,7 @@ class Negotiator:
         # (None: unlimited); no limits at all when neither is set.
         self.limits = limits if limits or limit_default is not None else None
         self.limit_default = limit_default
+        self.groups = groups  # a matchmaker.groups.GroupConfig, or None: no groups
         self.cycles: deque[CycleStats] = deque(maxlen=KEPT_CYCLES)
         self.records: dict[tuple[str, int], Record] = {}
         self._remembered: dict[str, _Remembered] = {}
@@ -154,10 +156,10 @@ class Negotiator:
             submitter_ads = [stored.ad for stored in self.store.select("Submitter")]
         offers = self._offers(machines, started)
         in_use: dict[str, float] = {}
-        for stored in machines:
-            owner = stored.ad.eval("RemoteOwner")
+        for offer in offers:
+            owner = offer.ad.eval("RemoteOwner")
             if isinstance(owner, str):
-                weight = stored.ad.eval("SlotWeight")
+                weight = offer.ad.eval("SlotWeight")
                 in_use[owner] = in_use.get(owner, 0.0) + (
                     float(weight) if isinstance(weight, int | float) else 1.0)
         self.accountant.update(in_use, started)
@@ -182,12 +184,11 @@ class Negotiator:
                                         account.ceiling))
         limits = None
         if self.limits is not None:
-            # What running jobs hold, and what matches not yet in the ads will.
-            held = tally([text for stored in machines
-                          if isinstance(text := stored.ad.eval("ConcurrencyLimits"), str)]
-                         + [r.limits for r in self._remembered.values() if r.limits])
+            # What running jobs hold, and what recent matches will (see _offers).
+            held = tally([text for offer in offers
+                          if isinstance(text := offer.ad.eval("ConcurrencyLimits"), str)])
             limits = Limits(self.limits, self.limit_default, in_use=held)
-        outcome = negotiate(offers, submitters, self.policy, limits)
+        outcome = negotiate(offers, submitters, self.policy, limits, self.groups)
         # As HTCondor, a match is charged from when it is made: what the submitters hold
         # until the next cycle includes what they were just given.
         for match in outcome.matches:
@@ -205,7 +206,7 @@ class Negotiator:
             self.save(self.accountant)
         except Exception:
             log.exception("cannot save the accountant")
-        self._remember(outcome, machines, started)
+        self._remember(outcome, submitters, machines, started)
         self._record(outcome, submitters, talks, started)
         rejections = sum(1 for stats in outcome.stats.values()
                          if stats.matched < stats.wanted)
@@ -246,19 +247,25 @@ class Negotiator:
             remembered = self._remembered.get(stored.name)
             if remembered is not None:
                 if stored.updates == remembered.updates and now < remembered.until:
+                    # Counted as held (pie, groups, limits), but not matched again.
+                    offers.append(Offer(remembered.ad, ""))
                     continue
                 del self._remembered[stored.name]
             offers.append(Offer(stored.ad, claim_id if isinstance(claim_id, str) else ""))
         return offers
 
-    def _remember(self, outcome: Outcome, machines, now: float) -> None:
+    def _remember(self, outcome: Outcome, submitters, machines, now: float) -> None:
         updates = {stored.name: stored.updates for stored in machines}
+        accounts = {s.name: s.account for s in submitters}
         for match in outcome.matches:
             if match.slot_ad.eval("PartitionableSlot") is not True:
-                limits = match.slot_ad.eval("MatchedConcurrencyLimits")
+                ad = match.slot_ad.copy()
+                ad["State"] = "Matched"
+                ad["RemoteOwner"] = accounts[match.submitter]
+                if "MatchedConcurrencyLimits" in ad:
+                    ad["ConcurrencyLimits"] = ad.lookup("MatchedConcurrencyLimits")
                 self._remembered[match.slot_name] = _Remembered(
-                    updates.get(match.slot_name, 0), now + MATCH_MEMORY,
-                    limits if isinstance(limits, str) else "")
+                    updates.get(match.slot_name, 0), now + MATCH_MEMORY, ad)
 
     def _record(self, outcome: Outcome, submitters, talks, now: float) -> None:
         requests: dict[tuple[str, int], Request] = {

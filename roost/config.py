@@ -66,6 +66,14 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("matchmaker", "concurrency_limit_default"): Key(
         int, -1, "the limit of names concurrency_limits does not list (-1: unlimited; "
         "HTCondor's CONCURRENCY_LIMIT_DEFAULT)", minimum=-1),
+    ("matchmaker", "group_names"): Key(
+        str, "", "accounting groups, dotted for subgroups: 'group_a, group_a.hep, group_b' "
+        "(HTCondor's GROUP_NAMES; jobs join one with accounting_group)"),
+    ("matchmaker", "group_quotas"): Key(
+        str, "", "the groups' quotas: 'group_a = 10, group_b = 40%' (cores, or a share of "
+        "the parent group's quota)"),
+    ("matchmaker", "group_accept_surplus"): Key(
+        bool, False, "whether groups may use the quota other groups leave unused"),
     ("schedd", "address"): Key(str, "127.0.0.1:0", "the address the schedd binds (port 0: any)"),
     ("schedd", "database_url"): Key(
         str, "", "SQLAlchemy URL of the job queue (empty: SQLite under the roost home)"),

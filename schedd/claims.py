@@ -168,8 +168,9 @@ class ClaimRunner:
             client.close()
             return
         claimed = reply.slot_ad.copy() if reply.slot_ad is not None else slot_ad.copy()
-        if "MatchedConcurrencyLimits" in slot_ad:
-            claimed["MatchedConcurrencyLimits"] = slot_ad.lookup("MatchedConcurrencyLimits")
+        for granted in ("MatchedConcurrencyLimits", "RemoteGroup"):
+            if granted in slot_ad:
+                claimed[granted] = slot_ad.lookup(granted)
         record = {"claim_id": reply.claim_id, "startd_address": address,
                   "slot_name": str(reply.slot_ad.eval("Name")), "owner": owner,
                   "slot_ad": claimed.print_old(),
@@ -282,11 +283,16 @@ class ClaimRunner:
 
     def _next_job(self, owner: str, slot_ad: ClassAd) -> ClassAd | None:
         """The owner's next idle job the slot takes and that needs the concurrency limits
-        the match was made with (as HTCondor's schedd, a claim is not reused for a job
-        whose limits the negotiator did not grant)."""
+        the match was made with, in the match's accounting group (as HTCondor's schedd, a
+        claim is not reused for a job the negotiator did not grant it for)."""
         granted = _limits_text(slot_ad.eval("MatchedConcurrencyLimits"))
+        group = slot_ad.eval("RemoteGroup")  # set when the pool has accounting groups
 
         def runs_here(ad: ClassAd) -> bool:
+            if isinstance(group, str):
+                own = ad.eval("AcctGroup")
+                if (own if isinstance(own, str) else "<none>").lower() != group.lower():
+                    return False
             return (_limits_text(ad.eval("ConcurrencyLimits")) == granted
                     and classad.symmetric_match(ad, slot_ad))
 

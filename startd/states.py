@@ -363,7 +363,7 @@ _CORE_ATTRIBUTES = frozenset(name.lower() for name in (
     "JobStart", "JobId", "RemoteOwner", "RemoteUser", "Draining"))
 # Job attributes copied into the slot ad while it is claimed (attribute of slot, of job).
 _CLAIM_ATTRIBUTES = (("RemoteOwner", "Owner"), ("RemoteUser", "User"),
-                     ("ConcurrencyLimits", "ConcurrencyLimits"))
+                     ("RemoteGroup", "AcctGroup"), ("ConcurrencyLimits", "ConcurrencyLimits"))
 
 
 def _new_claim_id() -> str:

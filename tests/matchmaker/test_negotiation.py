@@ -4,6 +4,7 @@ slots, fair share by priority, ceilings, pie spins and the statistics for analyz
 from __future__ import annotations
 
 import collections
+from collections import Counter
 
 from classad import ClassAd, ExprTree
 from matchmaker.negotiation import Offer, Request, Submitter, negotiate
@@ -159,3 +160,24 @@ def test_concurrency_limits_cap_matches_counting_running_jobs():
     assert "concurrency limit xsw reached" in stats.reason
     # Without the limits, or for jobs naming none, all the slots are used.
     assert len(negotiate(offers, [submitter("alice", (10, licensed))]).matches) == 10
+
+
+def test_a_group_quota_caps_its_jobs_and_others_use_the_rest():
+    from matchmaker.groups import GroupConfig
+
+    groups = GroupConfig.from_mapping({"group_names": "physics, chem",
+                                       "group_quota_physics": 3, "group_quota_chem": 7})
+    offers = [slot(f"s{n}", slot_id=n) for n in range(10)]
+    physics, chem = job(), job(memory=200)
+    physics["AcctGroup"], chem["AcctGroup"] = "physics", "chem"
+    outcome = negotiate(offers, [submitter("alice", (100, physics)),
+                                 submitter("bob", (2, chem))], groups=groups)
+    by_group = Counter(m.slot_ad.eval("RemoteGroup") for m in outcome.matches)
+    assert by_group == {"physics": 3, "chem": 2}
+    assert "accounting group physics is at its quota" in \
+        outcome.stats["alice@submit", 1].reason
+    # Slots claimed by the group's running jobs count against its quota.
+    busy = [slot(f"b{n}", state="Claimed", RemoteOwner="alice", RemoteGroup="physics",
+                 slot_id=20 + n) for n in range(2)]
+    outcome = negotiate(busy + offers, [submitter("alice", (100, physics))], groups=groups)
+    assert len(outcome.matches) == 1

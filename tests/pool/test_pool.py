@@ -281,3 +281,23 @@ def test_sigkill_of_the_matchmaker_loses_nothing(pool):
     done = pool.wait_done(cluster, 40)
     assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(40)})
     assert all(ad.eval("JobStatus") == 4 for ad in done)
+
+
+def test_a_group_quota_caps_a_group(pool):
+    pool.env["ROOST_MATCHMAKER_GROUP_NAMES"] = "physics, chem"
+    pool.env["ROOST_MATCHMAKER_GROUP_QUOTAS"] = "physics = 1, chem = 3"
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "4", "--memory", "2048", "--slots", "4")
+    physics = pool.submit(sweep(pool, 6, seconds=1, extra="accounting_group = physics"))
+    chem = pool.submit(sweep(pool, 6, seconds=1, extra="accounting_group = chem"))
+    most = Counter()
+    deadline = time.monotonic() + 60
+    while (len(pool.finished(physics)) + len(pool.finished(chem)) < 12
+           and time.monotonic() < deadline):
+        running = Counter(str(ad.eval("RemoteGroup")) for ad in pool.slots()
+                          if ad.eval("State") == "Claimed")
+        most = Counter({group: max(most[group], running[group]) for group in running | most})
+        time.sleep(0.2)
+    pool.wait_done(physics, 6)
+    pool.wait_done(chem, 6)
+    assert most["physics"] == 1 and most["chem"] >= 2, most
