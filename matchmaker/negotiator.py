@@ -5,8 +5,9 @@ submitter ads from the collector's store, charges the accountant for what each s
 holds, asks the schedd of every submitter with idle jobs for its resource requests (one
 Negotiate conversation per submitter, all open at once), lets ``matchmaker.negotiation``
 decide, and sends each schedd its matches.  Cycles run every ``negotiator_interval``
-seconds and at once when a schedd asks (Reschedule, after a submit), but never closer
-together than ``MIN_INTERVAL``, so a burst of submits costs one cycle.
+seconds (``RETRY_INTERVAL`` while jobs are left waiting) and at once when a schedd asks
+(Reschedule, after a submit), but never closer together than ``MIN_INTERVAL``, so a burst
+of submits costs one cycle.
 
 A slot matched in a cycle is not matched again in the next cycles until its ad changes
 (the startd advertises a claim at once) or ``MATCH_MEMORY`` seconds pass, so that a slot is
@@ -47,6 +48,7 @@ log = logging.getLogger("roost.negotiator")
 SIGNIFICANT = ("Requirements", "Rank", "RequestCpus", "RequestMemory", "RequestDisk",
                "JobUniverse", "ConcurrencyLimits", "MaxRuntime", "Owner")
 MIN_INTERVAL = 0.2  # seconds between the starts of two cycles, however many reschedules
+RETRY_INTERVAL = 5.0  # seconds to the next cycle while jobs wait (NEGOTIATOR_MIN_INTERVAL)
 MATCH_MEMORY = 30.0  # seconds a matched static slot is left out while it is being claimed
 KEPT_CYCLES = 20
 
@@ -132,14 +134,17 @@ class Negotiator:
     def _run(self) -> None:
         while not self._stop.is_set():
             began = time.monotonic()
+            waiting = False
             try:
-                self.cycle()
+                waiting = self.cycle().rejections > 0
             except Exception:
                 log.exception("the negotiation cycle failed")
             pause = max(MIN_INTERVAL - (time.monotonic() - began), 0.0)
             if self._stop.wait(pause):
                 return
-            self._wake.wait(self.interval)
+            # Jobs left waiting may find a slot that is being released right now: look
+            # again soon rather than a whole interval later.
+            self._wake.wait(min(self.interval, RETRY_INTERVAL) if waiting else self.interval)
             self._wake.clear()
 
     # -- one cycle ---------------------------------------------------------------------------
