@@ -301,3 +301,21 @@ def test_a_group_quota_caps_a_group(pool):
     pool.wait_done(physics, 6)
     pool.wait_done(chem, 6)
     assert most["physics"] == 1 and most["chem"] >= 2, most
+
+
+def test_500_jobs_survive_sigkills_of_the_schedd_and_matchmaker_at_random_points(pool):
+    import random
+
+    rng = random.Random(os.getpid())
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "2", "--memory", "1024", "--slots", "2")
+    cluster = pool.submit(sweep(pool, 500, seconds=0.01))
+    for victim in ("schedd", "matchmaker", "schedd"):
+        time.sleep(rng.uniform(0.5, 3.0))
+        pool.kill(victim)
+        pool.roost(victim)
+    done = pool.wait_done(cluster, 500, timeout=240)
+    assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(500)})
+    assert all(ad.eval("JobStatus") == 4 for ad in done)
+    with pool.schedd() as schedd:
+        assert schedd.query(f"ClusterId == {cluster}") == []  # the queue and history agree
