@@ -69,12 +69,12 @@ def _job(schedd, job_id: str):
 
 
 def _record_for(job, records):
-    from classad import ad_from_pairs
     from roost.match_analysis import Record
+    from roost.messages import message_ad
 
     wanted = {name: str(job.lookup(name)) if name in job else "" for name in _SIGNIFICANT}
     for message in records:
-        ad = ad_from_pairs((a.name, a.expr) for a in message.job_ad.attrs)
+        ad = message_ad(message.job_ad)
         if {name: str(ad.lookup(name)) if name in ad else "" for name in _SIGNIFICANT} \
                 == wanted:
             return Record(message.time, message.considered, message.rejected_by_job,

@@ -63,7 +63,7 @@ def main(argv: list[str]) -> int:
     return _status(config)
 
 
-def members(config, startds: int, slots: str | None = None,
+def members(startds: int, slots: str | None = None,
             policy: str | None = None) -> list[Member]:
     """The pool's daemons, in the order they start."""
     import psutil
@@ -102,7 +102,7 @@ def _running(config) -> dict[str, int]:
 
 def _up(config, args) -> int:
     running = _running(config)
-    wanted = members(config, args.startds, args.slots, args.policy)
+    wanted = members(args.startds, args.slots, args.policy)
     for member in wanted:
         if member.name in running:
             print(f"{member.name} is running (pid {running[member.name]})")

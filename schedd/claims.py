@@ -49,8 +49,7 @@ log = logging.getLogger("roost.schedd.claims")
 NEVER_RAN = "the claim has run no job"
 DEFAULT_LEASE = 60  # seconds a claim lives at the startd without a keep-alive
 DEFAULT_WORKLIFE = 1200  # seconds a claim takes new jobs (HTCondor's CLAIM_WORKLIFE)
-_FAILURES = {failure.value: failure for failure in Failure}
-_FAILURES["exit"] = Failure.NONE
+_FAILURES = {failure.value: failure for failure in Failure}  # the startd's words are these
 
 
 class ClaimRunner:
@@ -70,7 +69,6 @@ class ClaimRunner:
         self._active: dict[str, tuple[str, object]] = {}  # claim id -> (address, client)
         self._running: dict[str, str] = {}  # job id -> the claim it runs on
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         jobs.listen(self._changed)
         self._keeper = threading.Thread(target=self._keep_alive, name="schedd:keepalive",
                                         daemon=True)
@@ -101,16 +99,6 @@ class ClaimRunner:
         next start of the schedd reconnects to them)."""
         self._stopping.set()
 
-    def join(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for thread in list(self._threads):
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    @property
-    def claims(self) -> int:
-        with self._lock:
-            return len(self._active)
-
     def _changed(self, changes) -> None:
         """A job removed or held while it runs is stopped: its claim is released (the
         startd vacates the job) and not reused."""
@@ -134,7 +122,6 @@ class ClaimRunner:
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=self._guarded, args=(target, *args),
                                   name="schedd:claim", daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
     @staticmethod
