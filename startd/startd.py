@@ -12,6 +12,11 @@ and activations from schedds, job exits, the clock) and carries out what it answ
 - **AcceptClaim** on a partitionable slot: a dynamic slot is carved out of it
   (``startd.slots.SlotTable.carve``), made a ``Slot`` of its own with the accepted claim id,
   and claimed; the schedd gets the dynamic slot's ad.
+- **A preempting claim** (a schedd presents a claimed slot's preempting claim id): the
+  slot preempts its job, and the RequestClaim call waits, up to ``preempt_wait`` seconds,
+  for the slot's AcceptClaim or RefuseClaim, as HTCondor's startd keeps the schedd's
+  socket.  A wait that runs out withdraws the claim (``ClaimWithdrawn``): the job being
+  preempted still leaves, and the slot is free for the next match.
 - **ReleaseResources**: a dynamic slot goes back into its partitionable slot and its ad is
   withdrawn.
 - **SendUpdate**: the ad (and the private ad with the claim id) is queued for the collector;
@@ -56,6 +61,7 @@ from startd.states import (
     ClaimActivated,
     ClaimReleased,
     ClaimRequested,
+    ClaimWithdrawn,
     ContinueJob,
     DrainRequested,
     JobExited,
@@ -78,6 +84,9 @@ log = logging.getLogger("roost.startd")
 
 DEFAULT_LEASE = 300  # seconds a claim lives without news from its schedd (when it names none)
 POLL_INTERVAL = 5.0  # seconds between ticks (HTCondor's POLLING_INTERVAL)
+# Seconds a preempting RequestClaim waits for the slot's job to leave: within the schedd's
+# call timeout (roost.client, 30 s).
+PREEMPT_WAIT = 25.0
 
 # Why the startd stopped a job, as the schedd's Failure spells it (schedd.retries).
 EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
@@ -158,7 +167,7 @@ class Startd:
                  execute_dir: Path, measure: Callable[[float], Measurements],
                  clock: Callable[[], float] = time.time, run_as: str | None = None,
                  memory_policy: str = "hard", lifetime: Lifetime | None = None,
-                 usage_interval: float = 60.0,
+                 usage_interval: float = 60.0, preempt_wait: float = PREEMPT_WAIT,
                  on_end: Callable[[Verdict], None] = lambda verdict: None) -> None:
         self.machine = machine
         self.table = table
@@ -170,6 +179,7 @@ class Startd:
         self.memory_policy = memory_policy
         self.lifetime = lifetime
         self.usage_interval = usage_interval
+        self.preempt_wait = preempt_wait
         self.on_end = on_end
         self._lock = threading.RLock()
         self._measured = Measurements()
@@ -186,6 +196,10 @@ class Startd:
         self._closed = False
         self._drain_deadline: float | None = None
         self._carved: Slot | None = None  # the dynamic slot the last claim carved
+        # RequestClaim calls waiting for their answer: claim id -> lease, and the answers.
+        self._waiting: dict[str, float] = {}
+        self._answers: dict[str, ClaimReply] = {}
+        self._answered = threading.Condition(self._lock)
         self._waiter = starter.ExitWaiter()
         self._reaper = threading.Thread(target=self._reap, name="startd:reaper", daemon=True)
         self._reaper.start()
@@ -220,22 +234,36 @@ class Startd:
     # -- what schedds ask ------------------------------------------------------------------
 
     def request_claim(self, claim_id: str, job_ad: ClassAd, lease: float = 0) -> ClaimReply:
-        """Claim the slot whose claim id is ``claim_id`` for ``job_ad``."""
+        """Claim the slot whose claim id (or preempting claim id) is ``claim_id`` for
+        ``job_ad``; a preempting claim waits for the slot's job to leave."""
         with self._lock:
-            slot = self._slot_of(claim_id)
+            slot = self._slot_of(claim_id, Slot.offers)
             if slot is None:
                 return ClaimReply(False, "no slot has this claim id")
-            self._carved = None
-            out = self._handle(slot, ClaimRequested(claim_id, job_ad))
-            for instruction in out:
-                if isinstance(instruction, RefuseClaim):
-                    return ClaimReply(False, instruction.reason)
-            # A static slot is claimed itself; a partitionable one carved a dynamic slot.
-            claimed = self._carved if slot.partitionable else slot
-            if claimed is None:
-                return ClaimReply(False, f"{slot.name} has not enough left for this job")
-            self._claims[claimed.name] = _Claim(lease or DEFAULT_LEASE, self.clock())
-            return ClaimReply(True, "", claimed.public_ad(), claimed.claim_id)
+            if slot.partitionable:
+                # A partitionable slot carves a dynamic slot, which is claimed.
+                self._carved = None
+                out = self._handle(slot, ClaimRequested(claim_id, job_ad))
+                for instruction in out:
+                    if isinstance(instruction, RefuseClaim):
+                        return ClaimReply(False, instruction.reason)
+                claimed = self._carved
+                if claimed is None:
+                    return ClaimReply(False, f"{slot.name} has not enough left for this job")
+                self._claims[claimed.name] = _Claim(lease or DEFAULT_LEASE, self.clock())
+                return ClaimReply(True, "", claimed.public_ad(), claimed.claim_id)
+            self._waiting[claim_id] = lease or DEFAULT_LEASE
+            try:
+                self._handle(slot, ClaimRequested(claim_id, job_ad))
+                if not self._answered.wait_for(lambda: claim_id in self._answers,
+                                               self.preempt_wait):
+                    self._handle(slot, ClaimWithdrawn(claim_id))
+                    return ClaimReply(False, f"{slot.name}: the job it runs did not leave "
+                                             f"within {self.preempt_wait:g} s")
+                return self._answers.pop(claim_id)
+            finally:
+                self._waiting.pop(claim_id, None)
+                self._answers.pop(claim_id, None)
 
     def activate(self, claim_id: str, job_ad: ClassAd | None, *,
                  reconnect: bool = False) -> JobEvents | str:
@@ -403,11 +431,22 @@ class Startd:
             run.job.kill(instruction.reason)
         elif isinstance(instruction, AcceptClaim) and slot.partitionable:
             self._carve(slot, instruction)
+        elif isinstance(instruction, AcceptClaim) and instruction.claim_id in self._waiting:
+            # A new claim on this slot (it may replace a preempted one).
+            self._claims[name] = _Claim(self._waiting[instruction.claim_id], self.clock())
+            self._answer(instruction.claim_id,
+                         ClaimReply(True, "", slot.public_ad(), instruction.claim_id))
+        elif isinstance(instruction, RefuseClaim) and instruction.claim_id in self._waiting:
+            self._answer(instruction.claim_id, ClaimReply(False, instruction.reason))
         elif isinstance(instruction, ReleaseResources):
             self._release(slot)
         elif isinstance(instruction, SendUpdate) and name in self._slots:
             self._updates[name] = (instruction.ad, instruction.private_ad)
             self._updated.notify_all()
+
+    def _answer(self, claim_id: str, reply: ClaimReply) -> None:
+        self._answers[claim_id] = reply
+        self._answered.notify_all()
 
     def _start(self, slot: Slot, job_ad: ClassAd) -> None:
         job = starter.start_job(job_ad, execute_dir=self.execute_dir, slot_name=slot.name,
@@ -504,11 +543,11 @@ class Startd:
 
     # -- finding slots by claim id -------------------------------------------------------------
 
-    def _slot_of(self, claim_id: str) -> Slot | None:
+    def _slot_of(self, claim_id: str, matches=Slot.claim_matches) -> Slot | None:
         # Every slot is compared (in constant time), so the time taken tells nothing.
         found = None
         for slot in self._slots.values():
-            if slot.claim_matches(claim_id) and found is None:
+            if matches(slot, claim_id) and found is None:
                 found = slot
         return found
 

@@ -30,6 +30,17 @@ States, activities and the legal moves are HTCondor's (ep-policy-configuration.r
   job's JobMaxVacateTime if that is less).  A job that exits while retiring ends the claim.
 - **The end of a claim** (released, expired, preempted, retired): the slot goes to Owner,
   and at once on to Unclaimed if IS_OWNER is false, as HTCondor's Preempting -> Owner.
+- **Preemption by a better match** (HTCondor's preempting claim, ``r_pre``): while a slot
+  is claimed, its private ad offers the negotiator a second secret, the *preempting claim
+  id*, instead of the claim's own.  A schedd that presents it with a job is accepted only
+  if the slot's Rank of that job is at least its ``CurrentRank`` (the Rank of the claim's
+  job; greater: the negotiator preempted for rank, equal: for user priority, which only the
+  negotiator can judge).  The request then waits (no AcceptClaim yet) while the current job
+  is preempted as above (retirement first); when the job is gone the new claim takes the
+  slot, Claimed/Idle, and AcceptClaim answers it.  A Claimed/Idle slot is taken over at
+  once.  A later request with the next preempting id and a Rank at least the waiting one's
+  replaces it (that one is refused); a request given up (``ClaimWithdrawn``), a drain or a
+  shutdown refuses the waiting one, and the job being preempted still leaves.
 - **Lease expiry** kills the job (Preempting/Killing) and then frees the slot.
 - **Drain**: a graceful drain lets a running job finish in Drained/Retiring (continued if
   suspended; PREEMPT still evicts it once its retirement time is used up), a quick one
@@ -44,8 +55,8 @@ job.  The partitionable slot keeps its claim id, so that the negotiator can hand
 several matches in one cycle, each carving from what is left (HTCondor's claiming of
 partitionable leftovers); the resources, not the id, limit what it gives.
 
-Left out: Backfill, Benchmarking, CLAIM_WORKLIFE, KILLING_TIMEOUT (the shell escalates a
-kill), and preemption by a better-ranked match (Preempting -> Claimed).
+Left out: Backfill, Benchmarking, CLAIM_WORKLIFE and KILLING_TIMEOUT (the shell escalates
+a kill).
 """
 
 from __future__ import annotations
@@ -64,7 +75,8 @@ from startd.policy import Policy
 
 __all__ = [
     "LEGAL", "MATCH_TIMEOUT", "TRANSITIONS", "AcceptClaim", "Activity",
-    "ClaimActivated", "ClaimReleased", "ClaimRequested", "ContinueJob", "DrainCancelled",
+    "ClaimActivated", "ClaimReleased", "ClaimRequested", "ClaimWithdrawn", "ContinueJob",
+    "DrainCancelled",
     "DrainRequested", "IllegalTransition", "JobExited", "KillJob", "LeaseExpired",
     "MatchInfoArrived", "RefuseClaim", "RefuseJob", "ReleaseResources", "SendUpdate",
     "ShutdownRequested", "Slot", "StartJob", "State", "Step", "SuspendJob", "Tick",
@@ -137,6 +149,10 @@ TRANSITIONS: dict[tuple[Pair, Pair], str] = {
     ((CLAIMED, RETIRING), (OWNER, IDLE)): "retired",  # the retiring job exited
     ((PREEMPTING, VACATING), (OWNER, IDLE)): "preempted",  # the job is gone
     ((PREEMPTING, KILLING), (OWNER, IDLE)): "preempted",
+    # The job is gone and a preempting claim takes the slot.
+    ((CLAIMED, RETIRING), (CLAIMED, IDLE)): "retired",
+    ((PREEMPTING, VACATING), (CLAIMED, IDLE)): "preempted",
+    ((PREEMPTING, KILLING), (CLAIMED, IDLE)): "preempted",
     ((OWNER, IDLE), (DRAINED, IDLE)): "drain",
     ((UNCLAIMED, IDLE), (DRAINED, IDLE)): "drain",
     ((MATCHED, IDLE), (DRAINED, IDLE)): "drain",
@@ -199,6 +215,13 @@ class ClaimRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimWithdrawn:
+    """The schedd waiting on a preempting claim (``claim_id``) gave up."""
+    claim_id: str
+    stimulus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimActivated:
     """The claim's holder asks to run ``job_ad`` on it.  ``claim_id``, when given, must be
     the claim's (a shell that checked it itself, with ``Slot.claim_matches``, may omit it)."""
@@ -255,9 +278,9 @@ class ShutdownRequested:
     stimulus_id: str = ""
 
 
-Event = (Tick | MatchInfoArrived | ClaimRequested | ClaimActivated | JobExited
-         | ClaimReleased | LeaseExpired | VacateRequested | DrainRequested | DrainCancelled
-         | ShutdownRequested)
+Event = (Tick | MatchInfoArrived | ClaimRequested | ClaimWithdrawn | ClaimActivated
+         | JobExited | ClaimReleased | LeaseExpired | VacateRequested | DrainRequested
+         | DrainCancelled | ShutdownRequested)
 
 
 # -- instructions (imperative) ----------------------------------------------------------
@@ -318,8 +341,9 @@ class AcceptClaim:
 
 @dataclass(frozen=True, slots=True)
 class RefuseClaim:
-    """Tell the schedd its claim is refused, and why."""
+    """Tell the schedd that presented ``claim_id`` its claim is refused, and why."""
     reason: str
+    claim_id: str = ""
     stimulus_id: str = ""
 
 
@@ -360,7 +384,7 @@ class Step:
 _CURRENT_TIME = "CurrentTime"
 _CORE_ATTRIBUTES = frozenset(name.lower() for name in (
     "State", "Activity", "EnteredCurrentState", "EnteredCurrentActivity", _CURRENT_TIME,
-    "JobStart", "JobId", "RemoteOwner", "RemoteUser", "Draining"))
+    "JobStart", "JobId", "RemoteOwner", "RemoteUser", "Draining", "CurrentRank"))
 # Job attributes copied into the slot ad while it is claimed (attribute of slot, of job).
 _CLAIM_ATTRIBUTES = (("RemoteOwner", "Owner"), ("RemoteUser", "User"),
                      ("RemoteGroup", "AcctGroup"), ("ConcurrencyLimits", "ConcurrencyLimits"))
@@ -368,6 +392,14 @@ _CLAIM_ATTRIBUTES = (("RemoteOwner", "Owner"), ("RemoteUser", "User"),
 
 def _new_claim_id() -> str:
     return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A preempting claim waiting for the slot's job to leave."""
+    claim_id: str
+    job: ClassAd
+    rank: float
 
 
 class Slot:
@@ -404,6 +436,8 @@ class Slot:
         self._state, self._activity = OWNER, IDLE
         self._entered_state = self._entered_activity = now
         self._claim_job: ClassAd | None = None  # the job the claim was requested for
+        self._preempting_id: str | None = None  # offered to the negotiator while claimed
+        self._pending: _Pending | None = None  # a preempting claim waiting for the slot
         self._job: ClassAd | None = None  # the job running in the slot
         self._job_start = 0
         self._suspended_total = 0  # seconds the current job has spent suspended
@@ -412,6 +446,7 @@ class Slot:
         self._draining = False
         self._shutting_down = False
         self._publish_state()
+        self._ad["CurrentRank"] = 0.0
         self._ad[_CURRENT_TIME] = now
         self._start_local = p.evaluate(self._ad, p.START)  # START's last advertised value
         del self._ad[_CURRENT_TIME]
@@ -463,14 +498,34 @@ class Slot:
         """Whether ``claim_id`` is the slot's claim id (compared in constant time)."""
         return _same_secret(claim_id, self._claim_id)
 
+    def offers(self, claim_id: str) -> bool:
+        """Whether ``claim_id`` is the slot's claim id or its preempting claim id (both
+        compared, in constant time)."""
+        own = _same_secret(claim_id, self._claim_id)
+        preempting = _same_secret(claim_id, self._preempting_id or self._claim_id)
+        return own or preempting
+
     def public_ad(self) -> ClassAd:
         """A copy of the slot ad as advertised."""
         return self._ad.copy()
 
+    @property
+    def offered_claim_id(self) -> str:
+        """The claim id the negotiator may hand out: the slot's own, or while it is claimed
+        the preempting claim id."""
+        return self._preempting_id if self._preempting_id is not None else self._claim_id
+
+    @property
+    def waiting_claim_id(self) -> str | None:
+        """The preempting claim waiting for the slot's job to leave, if any."""
+        return self._pending.claim_id if self._pending is not None else None
+
     def private_ad(self) -> ClassAd:
-        """The private ad: the slot's name and claim id (for the negotiator only)."""
-        return ClassAd({"Name": self._ad.eval("Name"), "ClaimId": self._claim_id,
-                        "Capability": self._claim_id})
+        """The private ad: the slot's name and the claim id on offer (for the negotiator
+        only)."""
+        offered = self.offered_claim_id
+        return ClassAd({"Name": self._ad.eval("Name"), "ClaimId": offered,
+                        "Capability": offered})
 
     def evaluate(self, name: str, job: ClassAd | None = None, now: int | None = None):
         """The slot ad's attribute ``name`` against ``job`` (locally when None), at ``now``
@@ -557,34 +612,90 @@ class Slot:
             self._move(MATCHED, IDLE, "match info arrived")
 
     def _claim_requested(self, event: ClaimRequested) -> None:
-        if not _same_secret(event.claim_id, self._claim_id):
-            self._emit(RefuseClaim("claim id mismatch"))
+        claim_id = event.claim_id
+        own = _same_secret(claim_id, self._claim_id)
+        preempting = (self._preempting_id is not None
+                      and _same_secret(claim_id, self._preempting_id))
+        if not own and not preempting:
+            self._emit(RefuseClaim("claim id mismatch", claim_id))
             return
         if self._shutting_down:
-            self._emit(RefuseClaim("the startd is shutting down"))
+            self._emit(RefuseClaim("the startd is shutting down", claim_id))
             return
         if self._draining:
-            self._emit(RefuseClaim("the slot is draining"))
+            self._emit(RefuseClaim("the slot is draining", claim_id))
             return
-        if self._state not in (UNCLAIMED, MATCHED):
-            self._emit(RefuseClaim(f"the slot is {_show((self._state, self._activity))}"))
+        if own and self._state not in (UNCLAIMED, MATCHED):
+            self._emit(RefuseClaim(f"the slot is {_show((self._state, self._activity))}",
+                                   claim_id))
             return
         job = event.job_ad
         if not self._true(p.REQUIREMENTS, job):
             test = p.START if not self._true(p.START, job) else p.WITHIN_RESOURCE_LIMITS
-            self._emit(RefuseClaim(f"{test} is {_value(self._eval(test, job))} for this job"))
+            self._emit(RefuseClaim(f"{test} is {_value(self._eval(test, job))} for this job",
+                                   claim_id))
+            return
+        if preempting:
+            self._preempting_claim(claim_id, job)
             return
         if self.partitionable:
             # The claim goes to a dynamic slot the shell carves; this one keeps its id.
             self._emit(AcceptClaim(self._claim_id, job))
             return
+        self._claim(job)
+        self._move(CLAIMED, IDLE, "claim accepted")
+        self._emit(AcceptClaim(self._claim_id, job))
+
+    def _preempting_claim(self, claim_id: str, job: ClassAd) -> None:
+        """A claim presented with the preempting claim id (see the module's docstring)."""
+        rank = self._rank(job)
+        current = self._rank(self._claim_job)
+        if self._pending is not None:
+            if rank < self._pending.rank:
+                self._emit(RefuseClaim(f"its Rank {rank:g} is below that of the claim "
+                                       f"already waiting ({self._pending.rank:g})", claim_id))
+                return
+            self._emit(RefuseClaim("a better preempting claim replaced it",
+                                   self._pending.claim_id))
+        elif rank < current:
+            self._emit(RefuseClaim(f"its Rank {rank:g} is below the current claim's "
+                                   f"({current:g})", claim_id))
+            return
+        self._pending = _Pending(claim_id, job, rank)
+        self._preempting_id = self._claim_ids()  # for a still better claim
+        self._dirty = True
+        pair = (self._state, self._activity)
+        if pair == (CLAIMED, IDLE):
+            self._take_over()
+        elif pair in ((CLAIMED, BUSY), (CLAIMED, SUSPENDED)):
+            why = "rank" if rank > current else "user priority"
+            self._preempt(f"preempted for {why} by a claim of Rank {rank:g}")
+        # retiring or preempting already: the claim waits for the job to leave
+
+    def _claim(self, job: ClassAd) -> None:
+        """Take a claim for ``job``: its owner in the ad, and a preempting claim id."""
         self._claim_job = job
         for slot_attr, job_attr in _CLAIM_ATTRIBUTES:
             value = job.eval(job_attr)
             if value is not Value.Undefined:
                 self._ad[slot_attr] = value
-        self._move(CLAIMED, IDLE, "claim accepted")
-        self._emit(AcceptClaim(self._claim_id, job))
+        self._ad["CurrentRank"] = self._rank(job)
+        self._preempting_id = self._claim_ids()
+
+    def _take_over(self) -> None:
+        """The waiting preempting claim becomes the slot's claim (the job is gone)."""
+        pending, self._pending = self._pending, None
+        self._clear_claim()
+        self._claim_id = pending.claim_id
+        self._claim(pending.job)
+        self._dirty = True
+        if (self._state, self._activity) != (CLAIMED, IDLE):
+            self._move(CLAIMED, IDLE, "a preempting claim takes the slot")
+        self._emit(AcceptClaim(pending.claim_id, pending.job))
+
+    def _claim_withdrawn(self, event: ClaimWithdrawn) -> None:
+        if self._pending is not None and _same_secret(event.claim_id, self._pending.claim_id):
+            self._pending = None
 
     def _claim_activated(self, event: ClaimActivated) -> None:
         if event.claim_id is not None and not _same_secret(event.claim_id, self._claim_id):
@@ -618,7 +729,10 @@ class Slot:
             self._move(CLAIMED, IDLE, "the job exited")
         elif self._job is not None:  # retiring (claimed or drained), or preempted
             self._clear_job()
-            self._free("the job is gone")
+            if self._pending is not None and not self._draining and not self._shutting_down:
+                self._take_over()
+            else:
+                self._free("the job is gone")
         # otherwise there is no job: a late or repeated report
 
     def _claim_released(self, event: ClaimReleased) -> None:
@@ -757,11 +871,12 @@ class Slot:
 
     def _free(self, cause: str) -> None:
         """No job left and the claim is over: Drained/Idle when draining, else Owner (and
-        on to Unclaimed if IS_OWNER is false)."""
-        self._claim_job = None
-        for slot_attr, _job_attr in _CLAIM_ATTRIBUTES:
-            if slot_attr in self._ad:
-                del self._ad[slot_attr]
+        on to Unclaimed if IS_OWNER is false).  A preempting claim still waiting is
+        refused."""
+        if self._pending is not None:
+            self._emit(RefuseClaim(cause, self._pending.claim_id))
+            self._pending = None
+        self._clear_claim()
         self._new_claim_id()
         if self._draining and not self._shutting_down:
             self._move(DRAINED, IDLE, cause)
@@ -769,6 +884,14 @@ class Slot:
             self._move(OWNER, IDLE, cause)
             self._owner_policy()
         self._emit(ReleaseResources())
+
+    def _clear_claim(self) -> None:
+        self._claim_job = None
+        self._preempting_id = None
+        for slot_attr, _job_attr in _CLAIM_ATTRIBUTES:
+            if slot_attr in self._ad:
+                del self._ad[slot_attr]
+        self._ad["CurrentRank"] = 0.0
 
     def _clear_job(self) -> None:
         self._job = None
@@ -788,6 +911,10 @@ class Slot:
 
     def _true(self, name: str, job: ClassAd | None) -> bool:
         return p.is_true(self._eval(name, job))
+
+    def _rank(self, job: ClassAd | None) -> float:
+        """The slot's Rank of ``job`` (0 for a value that is not a number)."""
+        return float(p.number(self._eval(p.RANK, job))) if job is not None else 0.0
 
     def _is_owner(self) -> bool:
         if self._shutting_down:
@@ -870,6 +997,12 @@ class Slot:
                                                  (DRAINED, IDLE)),
               "a partitionable slot is Owner, Unclaimed or Drained, and Idle")
         check(isinstance(self._claim_id, str) and self._claim_id != "", "a claim id")
+        check((self._preempting_id is not None) == (self._claim_job is not None),
+              "a preempting claim id exactly while there is a claim")
+        check(self._pending is None or self._claim_job is not None,
+              "a preempting claim waits only on a claim")
+        check(self._pending is None or self._state in (CLAIMED, PREEMPTING),
+              "a preempting claim waits only while Claimed or Preempting")
 
 
 @lru_cache(maxsize=64)
@@ -902,6 +1035,7 @@ _HANDLERS: dict[type, Callable[[Slot, object], None]] = {
     Tick: Slot._tick,
     MatchInfoArrived: Slot._match_info,
     ClaimRequested: Slot._claim_requested,
+    ClaimWithdrawn: Slot._claim_withdrawn,
     ClaimActivated: Slot._claim_activated,
     JobExited: Slot._job_exited,
     ClaimReleased: Slot._claim_released,

@@ -137,7 +137,7 @@ def test_is_owner_decides_owner_and_start_decides_the_claim():
     slot = make_slot(Policy(start="false", is_owner="false"))
     assert slot.state is UNCLAIMED  # advertised, yet no job will match
     out = slot.handle(ClaimRequested(slot.claim_id, ClassAd(VANILLA)), T0)
-    assert out == [RefuseClaim("Start is FALSE for this job")]
+    assert out == [RefuseClaim("Start is FALSE for this job", slot.claim_id)]
 
 
 def test_rank_is_evaluated_against_the_job():
@@ -318,7 +318,7 @@ def test_glidein_starts_only_jobs_that_fit(max_runtime, accepted):
     out = slot.handle(ClaimRequested(slot.claim_id, job), T0)
     assert (slot.state is CLAIMED) == accepted, out
     if not accepted:
-        assert out == [RefuseClaim("Start is FALSE for this job")]
+        assert out == [RefuseClaim("Start is FALSE for this job", slot.claim_id)]
 
 
 def test_glidein_time_to_live_shrinks_with_the_clock():

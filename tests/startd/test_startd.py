@@ -284,3 +284,52 @@ def test_a_glidein_leaves_when_idle_and_its_jobs_are_walltime_evictions(make):
     clock.now += 1
     idle.tick()
     assert ended == [Verdict.IDLE_TIMEOUT]
+
+
+RANKS_BETTER = Policy(rank="ifThenElse(TARGET.Better =?= true, 10, 0)")
+
+
+def test_a_better_ranked_claim_preempts_the_running_job_and_takes_the_slot(make):
+    startd = make(policy=RANKS_BETTER)
+    slot = slot_named(startd, f"slot1@{HOST}")
+    claim_id = slot.claim_id
+    assert startd.request_claim(claim_id, job(), lease=60).accepted
+    events = startd.activate(claim_id, job("sleep 300"))
+    wait_until(lambda: slot.activity is Activity.BUSY)
+    offered = slot.private_ad().eval("ClaimId")
+    assert offered != claim_id
+    reply = startd.request_claim(offered, job(ClusterId=3, Better=True), lease=60)
+    assert reply.accepted and reply.claim_id == offered
+    assert reply.slot_ad.eval("CurrentRank") == 10
+    run = events_of(events)
+    assert (run[-1].kind, run[-1].attrs["Failure"]) == ("evicted", "evicted")
+    assert startd.keep_alive(claim_id) == ""  # the preempted claim is gone
+    assert startd.keep_alive(offered) == "Claimed/Idle"
+    again = events_of(startd.activate(offered, job("exit 0", ClusterId=3, Better=True)))
+    assert again[-1].attrs["ExitCode"] == 0
+
+
+def test_a_lower_ranked_preempting_claim_is_refused_at_once(make):
+    startd = make(policy=RANKS_BETTER)
+    slot = slot_named(startd, f"slot1@{HOST}")
+    assert startd.request_claim(slot.claim_id, job(Better=True)).accepted
+    startd.activate(slot.claim_id, job("sleep 300", Better=True))
+    reply = startd.request_claim(slot.private_ad().eval("ClaimId"), job(ClusterId=2))
+    assert not reply.accepted and "below the current claim's (10)" in reply.reason
+    assert slot.activity is Activity.BUSY
+
+
+def test_a_preempting_claim_that_waits_too_long_is_withdrawn(make):
+    clock = Clock()
+    startd = make(policy=RANKS_BETTER, clock=clock, preempt_wait=0.5)
+    slot = slot_named(startd, f"slot1@{HOST}")
+    assert startd.request_claim(slot.claim_id, job()).accepted
+    events = startd.activate(slot.claim_id, job("trap \"\" TERM; sleep 300 & wait; sleep 300"))
+    time.sleep(0.2)  # the trap is set
+    reply = startd.request_claim(slot.private_ad().eval("ClaimId"), job(Better=True))
+    assert not reply.accepted and "did not leave within 0.5 s" in reply.reason
+    assert slot.waiting_claim_id is None
+    clock.now += 601  # MachineMaxVacateTime: the job is killed, and the slot is free
+    startd.tick()
+    assert events_of(events)[-1].attrs["ExitSignal"] == 9
+    wait_until(lambda: slot.state is State.UNCLAIMED)

@@ -29,6 +29,7 @@ from startd.states import (
     ClaimActivated,
     ClaimReleased,
     ClaimRequested,
+    ClaimWithdrawn,
     ContinueJob,
     DrainCancelled,
     DrainRequested,
@@ -54,6 +55,7 @@ T0 = 1_700_000_000
 # A policy whose every expression is a knob in the slot ad, set by Ticks.
 KNOBS = Policy(
     start="Go =!= false",
+    rank="ifThenElse(TARGET.Better =?= true, 10, 0)",
     suspend="Sus =?= true",
     continue_="Cont =?= true",
     preempt="Pre =?= true",
@@ -149,6 +151,12 @@ class Driver:
         assert self.pair == (PREEMPTING, VACATING)
         return self
 
+    def preempt(self, **job_attrs) -> list:
+        """A schedd presents the preempting claim id with a job the slot ranks higher."""
+        self.better = job_ad(ClusterId=8, Owner="bob", User="bob@pool", Better=True,
+                             **job_attrs)
+        return self.send(ClaimRequested(self.slot.offered_claim_id, self.better))
+
     def killing(self) -> Driver:
         self.busy().send(LeaseExpired())
         assert self.pair == (PREEMPTING, KILLING)
@@ -194,6 +202,12 @@ SCENARIOS = {
     ((PREEMPTING, VACATING), (PREEMPTING, KILLING)): lambda d: d.vacating().tick(Kil=True),
     ((CLAIMED, IDLE), (OWNER, IDLE)): lambda d: d.claimed().send(ClaimReleased()),
     ((CLAIMED, RETIRING), (OWNER, IDLE)): lambda d: d.retiring().send(JobExited()),
+    ((CLAIMED, RETIRING), (CLAIMED, IDLE)):
+        lambda d: (d.busy().tick(Retire=3600), d.preempt(), d.send(JobExited())),
+    ((PREEMPTING, VACATING), (CLAIMED, IDLE)):
+        lambda d: (d.busy().preempt(), d.send(JobExited())),
+    ((PREEMPTING, KILLING), (CLAIMED, IDLE)):
+        lambda d: (d.busy().tick(WantVac=False), d.preempt(), d.send(JobExited())),
     ((PREEMPTING, VACATING), (OWNER, IDLE)): lambda d: d.vacating().send(JobExited()),
     ((PREEMPTING, KILLING), (OWNER, IDLE)): lambda d: d.killing().send(JobExited()),
     ((OWNER, IDLE), (DRAINED, IDLE)): lambda d: d.send(DrainRequested()),
@@ -303,18 +317,19 @@ def test_claim_id_mismatch_is_refused_in_constant_time(monkeypatch):
     monkeypatch.setattr(states.hmac, "compare_digest", spy)
     driver = Driver().unclaimed()
     out = driver.send(ClaimRequested("claim-999", driver.job))
-    assert out == [RefuseClaim("claim id mismatch")]
+    assert out == [RefuseClaim("claim id mismatch", "claim-999")]
     assert driver.pair == (UNCLAIMED, IDLE)
     assert calls == [(b"claim-999", b"claim-1")]
-    assert driver.send(ClaimRequested(None, driver.job)) == [RefuseClaim("claim id mismatch")]
+    assert driver.send(ClaimRequested(None, driver.job)) == [RefuseClaim("claim id mismatch", None)]
 
 
 def test_claim_refused_when_start_is_false_for_the_job():
     driver = Driver(Policy(start="TARGET.RequestCpus <= 2")).unclaimed()
-    out = driver.send(ClaimRequested(driver.slot.claim_id, job_ad(RequestCpus=4)))
-    assert out == [RefuseClaim("Start is FALSE for this job")]
+    claim = driver.slot.claim_id
+    out = driver.send(ClaimRequested(claim, job_ad(RequestCpus=4)))
+    assert out == [RefuseClaim("Start is FALSE for this job", claim)]
     out = driver.send(ClaimRequested(driver.slot.claim_id, job_ad()))
-    assert out == [RefuseClaim("Start is UNDEFINED for this job")]
+    assert out == [RefuseClaim("Start is UNDEFINED for this job", claim)]
     driver.send(ClaimRequested(driver.slot.claim_id, job_ad(RequestCpus=1)))
     assert driver.pair == (CLAIMED, IDLE)
 
@@ -329,7 +344,8 @@ def test_claim_refused_outside_unclaimed_and_matched(setup, reason):
     driver = Driver()
     setup(driver)
     pair = driver.pair
-    assert driver.send(ClaimRequested(driver.slot.claim_id, driver.job)) == [RefuseClaim(reason)]
+    claim = driver.slot.claim_id
+    assert driver.send(ClaimRequested(claim, driver.job)) == [RefuseClaim(reason, claim)]
     assert driver.pair == pair
 
 
@@ -358,7 +374,8 @@ def test_claim_id_is_renewed_when_the_claim_ends():
     assert driver.kinds() == ["ReleaseResources", "SendUpdate"]
     assert driver.out[-1].private_ad["ClaimId"] == driver.slot.claim_id
     assert "RemoteOwner" not in driver.slot.public_ad()
-    assert driver.send(ClaimRequested(first, driver.job)) == [RefuseClaim("claim id mismatch")]
+    assert driver.send(ClaimRequested(first, driver.job)) == [
+        RefuseClaim("claim id mismatch", first)]
 
 
 def test_claimed_idle_gives_the_claim_up_when_start_turns_false():
@@ -613,7 +630,7 @@ def test_partitionable_slot_accepts_claims_for_dynamic_slots():
     driver.unclaimed()
     first = driver.slot.claim_id
     assert driver.send(ClaimRequested(first, job_ad(RequestCpus=8))) == [
-        RefuseClaim("WithinResourceLimits is FALSE for this job")]
+        RefuseClaim("WithinResourceLimits is FALSE for this job", first)]
     out = driver.send(ClaimRequested(first, job_ad(RequestCpus=2)))
     assert isinstance(out[0], AcceptClaim) and out[0].claim_id == first
     assert driver.pair == (UNCLAIMED, IDLE) and driver.slot.claim_id == first
@@ -778,3 +795,125 @@ def test_a_day_at_a_desktop():
     ]
     causes = [step.cause for step in slot.story if step.new == (PREEMPTING, VACATING)]
     assert causes == ["PREEMPT is true", "PREEMPT is true"]
+
+
+# -- preemption by a better match -------------------------------------------------------------
+
+
+def test_a_claimed_slot_offers_a_preempting_claim_id_not_its_own():
+    d = Driver().busy()
+    offered = d.slot.private_ad()["ClaimId"]
+    assert offered == d.slot.offered_claim_id != d.slot.claim_id
+    assert d.slot.public_ad()["CurrentRank"] == 0.0
+    d.send(JobExited())
+    d.send(ClaimReleased())
+    assert d.slot.private_ad()["ClaimId"] == d.slot.claim_id  # unclaimed: its own again
+
+
+def test_a_better_ranked_claim_waits_for_the_job_to_vacate_then_takes_the_slot():
+    d = Driver().busy()
+    old_claim = d.slot.claim_id
+    d.preempt()
+    assert d.pair == (PREEMPTING, VACATING)
+    assert "VacateJob" in d.kinds() and "AcceptClaim" not in d.kinds()
+    assert "preempted for rank" in d.slot.story[-1].cause
+    waiting = d.slot.waiting_claim_id
+    d.send(JobExited())
+    assert d.pair == (CLAIMED, IDLE)
+    accepted = [i for i in d.out if isinstance(i, AcceptClaim)]
+    assert [a.claim_id for a in accepted] == [waiting]
+    assert accepted[0].job_ad is d.better
+    assert d.slot.claim_id == waiting != old_claim
+    ad = d.slot.public_ad()
+    assert (ad["RemoteOwner"], ad["CurrentRank"]) == ("bob", 10.0)
+    assert "ReleaseResources" not in d.kinds()  # the slot is not given up on the way
+    # The old claim is gone; the new one runs its job.
+    d.send(ClaimActivated(d.better, claim_id=old_claim))
+    assert d.kinds()[0] == "RefuseJob"
+    d.send(ClaimActivated(d.better, claim_id=waiting))
+    assert d.pair == (CLAIMED, BUSY)
+
+
+def test_an_equal_rank_claim_preempts_for_user_priority_and_a_lower_one_is_refused():
+    d = Driver().busy()
+    d.send(ClaimRequested(d.slot.offered_claim_id, job_ad(ClusterId=9)))
+    assert d.pair == (PREEMPTING, VACATING)
+    assert "preempted for user priority" in d.slot.story[-1].cause
+    d.send(JobExited())
+    assert d.pair == (CLAIMED, IDLE)
+
+    high = Driver()
+    high.job = job_ad(Better=True)
+    high.busy()
+    high.send(ClaimRequested(high.slot.offered_claim_id, job_ad(ClusterId=9)))
+    assert high.kinds() == ["RefuseClaim"]
+    assert "below the current claim's (10)" in high.out[0].reason
+    assert high.pair == (CLAIMED, BUSY)
+
+
+def test_a_claimed_idle_slot_is_taken_over_at_once():
+    d = Driver().claimed()
+    d.preempt()
+    assert d.pair == (CLAIMED, IDLE)
+    assert [type(i).__name__ for i in d.out][:1] == ["AcceptClaim"]
+    assert d.slot.public_ad()["RemoteOwner"] == "bob"
+
+
+def test_a_retiring_job_finishes_before_the_preempting_claim_takes_the_slot():
+    d = Driver().busy()
+    d.tick(Retire=3600)
+    d.preempt()
+    assert d.pair == (CLAIMED, RETIRING)
+    d.tick(after=600)
+    assert d.pair == (CLAIMED, RETIRING)
+    d.send(JobExited(), after=60)  # it finished within its retirement time
+    assert d.pair == (CLAIMED, IDLE)
+    assert "AcceptClaim" in d.kinds()
+
+
+def test_a_still_better_claim_replaces_the_waiting_one():
+    d = Driver().busy()
+    d.tick(Retire=3600)
+    d.preempt()
+    first = d.slot.waiting_claim_id
+    lower = job_ad(ClusterId=11)  # Rank 0, below the waiting claim's 10
+    d.send(ClaimRequested(d.slot.offered_claim_id, lower))
+    assert d.kinds() == ["RefuseClaim"] and d.slot.waiting_claim_id == first
+    second_id = d.slot.offered_claim_id
+    d.send(ClaimRequested(second_id, job_ad(ClusterId=12, Better=True)))
+    refused = [i for i in d.out if isinstance(i, RefuseClaim)]
+    assert [r.claim_id for r in refused] == [first]
+    assert d.slot.waiting_claim_id == second_id
+    d.send(JobExited())
+    assert [i.claim_id for i in d.out if isinstance(i, AcceptClaim)] == [second_id]
+
+
+def test_a_withdrawn_preempting_claim_leaves_the_slot_free_when_the_job_is_gone():
+    d = Driver().busy()
+    d.preempt()
+    d.send(ClaimWithdrawn(d.slot.waiting_claim_id))
+    assert d.slot.waiting_claim_id is None
+    d.send(JobExited())
+    assert d.pair == (UNCLAIMED, IDLE)
+    assert "AcceptClaim" not in d.kinds()
+
+
+def test_a_drain_refuses_the_waiting_preempting_claim():
+    d = Driver().busy()
+    d.tick(Retire=3600)
+    d.preempt()
+    waiting = d.slot.waiting_claim_id
+    d.send(DrainRequested(graceful=False))
+    d.send(JobExited())
+    assert d.pair == (DRAINED, IDLE)
+    assert [i.claim_id for i in d.out if isinstance(i, RefuseClaim)] == [waiting]
+
+
+def test_preempting_claims_are_refused_while_draining_or_without_a_claim():
+    d = Driver().busy()
+    d.send(DrainRequested(graceful=True))
+    d.preempt()
+    assert d.kinds() == ["RefuseClaim"] and "draining" in d.out[0].reason
+    u = Driver().unclaimed()
+    u.send(ClaimRequested("claim-99", job_ad()))
+    assert u.kinds() == ["RefuseClaim"] and u.out[0].reason == "claim id mismatch"
