@@ -96,8 +96,25 @@ def _negotiator(daemon, key, collector, machine: str):
                             interval=config.get("matchmaker", "negotiator_interval"),
                             limits=_limits(config.get("matchmaker", "concurrency_limits")),
                             limit_default=None if default < 0 else float(default),
-                            groups=_groups(config))
+                            groups=_groups(config), policy=_policy(config))
     return negotiator, NegotiatorService(negotiator, save=accounts.save)
+
+
+def _policy(config):
+    """The pool-wide preemption policy, with HTCondor's negotiator ranks."""
+    from classad import ClassAdSyntaxError, ExprTree
+    from matchmaker.negotiation import Policy
+    from roost.errors import RoostError
+
+    texts = {name: text for name in ("preemption_requirements", "preemption_rank")
+             if (text := config.get("matchmaker", name).strip())}
+    for name, text in texts.items():
+        try:
+            ExprTree(text)
+        except ClassAdSyntaxError as error:
+            raise RoostError(f"matchmaker.{name}: {error}") from None
+    return Policy(consider_preemption=config.get("matchmaker", "consider_preemption"),
+                  **texts)
 
 
 def _limits(text: str) -> dict[str, float]:

@@ -23,8 +23,19 @@ HTCondor's (reference section 3.2, cm-configuration.rst "The Negotiation Cycle")
 - **Partitionable slots** match on what they have left; a match takes the job's request
   out of the slot's Cpus, Memory and Disk for the rest of the cycle, so one partitionable
   slot can serve several jobs, and the submitter is charged the job's ``RequestCpus``.
-- **Claimed slots** are not matched (no preemption), but they count in the pie and in the
-  statistics.
+- **Preemption** (reference section 3.6; HTCondor's matchmaker.cpp): a slot that is
+  Claimed and running a job (Busy or Suspended) is a candidate too, for a reason:
+  *rank* when the slot's Rank of the new job is above its ``CurrentRank`` (the Rank of the
+  job it runs), *priority* when the slot's owner (``RemoteOwner``) has a worse effective
+  priority than the submitter, the slot's Rank of the new job is not below
+  ``CurrentRank``, and ``PREEMPTION_REQUIREMENTS`` (MY = slot, TARGET = job; False by
+  default, as in HTCondor) is true.  Candidates sort by the ranks above, then by the reason
+  (an idle slot before a rank preemption before a priority preemption), then by
+  ``PREEMPTION_RANK``.  The negotiator sets ``RemoteUserPrio`` in claimed slots' ads and
+  ``SubmitterUserPrio`` in the jobs' for these expressions.  A Claimed/Idle slot, or one
+  retiring or vacating, is not a candidate.  The match carries the slot's preempting claim
+  id (``startd.states``), and the startd preempts its job; the preempted job goes back to
+  Idle at its schedd.  Claimed slots count in the pie and in the statistics.
 - **Concurrency limits** (``matchmaker.limits``): a job whose ``ConcurrencyLimits`` would
   exceed a limit, counting what running jobs hold and what this cycle matched, is not
   matched; the match carries ``MatchedConcurrencyLimits``.
@@ -43,13 +54,14 @@ submitter's share ran out first.
 
 - **Accounting groups** (``matchmaker.groups``): each group's quota and allocation for
   the cycle come from HTCondor's hierarchical quotas (static and dynamic quotas, surplus
-  to groups that accept it); a job of a group that has reached its allocation is not
-  matched, and the match carries the group as ``RemoteGroup``.  Fair share between the
-  submitters is as above, across groups; HTCondor's per-group pie and starvation order
-  are left out.
+  to groups that accept it).  Groups negotiate one after another in starvation order
+  (least usage for their quota first, ``<none>`` last); within a group, its submitters
+  share what the group may hold by the pie as above, each less what it holds in the
+  group.  A job of a group that has reached its allocation is not matched, and the match
+  carries the group as ``RemoteGroup``.
 
-Left out: preemption (by rank or priority; PREEMPTION_REQUIREMENTS, PREEMPTION_RANK) and
-floors.
+Left out: floors, and NEGOTIATOR_CONSIDER_EARLY_PREEMPTION (a retiring slot is never a
+candidate).
 """
 
 from __future__ import annotations
@@ -57,19 +69,32 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from classad import ClassAd, ExprTree, Value, requirements_hold
 from classad import rank as job_rank
-from matchmaker.groups import ROOT, GroupConfig, assign_quotas, negotiation_limit
+from matchmaker.groups import (
+    ROOT,
+    GroupConfig,
+    assign_quotas,
+    negotiation_limit,
+    negotiation_order,
+)
 from matchmaker.limits import Limits, matched_text
 
 PRE_JOB_RANK = ("(10000000 * My.Rank) + (1000000 * (RemoteOwner =?= UNDEFINED)) "
                 "- (100000 * Cpus) - Memory")
 POST_JOB_RANK = ("(RemoteOwner =?= UNDEFINED) * (ifthenElse(isUndefined(KFlops), 1000, Kflops) "
                  "- SlotID - 1.0e10*(Offline=?=True))")
+PREEMPTION_RANK = ("(RemoteUserPrio * 1000000) - ifThenElse(isUndefined(TotalJobRuntime), 0, "
+                   "TotalJobRuntime)")
 LOWEST = -math.inf
+# Why a slot is a candidate, in the order candidates are preferred.
+NO_PREEMPTION, RANK_PREEMPTION, PRIORITY_PREEMPTION = 0, 1, 2
+_REASONS = {NO_PREEMPTION: "", RANK_PREEMPTION: "rank", PRIORITY_PREEMPTION: "priority"}
+# What a claimed slot's ad says of its claim, which decides whether it can be preempted.
+_CLAIM_STATE = ("Activity", "CurrentRank", "RemoteOwner", "RemoteUserPrio")
 
 # Attributes that name a slot rather than describe it; a class looks at them only when
 # an expression refers to them.
@@ -110,6 +135,7 @@ class Match:
     claim_id: str
     slot_ad: ClassAd  # as matched (a partitionable slot with what it had left)
     weight: float
+    preempting: str = ""  # "rank" or "priority" when the slot's job is to be preempted
 
 
 @dataclass
@@ -124,6 +150,7 @@ class RequestStats:
     rejected_by_slot: int = 0  # their Requirements (START, resources) are false for the job
     claimed: int = 0  # would match, but are claimed by someone
     matched: int = 0
+    preempting: int = 0  # of the matches, those that preempt a running job
     over_share: bool = False  # the submitter's share ran out before the request's jobs
     reason: str = ""
 
@@ -143,49 +170,91 @@ class Outcome:
 class Policy:
     pre_job_rank: str = PRE_JOB_RANK
     post_job_rank: str = POST_JOB_RANK
+    preemption_requirements: str = "False"
+    preemption_rank: str = PREEMPTION_RANK
+    consider_preemption: bool = True  # NEGOTIATOR_CONSIDER_PREEMPTION
 
 
 def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
               policy: Policy = Policy(), limits: Limits | None = None,
-              groups: GroupConfig | None = None) -> Outcome:
+              groups: GroupConfig | None = None,
+              priorities: Mapping[str, float] | None = None) -> Outcome:
     """One cycle (see the module's docstring); ``limits``: the pool's concurrency limits,
-    with what the running jobs hold; ``groups``: the accounting groups and their quotas."""
-    pool = _Pool(list(offers), submitters, policy)
+    with what the running jobs hold; ``groups``: the accounting groups and their quotas;
+    ``priorities``: the effective priorities of the accounts that hold slots (for priority
+    preemption; the submitters' own are known)."""
+    submitters = [_with_priority(s) for s in submitters]
+    known = {s.account: s.priority for s in submitters}
+    pool = _Pool(list(offers), submitters, policy, {**known, **(priorities or {})})
     pool.limits = limits
     if groups is not None:
         pool.quotas = _GroupBudget(groups, pool, submitters)
     outcome = Outcome(pool_weight=pool.weight)
     in_use = pool.in_use()
     wanting = [s for s in sorted(submitters, key=lambda s: (s.priority, s.name)) if s.requests]
-    queues = {s.name: _Queue(s) for s in wanting}
     for submitter in wanting:
         for request in submitter.requests:
             outcome.stats[submitter.name, request.autocluster_id] = pool.census(
                 submitter.name, request)
-    # The first spin shares out the whole pool, less what each already holds; later spins
-    # share out what is still free among those who still want more.
-    shares = _pie(pool.weight, wanting)
-    outcome.shares = dict(shares)
+    queues: list[_Queue] = []
+    if pool.quotas is None:
+        queues = [_Queue(s) for s in wanting]
+        _spin(pool, outcome, queues, pool.weight, pool.free_weight, in_use, in_use)
+    else:
+        quotas = pool.quotas
+        for group in quotas.order():
+            members = [_Queue(m) for s in wanting if (m := quotas.members(s, group)).requests]
+            if not members or quotas.left.get(group, 0.0) <= 0:
+                continue
+            queues += members
+            # The group's pie is what it may hold; each submitter's slice, less what it
+            # holds in the group.
+            _spin(pool, outcome, members, quotas.limit[group],
+                  lambda group=group: min(pool.free_weight(), quotas.left[group]),
+                  in_use, pool.in_use(quotas, group))
+            if quotas.left[group] < 1e-9:
+                for queue in members:
+                    queue.close(f"accounting group {group} is at its quota")
+    for queue in queues:
+        queue.finish(outcome)
+    return outcome
+
+
+def _spin(pool: _Pool, outcome: Outcome, queues: list[_Queue], weight: float,
+          available, in_use: dict[str, float], held_here: dict[str, float]) -> None:
+    """Share out ``weight`` among the queues' submitters (in priority order) by the pie.
+
+    The first spin shares out ``weight`` less what each already holds (``held_here``:
+    in the pool, or in the group); later spins share out what is still ``available()``
+    among those who still want more.  ``in_use`` (per account, the whole pool) is for the
+    ceilings."""
+    wanting = list(queues)
+    shares = _pie(weight, [q.submitter for q in wanting])
+    for name, share in shares.items():
+        outcome.shares[name] = outcome.shares.get(name, 0.0) + share
     first, greedy = True, False
-    while wanting and pool.free_weight() > 0:
+    while wanting and available() > 0:
         if not first:
-            shares = _pie(pool.free_weight(), wanting)
+            shares = _pie(available(), [q.submitter for q in wanting])
         made = 0
-        for submitter in wanting:
-            held = in_use.get(submitter.account, 0.0)
+        for queue in wanting:
+            submitter = queue.submitter
+            held = held_here.get(submitter.account, 0.0)
             limit = math.inf if greedy else shares[submitter.name] - (held if first else 0.0)
             if submitter.ceiling > 0:
-                limit = min(limit, submitter.ceiling - held)
+                limit = min(limit, submitter.ceiling - in_use.get(submitter.account, 0.0))
             got = 0.0
-            queue = queues[submitter.name]
             while got < limit and (match := queue.next_match(pool, outcome, limit - got)):
                 outcome.matches.append(match)
                 got += match.weight
                 in_use[submitter.account] = in_use.get(submitter.account, 0.0) + match.weight
+                if held_here is not in_use:
+                    held_here[submitter.account] = (held_here.get(submitter.account, 0.0)
+                                                    + match.weight)
                 made += 1
             if queue.pending() and got >= limit:
                 queue.mark_over_share(outcome)
-        wanting = [s for s in wanting if queues[s.name].pending()]
+        wanting = [q for q in wanting if q.pending()]
         if greedy:
             break
         if not made and not first:
@@ -193,9 +262,17 @@ def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
             # a last spin serves the submitters in priority order, as far as slots last.
             greedy = True
         first = False
-    for queue in queues.values():
-        queue.finish(outcome)
-    return outcome
+
+
+def _with_priority(submitter: Submitter) -> Submitter:
+    """The submitter with ``SubmitterUserPrio`` in its jobs' ads, for PREEMPTION_*."""
+    requests = []
+    for request in submitter.requests:
+        job = request.job_ad.copy()
+        job["SubmitterUserPrio"] = submitter.priority
+        requests.append(Request(request.autocluster_id, request.count, job))
+    return Submitter(submitter.name, submitter.account, submitter.priority, requests,
+                     submitter.ceiling)
 
 
 def _pie(weight: float, submitters: Sequence[Submitter]) -> dict[str, float]:
@@ -209,7 +286,7 @@ def _pie(weight: float, submitters: Sequence[Submitter]) -> dict[str, float]:
 
 
 class _Slot:
-    __slots__ = ("offer", "ad", "name", "partitionable", "post", "key", "free")
+    __slots__ = ("offer", "ad", "name", "partitionable", "post", "key", "free", "busy")
 
     def __init__(self, offer: Offer) -> None:
         self.offer = offer
@@ -217,6 +294,9 @@ class _Slot:
         self.name = _text(offer.ad, "Name")
         self.partitionable = offer.ad.eval("PartitionableSlot") is True
         self.free = offer.ad.eval("State") == "Unclaimed"
+        # Running a job on a claim: a candidate for preemption.
+        self.busy = (not self.free and offer.ad.eval("State") == "Claimed"
+                     and offer.ad.eval("Activity") in ("Busy", "Suspended"))
         self.post = LOWEST
         self.key: tuple = ()
 
@@ -230,18 +310,32 @@ class _Class:
         self.key = key
         self.rep = rep
         self.members: list[_Slot] = []
-        self.free: list[_Slot] = []  # unclaimed members, best post-job rank last
+        # Members that may be matched (unclaimed, or running a job that may be preempted),
+        # best post-job rank last.
+        self.free: list[_Slot] = []
         self.sorted = True
 
 
 class _Pool:
     def __init__(self, offers: list[Offer], submitters: Sequence[Submitter],
-                 policy: Policy) -> None:
+                 policy: Policy, priorities: Mapping[str, float]) -> None:
         self.pre = ExprTree(policy.pre_job_rank)
         self.post = ExprTree(policy.post_job_rank)
+        self.preemption_requirements = ExprTree(policy.preemption_requirements)
+        self.preemption_rank = ExprTree(policy.preemption_rank)
+        self.consider_preemption = policy.consider_preemption
         self.slots = [_Slot(offer) for offer in offers]
+        for slot in self.slots:
+            owner = slot.ad.eval("RemoteOwner")
+            if slot.busy and isinstance(owner, str) and owner in priorities:
+                slot.ad = slot.ad.copy()
+                slot.ad["RemoteUserPrio"] = priorities[owner]
         jobs = [r.job_ad for s in submitters for r in s.requests]
-        self.attributes = _significant(self.slots, jobs, self.pre)
+        pool_exprs = [self.pre]
+        if self.consider_preemption:
+            pool_exprs += [self.preemption_requirements, self.preemption_rank]
+        self.attributes = _significant(self.slots, jobs, pool_exprs,
+                                       _CLAIM_STATE if self.consider_preemption else ())
         self.post_refers_to_job = _refers_to_target(self.post)
         self.classes: dict[tuple, _Class] = {}
         self.class_list: list[_Class] = []  # in the order they were made
@@ -261,20 +355,25 @@ class _Pool:
             cls = self.classes[slot.key] = _Class(slot.key, slot)
             self.class_list.append(cls)
         cls.members.append(slot)
-        if slot.free:
+        if slot.free or (slot.busy and self.consider_preemption):
             cls.free.append(slot)
             cls.sorted = False
 
     def free_weight(self) -> float:
         return sum(_weight(slot.ad) for cls in self.classes.values() for slot in cls.free)
 
-    def in_use(self) -> dict[str, float]:
-        """Weight held per account: the claimed slots' RemoteOwner."""
+    def in_use(self, quotas: _GroupBudget | None = None,
+               group: str | None = None) -> dict[str, float]:
+        """Weight held per account: the claimed slots' RemoteOwner (only the slots held
+        in ``group``, when given)."""
         held: dict[str, float] = {}
         for slot in self.slots:
             owner = slot.ad.eval("RemoteOwner")
-            if isinstance(owner, str):
-                held[owner] = held.get(owner, 0.0) + _weight(slot.ad)
+            if not isinstance(owner, str):
+                continue
+            if group is not None and quotas.group_of_slot(slot.ad) != group:
+                continue
+            held[owner] = held.get(owner, 0.0) + _weight(slot.ad)
         return held
 
     def census(self, submitter: str, request: Request) -> RequestStats:
@@ -289,14 +388,33 @@ class _Pool:
             elif not requirements_hold(cls.rep.ad, job):
                 stats.rejected_by_slot += n
             else:
-                stats.claimed += n - len(cls.free)
+                stats.claimed += n - len(cls.free) if cls.rep.free else n
         return stats
+
+    def preemption(self, cls: _Class, job: ClassAd, priority: float) -> int | None:
+        """Why the request's job may have a slot of ``cls`` (both Requirements hold):
+        NO_PREEMPTION for an unclaimed slot; for a busy one, RANK_PREEMPTION or
+        PRIORITY_PREEMPTION, or None when it may not be preempted."""
+        slot = cls.rep.ad
+        if cls.rep.free:
+            return NO_PREEMPTION
+        new_rank = job_rank(slot, job)
+        current = _number(slot.eval("CurrentRank"))
+        current = 0.0 if current == LOWEST else current
+        if new_rank > current:
+            return RANK_PREEMPTION
+        owner_priority = slot.eval("RemoteUserPrio")
+        if (new_rank == current and isinstance(owner_priority, int | float)
+                and owner_priority > priority
+                and self.preemption_requirements.eval(my=slot, target=job) is True):
+            return PRIORITY_PREEMPTION
+        return None
 
     def take(self, cls: _Class, slot: _Slot, job: ClassAd) -> tuple[ClassAd, float]:
         """Give ``slot`` to ``job``: the ad as matched and the weight charged."""
         cls.free.remove(slot)
         matched = slot.ad
-        if not slot.partitionable:
+        if not slot.partitionable or not slot.free:
             return matched, _weight(slot.ad)
         requested = {name: _request(job, slot.ad, name) for name in _RESOURCES}
         left = slot.ad.copy()
@@ -355,8 +473,8 @@ class _Queue:
             if found is None:
                 self.done[request.autocluster_id] = "no free slot matches"
                 continue
-            cls, slot = found
-            if slot.partitionable:
+            cls, slot, reason = found
+            if slot.partitionable and slot.free:
                 weight = float(_request(request.job_ad, slot.ad, "Cpus"))
             else:
                 weight = _weight(slot.ad)
@@ -374,28 +492,36 @@ class _Queue:
             entry[1] -= 1
             stats = outcome.stats[self.submitter.name, request.autocluster_id]
             stats.matched += 1
+            stats.preempting += reason != NO_PREEMPTION
             return Match(self.submitter.name, request.autocluster_id, slot.name,
-                         slot.offer.claim_id, matched, weight)
+                         slot.offer.claim_id, matched, weight, _REASONS[reason])
         return None
 
-    def _best(self, pool: _Pool, request: Request) -> tuple[_Class, _Slot] | None:
-        """The best free slot for the request's job, by the ranks."""
+    def _best(self, pool: _Pool, request: Request) -> tuple[_Class, _Slot, int] | None:
+        """The best candidate slot for the request's job, by the ranks, then the reason
+        (no preemption first), then PREEMPTION_RANK; and the reason."""
         ac = request.autocluster_id
         heap = self._heaps.setdefault(ac, [])
         job = request.job_ad
         for cls in pool.class_list[self._scanned.get(ac, 0):]:
             if requirements_hold(job, cls.rep.ad) and requirements_hold(cls.rep.ad, job):
+                reason = pool.preemption(cls, job, self.submitter.priority)
+                if reason is None:
+                    continue
                 pre = _number(pool.pre.eval(my=cls.rep.ad, target=job))
                 rank = job_rank(job, cls.rep.ad)
-                heapq.heappush(heap, (-pre, -rank, next(self._order), cls.key))
+                preemption_rank = 0.0 if reason == NO_PREEMPTION else _number(
+                    pool.preemption_rank.eval(my=cls.rep.ad, target=job))
+                heapq.heappush(heap, (-pre, -rank, reason, -preemption_rank,
+                                      next(self._order), cls.key))
         self._scanned[ac] = len(pool.class_list)
         while heap:
-            _, _, _, key = heap[0]
+            reason, key = heap[0][2], heap[0][-1]
             cls = pool.classes.get(key)
             if cls is None or not cls.free:
                 heapq.heappop(heap)
                 continue
-            return cls, self._pick(pool, cls, job)
+            return cls, self._pick(pool, cls, job), reason
         return None
 
     @staticmethod
@@ -406,6 +532,12 @@ class _Queue:
             cls.free.sort(key=lambda s: s.post)
             cls.sorted = True
         return cls.free[-1]
+
+    def close(self, reason: str) -> None:
+        """No more slots for the requests still pending, for ``reason``."""
+        for request, count in self.left:
+            if count > 0:
+                self.done.setdefault(request.autocluster_id, reason)
 
     def mark_over_share(self, outcome: Outcome) -> None:
         for request, count in self.left:
@@ -443,12 +575,28 @@ class _GroupBudget:
             if isinstance(group, str):
                 known = config.group_of(group)
                 usage[known] = usage.get(known, 0.0) + _weight(slot.ad)
-        allocations = assign_quotas(config, pool.weight, demand, usage)
-        self.left = {name: negotiation_limit(config, allocations, usage, name)
-                     - usage.get(name, 0.0) for name in allocations}
+        self.allocations = assign_quotas(config, pool.weight, demand, usage)
+        # What each group may hold in this cycle, and what it may still be given.
+        self.limit = {name: negotiation_limit(config, self.allocations, usage, name)
+                      for name in self.allocations}
+        self.left = {name: limit - usage.get(name, 0.0) for name, limit in self.limit.items()}
+
+    def order(self) -> list[str]:
+        """The groups in starvation order (``<none>`` last)."""
+        return negotiation_order(self.allocations)
+
+    def members(self, submitter: Submitter, group: str) -> Submitter:
+        """``submitter`` with only its requests of ``group``."""
+        return Submitter(submitter.name, submitter.account, submitter.priority,
+                         [r for r in submitter.requests if self.group(r.job_ad) == group],
+                         submitter.ceiling)
 
     def group(self, job: ClassAd) -> str:
         group = job.eval("AcctGroup")
+        return self.config.group_of(group) if isinstance(group, str) else ROOT
+
+    def group_of_slot(self, slot: ClassAd) -> str:
+        group = slot.eval("RemoteGroup")
         return self.config.group_of(group) if isinstance(group, str) else ROOT
 
     def allows(self, group: str, weight: float) -> bool:
@@ -466,9 +614,10 @@ def _job_cpus(request: Request) -> float:
 # -- helpers ----------------------------------------------------------------------------------
 
 
-def _significant(slots: list[_Slot], jobs: list[ClassAd], pre: ExprTree) -> tuple[str, ...]:
+def _significant(slots: list[_Slot], jobs: list[ClassAd], pool_exprs: list[ExprTree],
+                 also: Iterable[str] = ()) -> tuple[str, ...]:
     """The slot attributes any expression of the cycle can look at (see the docstring)."""
-    wanted: set[str] = {"State", "Requirements", "Rank", "SlotWeight", *_RESOURCES}
+    wanted: set[str] = {"State", "Requirements", "Rank", "SlotWeight", *_RESOURCES, *also}
     for job in jobs:
         for name in ("Requirements", "Rank"):
             if name in job:
@@ -477,10 +626,8 @@ def _significant(slots: list[_Slot], jobs: list[ClassAd], pre: ExprTree) -> tupl
     seen_texts: dict[str, set[str]] = {}
     names: set[str] = set(wanted)
     for slot in slots:
-        for name in list(seeds) + ["__pre__"]:
-            expr = pre if name == "__pre__" else slot.ad.lookup(name) if name in slot.ad else None
-            if expr is None:
-                continue
+        exprs = [(name, slot.ad.lookup(name)) for name in seeds if name in slot.ad]
+        for name, expr in [*exprs, *(("", pool_expr) for pool_expr in pool_exprs)]:
             text = f"{name}={expr}"
             refs = seen_texts.get(text)
             if refs is None:

@@ -193,7 +193,8 @@ class Negotiator:
             held = tally([text for offer in offers
                           if isinstance(text := offer.ad.eval("ConcurrencyLimits"), str)])
             limits = Limits(self.limits, self.limit_default, in_use=held)
-        outcome = negotiate(offers, submitters, self.policy, limits, self.groups)
+        priorities = {a.name: a.effective_priority for a in self.accountant.accounts()}
+        outcome = negotiate(offers, submitters, self.policy, limits, self.groups, priorities)
         # As HTCondor, a match is charged from when it is made: what the submitters hold
         # until the next cycle includes what they were just given.
         for match in outcome.matches:
@@ -221,6 +222,10 @@ class Negotiator:
         if outcome.matches:
             log.info("cycle: %d matches for %d submitters over %d slots in %.3f s",
                      len(outcome.matches), len(submitters), len(offers), stats.duration)
+        for match in outcome.matches:
+            if match.preempting:
+                log.info("%s preempts the job on %s (%s)", match.submitter, match.slot_name,
+                         match.preempting)
         return stats
 
     def negotiator_ad(self, offers: list[Offer]) -> ClassAd:

@@ -74,6 +74,15 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "the parent group's quota)"),
     ("matchmaker", "group_accept_surplus"): Key(
         bool, False, "whether groups may use the quota other groups leave unused"),
+    ("matchmaker", "preemption_requirements"): Key(
+        str, "False", "when a submitter with a better priority may preempt a running job "
+        "(HTCondor's PREEMPTION_REQUIREMENTS; MY is the slot, TARGET the job)"),
+    ("matchmaker", "preemption_rank"): Key(
+        str, "", "which running job to preempt first (HTCondor's PREEMPTION_RANK; empty: "
+        "HTCondor's default, the owner with the worst priority first)"),
+    ("matchmaker", "consider_preemption"): Key(
+        bool, True, "whether the negotiator preempts running jobs at all, by the slots' "
+        "Rank or by priority (HTCondor's NEGOTIATOR_CONSIDER_PREEMPTION)"),
     ("schedd", "address"): Key(str, "127.0.0.1:0", "the address the schedd binds (port 0: any)"),
     ("schedd", "database_url"): Key(
         str, "", "SQLAlchemy URL of the job queue (empty: SQLite under the roost home)"),
@@ -105,6 +114,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "(only while the keyboard is idle) or glidein", choices=("ALWAYS", "DESKTOP", "GLIDEIN")),
     ("startd", "start"): Key(
         str, "", "a START expression replacing the policy's (empty: the policy's)"),
+    ("startd", "rank"): Key(
+        str, "", "the slots' Rank of jobs (HTCondor's RANK; empty: the policy's, 0): a job "
+        "ranked above the running one preempts it"),
     ("startd", "slots"): Key(
         str, "partitionable", "how the machine is split: partitionable (one slot, carved per "
         "job) or a number of equal static slots"),

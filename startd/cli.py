@@ -29,6 +29,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--policy", choices=("always", "desktop", "glidein"),
                         help="the owner's policy (startd.policy; glidein with --glidein)")
     parser.add_argument("--start", metavar="EXPR", help="a START expression of your own")
+    parser.add_argument("--rank", metavar="EXPR",
+                        help="the slots' Rank of jobs: a better-ranked job preempts (startd.rank)")
     parser.add_argument("--slots", metavar="N|partitionable",
                         help="N equal static slots, or one partitionable slot (startd.slots)")
     parser.add_argument("--cpus", type=int, help="CPUs to offer (default: detected)")
@@ -47,9 +49,14 @@ def main(argv: list[str]) -> int:
                         help="leave after this long (default: the allocation's end)")
     parser.add_argument("--idle-timeout", type=float, metavar="SECONDS",
                         help="leave after this long without a claim")
+    parser.add_argument("--retire-margin", type=int, metavar="SECONDS",
+                        help="with the glidein policy: start no job without a MaxRuntime "
+                             "when less than this is left (default 600)")
     args = parser.parse_args(argv)
     if args.glidein:
         args.foreground = True
+    if args.retire_margin is not None and args.retire_margin < 0:
+        parser.error("--retire-margin must not be negative")
 
     from roost.config import load_config
     from roost.daemon import run_daemon
@@ -88,11 +95,10 @@ def _serve(daemon, args) -> None:
         lifetime = Lifetime.of(started, lifetime=args.lifetime,
                                allocation_end=resources.end_time,
                                idle_timeout=args.idle_timeout)
-    fqdn = socket.getfqdn()
-    name = settings.name or fqdn
     interval = GLIDEIN_UPDATE_INTERVAL if args.glidein else config.get("startd",
                                                                         "update_interval")
     custom = settings.attributes()
+    fqdn = socket.getfqdn()
     if resources.batch_job_id is not None:
         custom.setdefault("GLIDEIN_BatchJobId", f'"{resources.batch_job_id}"')
     if args.glidein:
@@ -107,7 +113,11 @@ def _serve(daemon, args) -> None:
                            leftovers)
     if args.token:
         token = security.load_token(args.token)
+        # A startd token advertises only its own host's slots (startd@NAME for
+        # slotN@NAME): without a name of its own, the startd takes the token's.
+        name = settings.name or _token_host(token) or fqdn
     else:
+        name = settings.name or fqdn
         key = daemon.pool_key()
         token = security.daemon_token(key, f"startd@{name}", ["advertise-startd"],
                                       config.get("security", "token_lifetime_days") * 86400.0)
@@ -154,6 +164,16 @@ def _serve(daemon, args) -> None:
     daemon.on_stop(startd.close)
 
 
+def _token_host(token: str) -> str:
+    """The host part of the identity a token names (unverified: the collector checks it)."""
+    from roost import security
+
+    try:
+        return security.decode_token(token).host
+    except security.AuthError:
+        return ""
+
+
 def _verifier(daemon, args):
     """The pool key, which checks the tokens of schedds that claim slots.  A startd given
     a token (a glide-in on a batch node) must find the pool's key in its roost home (a
@@ -186,6 +206,7 @@ class _Settings:
         default_policy = "glidein" if args.glidein else config.get("startd", "policy").lower()
         self.policy = args.policy or default_policy
         self.start = pick(args.start, "start")
+        self.rank = pick(args.rank, "rank")
         self.slots = pick(args.slots, "slots")
         self.cpus = pick(args.cpus, "cpus") or None
         self.memory = pick(args.memory, "memory") or None
@@ -194,8 +215,18 @@ class _Settings:
         self.execute_dir = Path(directory or config.home / "execute").absolute()
         self.run_as = config.get("startd", "run_as") or None
 
-    def policy_overrides(self) -> dict[str, str]:
-        return {"start": self.start} if self.start else {}
+    def policy_overrides(self) -> dict[str, str | int]:
+        from roost.errors import RoostError
+
+        overrides: dict[str, str | int] = {"start": self.start} if self.start else {}
+        if self.rank:
+            overrides["rank"] = self.rank
+        if self.args.retire_margin is not None:
+            if self.policy != "glidein":
+                raise RoostError("--retire-margin is for the glidein policy, not "
+                                 f"{self.policy}")
+            overrides["RetireMargin"] = self.args.retire_margin
+        return overrides
 
     def slot_types(self):
         from roost.errors import RoostError

@@ -7,7 +7,7 @@ import collections
 from collections import Counter
 
 from classad import ClassAd, ExprTree
-from matchmaker.negotiation import Offer, Request, Submitter, negotiate
+from matchmaker.negotiation import Offer, Policy, Request, Submitter, negotiate
 
 WITHIN = ("MY.Cpus > 0 && TARGET.RequestCpus <= MY.Cpus && MY.Memory > 0 && "
           "TARGET.RequestMemory <= MY.Memory && MY.Disk > 0 && TARGET.RequestDisk <= MY.Disk")
@@ -181,3 +181,108 @@ def test_a_group_quota_caps_its_jobs_and_others_use_the_rest():
                  slot_id=20 + n) for n in range(2)]
     outcome = negotiate(busy + offers, [submitter("alice", (100, physics))], groups=groups)
     assert len(outcome.matches) == 1
+
+
+def test_groups_negotiate_in_starvation_order():
+    from matchmaker.groups import GroupConfig
+
+    groups = GroupConfig.from_mapping({"group_names": "physics, chem",
+                                       "group_quota_physics": 5, "group_quota_chem": 5})
+    held = [slot(f"b{n}", state="Claimed", Activity="Busy", RemoteOwner="alice",
+                 RemoteGroup="physics", slot_id=20 + n) for n in range(4)]
+    offers = held + [slot(f"s{n}", slot_id=n) for n in range(4)]
+    physics, chem = job("alice"), job("bob", memory=200)
+    physics["AcctGroup"], chem["AcctGroup"] = "physics", "chem"
+    # alice's priority is far better, but chem uses less of its quota: it goes first.
+    outcome = negotiate(offers, [submitter("alice", (100, physics), priority=1.0),
+                                 submitter("bob", (100, chem), priority=1000.0)],
+                        groups=groups)
+    assert [m.slot_ad.eval("RemoteGroup") for m in outcome.matches] == ["chem"] * 4
+
+
+def test_a_groups_submitters_share_the_groups_quota_by_the_pie():
+    from matchmaker.groups import GroupConfig
+
+    groups = GroupConfig.from_mapping({"group_names": "physics, chem",
+                                       "group_quota_physics": 4, "group_quota_chem": 6})
+    offers = [slot(f"s{n}", slot_id=n) for n in range(10)]
+    physics, chem = job(), job(memory=200)
+    physics["AcctGroup"], chem["AcctGroup"] = "physics", "chem"
+    outcome = negotiate(offers, [submitter("alice", (100, physics)),
+                                 submitter("carol", (100, physics)),
+                                 submitter("bob", (100, chem))], groups=groups)
+    got = Counter(m.submitter for m in outcome.matches)
+    assert got == {"alice@submit": 2, "carol@submit": 2, "bob@submit": 6}
+    assert outcome.shares["alice@submit"] == outcome.shares["carol@submit"] == 2.0
+
+
+# -- preemption -------------------------------------------------------------------------------
+
+
+def busy(name: str, owner: str = "alice", current_rank: float = 0.0, *,
+         activity: str = "Busy", rank: str = "0", **attributes) -> Offer:
+    offer = slot(name, state="Claimed", RemoteOwner=owner, Activity=activity,
+                 CurrentRank=current_rank, **attributes)
+    offer.ad["Rank"] = ExprTree(rank)
+    return Offer(offer.ad, f"preempting-{name}")
+
+
+PRIORITY = Policy(preemption_requirements="True")
+
+
+def test_a_slot_that_ranks_the_new_job_higher_is_preempted_for_rank():
+    offers = [busy("s1", rank='TARGET.Owner == "bob"')]
+    outcome = negotiate(offers, [submitter("bob", (1, job("bob")))])
+    [match] = outcome.matches
+    assert (match.slot_name, match.claim_id, match.preempting) == ("s1", "preempting-s1", "rank")
+    assert outcome.stats["bob@submit", 1].preempting == 1
+    # Another job of the same rank as the running one does not preempt it.
+    assert negotiate(offers, [submitter("carol", (1, job("carol")))]).matches == []
+
+
+def test_an_idle_slot_is_preferred_to_preempting_one():
+    offers = [busy("s1", rank='TARGET.Owner == "bob"', slot_id=1),
+              slot("s2", slot_id=2)]
+    offers[1].ad["Rank"] = ExprTree('TARGET.Owner == "bob"')
+    outcome = negotiate(offers, [submitter("bob", (2, job("bob")))])
+    assert [(m.slot_name, m.preempting) for m in outcome.matches] == [("s2", ""), ("s1", "rank")]
+
+
+def test_priority_preemption_needs_preemption_requirements_and_a_worse_owner():
+    offers = [busy("s1", owner="alice")]
+    bob = submitter("bob", (1, job("bob")), priority=10.0)
+    priorities = {"alice": 1000.0}
+    assert negotiate(offers, [bob], priorities=priorities).matches == []  # False by default
+    [match] = negotiate(offers, [bob], PRIORITY, priorities=priorities).matches
+    assert match.preempting == "priority"
+    # alice (worse) may not take bob's slot; nor may bob take a slot that ranks him lower.
+    worse = submitter("carol", (1, job("carol")), priority=5000.0)
+    assert negotiate(offers, [worse], PRIORITY, priorities=priorities).matches == []
+    ranked = [busy("s1", owner="alice", current_rank=1.0, rank='TARGET.Owner == "alice"')]
+    assert negotiate(ranked, [bob], PRIORITY, priorities=priorities).matches == []
+
+
+def test_preemption_requirements_see_both_priorities():
+    offers = [busy("s1", owner="alice")]
+    policy = Policy(preemption_requirements="MY.RemoteUserPrio > TARGET.SubmitterUserPrio * 1.2")
+    near = submitter("bob", (1, job("bob")), priority=900.0)
+    far = submitter("bob", (1, job("bob")), priority=500.0)
+    assert negotiate(offers, [near], policy, priorities={"alice": 1000.0}).matches == []
+    assert len(negotiate(offers, [far], policy, priorities={"alice": 1000.0}).matches) == 1
+
+
+def test_preemption_rank_picks_the_worst_priority_owner_first():
+    offers = [busy("s1", owner="alice", slot_id=1), busy("s2", owner="carol", slot_id=2)]
+    bob = submitter("bob", (1, job("bob")), priority=10.0)
+    outcome = negotiate(offers, [bob], PRIORITY, priorities={"alice": 100.0, "carol": 900.0})
+    assert names(outcome) == ["s2"]
+
+
+def test_slots_that_are_not_running_a_job_or_are_leaving_are_not_preempted():
+    offers = [busy("idle", activity="Idle", rank='TARGET.Owner == "bob"'),
+              busy("retiring", activity="Retiring", rank='TARGET.Owner == "bob"'),
+              busy("suspended", activity="Suspended", rank='TARGET.Owner == "bob"')]
+    outcome = negotiate(offers, [submitter("bob", (3, job("bob")))])
+    assert names(outcome) == ["suspended"]
+    off = Policy(consider_preemption=False)
+    assert negotiate(offers, [submitter("bob", (3, job("bob")))], off).matches == []

@@ -207,6 +207,73 @@ def test_equal_owners_share_a_saturated_pool(pool):
     assert {"alice", "bob"} <= users, users
 
 
+def _running(pool: Pool, cluster: int, timeout: float = 30.0):
+    """Wait until the cluster's job runs; its ad."""
+    deadline = time.monotonic() + timeout
+    with pool.schedd() as schedd:
+        while True:
+            (job,) = schedd.query(f"ClusterId == {cluster}")
+            if job.eval("JobStatus") == 2:
+                return job
+            assert time.monotonic() < deadline, pool.logs()
+            time.sleep(0.2)
+
+
+def _marked(pool: Pool, label: str, seconds: float) -> str:
+    """A job that notes its start and its end in the effects file."""
+    run = f"echo {label}-start >> {pool.home}/effects; sleep {seconds}; " \
+          f"echo {label}-end >> {pool.home}/effects"
+    return f"executable = /bin/sh\narguments = \"-c '{run}'\"\nqueue\n"
+
+
+def test_a_slot_preempts_a_job_for_one_it_ranks_higher(pool):
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "1", "--memory", "512", "--slots", "1",
+                "--rank", 'TARGET.Owner == "bob"')
+    first = pool.submit(_marked(pool, "alice", 6), token=pool.token("alice"))
+    _running(pool, first)
+    second = pool.submit(_marked(pool, "bob", 0.5), token=pool.token("bob"))
+    (bobs,) = pool.wait_done(second, 1, timeout=30)
+    assert bobs.eval("NumJobStarts") == 1
+    (alices,) = pool.wait_done(first, 1, timeout=40)
+    # alice's job went back to Idle, not lost, and ran again to its end once bob's was done.
+    assert alices.eval("NumJobStarts") == 2 and alices.eval("ExitCode") == 0
+    assert effects(pool) == Counter({"alice-start": 2, "bob-start": 1, "bob-end": 1,
+                                     "alice-end": 1})
+    order = (pool.home / "effects").read_text().split()
+    assert order.index("bob-end") < order.index("alice-end")
+
+
+def test_without_a_rank_or_preemption_requirements_a_running_job_is_not_preempted(pool):
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "1", "--memory", "512", "--slots", "1")
+    first = pool.submit(_marked(pool, "alice", 4), token=pool.token("alice"))
+    _running(pool, first)
+    second = pool.submit(_marked(pool, "bob", 0), token=pool.token("bob"))
+    pool.wait_done(second, 1, timeout=40)
+    (alices,) = pool.finished(first)
+    assert alices.eval("NumJobStarts") == 1
+    order = (pool.home / "effects").read_text().split()
+    assert order == ["alice-start", "alice-end", "bob-start", "bob-end"], pool.logs()
+
+
+def test_a_better_priority_preempts_under_preemption_requirements(pool):
+    pool.env["ROOST_MATCHMAKER_PREEMPTION_REQUIREMENTS"] = (
+        "MY.RemoteUserPrio > TARGET.SubmitterUserPrio * 1.2")
+    pool.roost("pool", "up", "--startds", "0")
+    pool.startd("a", "--cpus", "1", "--memory", "512", "--slots", "1")
+    pool.roost("userprio", "-setfactor", "alice", "100000")
+    first = pool.submit(_marked(pool, "alice", 6), token=pool.token("alice"))
+    _running(pool, first)
+    second = pool.submit(_marked(pool, "bob", 0.5), token=pool.token("bob"))
+    pool.wait_done(second, 1, timeout=30)
+    (alices,) = pool.wait_done(first, 1, timeout=40)
+    assert alices.eval("NumJobStarts") == 2
+    order = (pool.home / "effects").read_text().split()
+    assert order == ["alice-start", "bob-start", "bob-end", "alice-start", "alice-end"], \
+        pool.logs()
+
+
 def _priorities(pool: Pool) -> list:
     from roost.client import Negotiator
 
