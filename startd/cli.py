@@ -73,6 +73,7 @@ def _serve(daemon, args) -> None:
     from roost.daemon import write_address
     from roost.errors import RoostError
     from roost.rpc import startd_pb2_grpc
+    from startd import lifeline
     from startd.advertise import LIFETIME_UPDATES, SlotAds
     from startd.lifetime import Lifetime
     from startd.machine_ad import MachineInfo, local_platform_info
@@ -111,6 +112,7 @@ def _serve(daemon, args) -> None:
     if leftovers:
         daemon.log.warning("killed %d process(es) left by jobs of a startd that died",
                            leftovers)
+    lifeline.start(settings.execute_dir)  # the pipe stays open until this process ends
     if args.token:
         token = security.load_token(args.token)
         # A startd token advertises only its own host's slots (startd@NAME for

@@ -85,7 +85,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -382,6 +382,12 @@ def clean_up_after_a_dead_startd(execute_dir: Path) -> int:
     at start.  A job's processes carry ``ROOST_JOB_ID=<startd pid>.<n>.<secret>``; those of
     a startd that no longer runs are killed (another startd's on the same host are left
     alone).  Returns how many processes were killed."""
+    return kill_jobs_of(lambda startd: not _alive(startd), execute_dir)
+
+
+def kill_jobs_of(gone: Callable[[int], bool], execute_dir: Path) -> int:
+    """Kill the processes of the jobs of every startd (by pid) that ``gone`` names, and
+    remove their sandboxes; how many processes were killed."""
     key = f"{FAMILY_VARIABLE}=".encode()
     killed = 0
     for entry in os.listdir("/proc"):
@@ -389,14 +395,14 @@ def clean_up_after_a_dead_startd(execute_dir: Path) -> int:
             continue
         marker = read_marker(int(entry), key)
         owner = marker.partition(".")[0] if marker else ""
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and gone(int(owner)):
             with contextlib.suppress(OSError):
                 os.kill(int(entry), signal.SIGKILL)
                 killed += 1
     if execute_dir.is_dir():
         for sandbox in execute_dir.glob("dir_*"):
             owner = sandbox.name.split("_")[1] if sandbox.name.count("_") >= 2 else ""
-            if owner.isdigit() and not _alive(int(owner)):
+            if owner.isdigit() and gone(int(owner)):
                 _remove_tree(sandbox)
     return killed
 

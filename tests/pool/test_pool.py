@@ -5,6 +5,7 @@ or lost shows."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -298,12 +299,16 @@ def test_sigkill_of_the_schedd_loses_nothing_and_runs_nothing_twice(pool):
 def test_sigkill_of_a_startd_requeues_its_jobs_after_the_lease(pool):
     pool.roost("pool", "up", "--startds", "0")
     pool.startd("a", "--cpus", "1", "--memory", "512")
-    cluster = pool.submit(sweep(pool, 1, seconds=300))
+    pid_file = pool.home / "job.pid"
+    cluster = pool.submit(f"executable = /bin/sh\n"
+                          f"arguments = \"-c 'echo $$ > {pid_file}; exec sleep 300'\"\nqueue\n")
     deadline = time.monotonic() + 30
-    while not any(ad.eval("State") == "Claimed" for ad in pool.slots()):
+    while not pid_file.exists() or not pid_file.read_text().strip():
         assert time.monotonic() < deadline, pool.logs()
         time.sleep(0.2)
     pool.kill("startd-a")
+    # Its lifeline kills the job at once: it never runs beside its requeued copy.
+    wait_gone(int(pid_file.read_text()), seconds=10)
     pool.startd("b", "--cpus", "1", "--memory", "512")
     with pool.schedd() as schedd:
         deadline = time.monotonic() + 40
@@ -372,19 +377,47 @@ def test_a_group_quota_caps_a_group(pool):
     assert most["physics"] == 1 and most["chem"] >= 2, most
 
 
-def test_500_jobs_survive_sigkills_of_the_schedd_and_matchmaker_at_random_points(pool):
+def test_500_jobs_survive_sigkills_of_every_daemon_at_random_points(pool):
     import random
 
     rng = random.Random(os.getpid())
     pool.roost("pool", "up", "--startds", "0")
-    pool.startd("a", "--cpus", "2", "--memory", "1024", "--slots", "2")
-    cluster = pool.submit(sweep(pool, 500, seconds=0.01))
-    for victim in ("schedd", "matchmaker", "schedd"):
+    startd = ("a", "--cpus", "2", "--memory", "1024", "--slots", "2")
+    pool.startd(*startd)
+    # Each run notes its start and its end, with its own shell's pid and the time.
+    note = f"echo $(Cluster).$(Process) $$ {{}} $(date +%s.%N) >> {pool.home}/effects"
+    cluster = pool.submit(f"executable = /bin/sh\n"
+                          f"arguments = \"-c '{note.format('start')}; sleep 0.01; "
+                          f"{note.format('end')}'\"\nqueue 500\n")
+    startd_kills = []
+    for victim in ("schedd", "startd-a", "matchmaker", "schedd", "startd-a"):
         time.sleep(rng.uniform(0.5, 3.0))
         pool.kill(victim)
-        pool.roost(victim)
-    done = pool.wait_done(cluster, 500, timeout=240)
-    assert effects(pool) == Counter({f"{cluster}.{n}": 1 for n in range(500)})
+        if victim == "startd-a":
+            startd_kills.append(time.time())
+            pool.startd(*startd)
+        else:
+            pool.roost(victim)
+    done = pool.wait_done(cluster, 500, timeout=300)
+    assert sorted(ad.eval("ProcId") for ad in done) == list(range(500))  # each once
     assert all(ad.eval("JobStatus") == 4 for ad in done)
     with pool.schedd() as schedd:
         assert schedd.query(f"ClusterId == {cluster}") == []  # the queue and history agree
+    runs: dict[str, dict[str, dict[str, float]]] = {}
+    for line in (pool.home / "effects").read_text().splitlines():
+        job, pid, kind, when = line.split()
+        runs.setdefault(job, {}).setdefault(pid, {})[kind] = float(when)
+    assert len(runs) == 500
+    for job, by_pid in runs.items():
+        assert any("end" in run for run in by_pid.values()), (job, by_pid)  # nothing lost
+        spans = []
+        for run in by_pid.values():
+            kills = [k for k in startd_kills if k >= run["start"]]
+            if "end" not in run or (kills and run["end"] > kills[0]):
+                # Cut short by a startd's death: its lifeline killed it within a second.
+                assert kills and run.get("end", kills[0]) <= kills[0] + 1.0, (job, by_pid)
+                spans.append((run["start"], kills[0] + 1.0))
+            else:
+                spans.append((run["start"], run["end"]))
+        spans.sort()  # never two runs of a job at the same time:
+        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans)), (job, by_pid)
