@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -58,7 +59,5 @@ def test_the_jobs_of_a_killed_startd_die_with_it(tmp_path: Path):
         assert psutil.Process(other).status() != psutil.STATUS_ZOMBIE  # not its job
     finally:
         for pid in (mine, other):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

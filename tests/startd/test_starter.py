@@ -284,10 +284,19 @@ def test_vacate_terms_then_kills_the_whole_family(jobs, tmp_path):
     assert [pid for pid in pids if psutil.pid_exists(pid)] == []
 
 
+def _dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def test_kill_stops_everything_at_once(jobs, tmp_path):
     job, pids = start_family(jobs, tmp_path)
     job.kill()
-    assert [pid for pid in pids[1:] if psutil.pid_exists(pid)] == []
+    # No soft kill first: every process is dead (gone, or a zombie not yet reaped) as soon
+    # as the kernel has delivered the SIGKILLs.
+    assert wait_for(lambda: all(_dead(pid) for pid in pids[1:]), timeout=2)
     result = finish(job, timeout=1)
     assert result.failure == "killed" and result.exit_signal == signal.SIGKILL
     assert not psutil.pid_exists(pids[0])
