@@ -286,3 +286,19 @@ def test_slots_that_are_not_running_a_job_or_are_leaving_are_not_preempted():
     assert names(outcome) == ["suspended"]
     off = Policy(consider_preemption=False)
     assert negotiate(offers, [submitter("bob", (3, job("bob")))], off).matches == []
+
+
+def test_a_job_goes_only_to_glideins_with_time_enough_for_its_max_runtime():
+    from startd.policy import glidein
+
+    offers = []
+    for name, time_to_live in (("short", 900), ("long", 7200)):
+        offer = slot(name)
+        glidein().install(offer.ad)
+        offer.ad["TimeToLive"] = time_to_live  # as the startd measures it
+        offers.append(offer)
+    hour = job()
+    hour["MaxRuntime"] = 3600
+    outcome = negotiate(offers, [submitter("alice", (2, hour))])
+    assert names(outcome) == ["long"]
+    assert outcome.stats["alice@submit", 1].rejected_by_slot == 1
