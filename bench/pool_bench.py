@@ -12,6 +12,8 @@
   daemons).  Target: under 10 s; the matches made are printed.
 
     python bench/pool_bench.py [--jobs 2000] [--latency 20] [--skip-scale]
+
+``--latency 0`` skips the latency samples.
 """
 
 from __future__ import annotations
@@ -158,9 +160,10 @@ def main() -> int:
     print(f"raw spawn        Popen(['/bin/true']).wait()     {raw:8.0f} /s")
     print(f"pool throughput  {options.jobs} /bin/true jobs, 2 slots   {rate:8.0f} /s "
           f"({elapsed:.1f} s; {rate / raw:.3f} of the raw rate; target >= 200 /s)")
-    median = statistics.median(times)
-    print(f"latency          submit -> running, median of {len(times):<3}   {median:8.3f} s "
-          f"(min {min(times):.3f}, max {max(times):.3f}; target < 1 s)")
+    if times:
+        median = statistics.median(times)
+        print(f"latency          submit -> running, median of {len(times):<3}   {median:8.3f} s "
+              f"(min {min(times):.3f}, max {max(times):.3f}; target < 1 s)")
     if not options.skip_scale:
         seconds, matches = scale()
         print(f"negotiator scale 100,000 jobs / 1,000 autoclusters / 100 owners x 10,000 "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
+import queue
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -467,6 +468,9 @@ class Startd(Client):
                  config: Config | None = None, timeout: float = 30.0) -> None:
         super().__init__(address, token, config=config, timeout=timeout)
         self._stub = startd_pb2_grpc.StartdStub(self.channel)
+        # The RunJobs stream the runs go over, opened by the first run: its requests, the
+        # call (its replies), or None.
+        self._runs: tuple[queue.SimpleQueue, Iterator] | None = None
 
     def request_claim(self, claim_id: str, job_ad: ClassAd, *, lease: int = 0,
                       schedd_address: str = "") -> ClaimResult:
@@ -479,12 +483,51 @@ class Startd(Client):
     def activate(self, claim_id: str, job_ad: ClassAd | None = None, *,
                  reconnect: bool = False) -> Iterator[StartdJobEvent]:
         """Run ``job_ad`` on the claim (``reconnect``: follow its current or last run
-        again); the run's events until it ends."""
+        again); the run's events until it ends.  The runs of a claim go one after another
+        over one RunJobs stream, so use a client for one claim; a reconnection reads the
+        run with ActivateClaim."""
+        if job_ad is not None and not reconnect:
+            yield from self._run(claim_id, job_ad)
+            return
         request = startd_pb2.ActivateClaimRequest(claim_id=claim_id, reconnect=reconnect)
         if job_ad is not None:
             request.job_ad.CopyFrom(ad_message(job_ad))
         for event in self._stream(self._stub.ActivateClaim, request):
             yield StartdJobEvent(event.kind, event.time, message_ad(event.attrs))
+
+    def _run(self, claim_id: str, job_ad: ClassAd) -> Iterator[StartdJobEvent]:
+        if self._runs is None:
+            requests: queue.SimpleQueue = queue.SimpleQueue()
+            self._runs = requests, self._stub.RunJobs(iter(requests.get, None),
+                                                      metadata=self._metadata)
+        requests, replies = self._runs
+        requests.put(startd_pb2.ActivateClaimRequest(claim_id=claim_id,
+                                                     job_ad=ad_message(job_ad)))
+        finished = False
+        try:
+            for event in replies:
+                finished = event.last
+                yield StartdJobEvent(event.kind, event.time, message_ad(event.attrs))
+                if finished:
+                    return
+        except grpc.RpcError as e:
+            raise self._failure(e) from None
+        finally:
+            if not finished:
+                # Left before the run's end, or the stream broke: its next events would
+                # be this run's, so the next run opens a stream of its own.
+                self._end_runs()
+
+    def _end_runs(self) -> None:
+        if self._runs is not None:
+            requests, replies = self._runs
+            self._runs = None
+            requests.put(None)
+            replies.cancel()
+
+    def close(self) -> None:
+        self._end_runs()
+        super().close()
 
     def release(self, claim_id: str, reason: str = "") -> bool:
         return self._unary(self._stub.ReleaseClaim, startd_pb2.ReleaseClaimRequest(

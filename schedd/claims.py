@@ -194,15 +194,15 @@ class ClaimRunner:
         the claim's work life is over (then the negotiator shares the slot out again)."""
         claimed = time.monotonic()
         while True:
-            if job is not None:
-                self._set_job(claim_id, _job_id(job))
-                if not self._follow(client, claim_id, slot_ad, job, reconnect=False):
-                    self._drop(claim_id, client)  # lost, or released under a removed job
-                    return
+            if job is not None and not self._follow(client, claim_id, slot_ad, job,
+                                                    reconnect=False):
+                self._drop(claim_id, client)  # lost, or released under a removed job
+                return
             if self._stopping.is_set():
                 return
             spent = 0 <= self.worklife < time.monotonic() - claimed
-            job = None if spent else self._next_job(owner, slot_ad)
+            # The claim's record names the job before it starts: see recover().
+            job = None if spent else self._next_job(owner, slot_ad, claim_id)
             if job is None:
                 with contextlib.suppress(RoostError):
                     client.release(claim_id, "no more jobs for the claim")
@@ -268,10 +268,11 @@ class ClaimRunner:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _next_job(self, owner: str, slot_ad: ClassAd) -> ClassAd | None:
+    def _next_job(self, owner: str, slot_ad: ClassAd, claim_id: str = "") -> ClassAd | None:
         """The owner's next idle job the slot takes and that needs the concurrency limits
         the match was made with, in the match's accounting group (as HTCondor's schedd, a
-        claim is not reused for a job the negotiator did not grant it for)."""
+        claim is not reused for a job the negotiator did not grant it for).  With
+        ``claim_id``, the job is recorded as the claim's (``JobQueue.idle_job_for``)."""
         granted = _limits_text(slot_ad.eval("MatchedConcurrencyLimits"))
         group = slot_ad.eval("RemoteGroup")  # set when the pool has accounting groups
 
@@ -284,7 +285,7 @@ class ClaimRunner:
                     and classad.symmetric_match(ad, slot_ad))
 
         with self._lock:
-            job = self.jobs.idle_job_for(owner, runs_here, self._reserved)
+            job = self.jobs.idle_job_for(owner, runs_here, self._reserved, claim_id)
             if job is not None:
                 self._reserved.add(_job_id(job))
             return job
@@ -305,9 +306,6 @@ class ClaimRunner:
             self._active.pop(claim_id, None)
         self.jobs.drop_claim(claim_id)
         client.close()
-
-    def _set_job(self, claim_id: str, job_id: str) -> None:
-        self.jobs.set_claim_job(claim_id, job_id)
 
     def _lost(self, job_id: str, reason: str) -> None:
         log.warning("job %s: %s", job_id, reason)

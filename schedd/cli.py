@@ -44,8 +44,9 @@ def _serve(daemon) -> None:
     key = daemon.pool_key()
     url = config.get("schedd", "database_url") or default_url(home)
     engine = open_database(url)
-    daemon.on_stop(engine.dispose)
     jobs = JobQueue(engine)
+    daemon.on_stop(jobs.close)
+    daemon.on_stop(engine.dispose)
     machine = socket.getfqdn()
     name = config.get("schedd", "name") or machine
     token = security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],

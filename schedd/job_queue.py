@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from classad import ClassAd, ExprTree
 from schedd import lifecycle, queue_store
@@ -73,6 +73,7 @@ class JobQueue:
         self.engine = engine
         self.clock = clock
         self._write = threading.Lock()
+        self._writers: dict[bool, Connection] = {}  # durable or not: see _writing
         self._listeners: list[Callable[[list[JobChange]], None]] = []
 
     def now(self) -> int:
@@ -101,7 +102,7 @@ class JobQueue:
             if "Owner" in ad and ad.eval("Owner") != caller.user:
                 raise QueueError("denied", f"{caller.user} may not submit jobs as "
                                  f"{ad.eval('Owner')}")
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             try:
                 cluster_id, procs = queue_store.submit(connection, cluster_ad, proc_ads, count,
                                                        owner=caller.user, now=now)
@@ -153,7 +154,7 @@ class JobQueue:
         # ways of naming jobs (a cluster, a constraint) mean those it fits, as the
         # constraints condor_rm and condor_release send do.
         named = {text.strip() for text in job_ids if "." in text}
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             changeset = queue_store.Changeset(connection, now)
             for key, row, ad in self._selected(connection, job_ids, constraint):
                 try:
@@ -212,7 +213,7 @@ class JobQueue:
                 raise QueueError("invalid", f"{name}: {error}") from None
         now = self.now()
         events = []
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             selected = list(self._selected(connection, job_ids, constraint))
             for key, row, _ad in selected:
                 if not caller.may_change(row.owner):
@@ -240,7 +241,7 @@ class JobQueue:
         cluster_id = int(job_ids[0])
         now = self.now()
         outcome = ActOutcome(errors=[])
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             in_queue = connection.scalar(select(Job.proc_id).where(
                 Job.cluster_id == cluster_id).limit(1))
             if in_queue is not None:
@@ -268,11 +269,21 @@ class JobQueue:
     # -- runs --------------------------------------------------------------------------------
 
     def idle_job_for(self, owner: str, accept: Callable[[ClassAd], bool],
-                     exclude: set[str]) -> ClassAd | None:
+                     exclude: set[str], claim_id: str = "") -> ClassAd | None:
         """The owner's next runnable idle job that ``accept`` takes (a slot's match test)
-        and that is not in ``exclude`` (jobs already being started)."""
-        with self.engine.connect() as connection:
-            return queue_store.idle_job_for(connection, owner, self.now(), accept, exclude)
+        and that is not in ``exclude`` (jobs already being started).  With ``claim_id``,
+        the job found becomes that claim's job in the same (non-durable) transaction: a
+        restarted schedd must know where a job may run before it is started there."""
+        if not claim_id:
+            with self.engine.connect() as connection:
+                return queue_store.idle_job_for(connection, owner, self.now(), accept,
+                                                exclude)
+        with self._writing(durable=False) as connection:
+            job = queue_store.idle_job_for(connection, owner, self.now(), accept, exclude)
+            if job is not None:
+                connection.execute(_SET_CLAIM_JOB, {"key_claim": claim_id,
+                                                    "job_id": lifecycle.job_id(job)})
+            return job
 
     @contextlib.contextmanager
     def _writing(self, durable: bool = True) -> Iterator[Connection]:
@@ -281,19 +292,28 @@ class JobQueue:
         HTCondor's schedd commits a job's run-time updates "non-durably": a crash of the
         process loses nothing, a power cut may lose the last such commits, and the next
         durable commit makes them durable too.  Submits, edits, actions and the end of a
-        run are always durable; so is everything acknowledged to a user."""
-        with self._write, self.engine.connect() as connection:
-            sqlite = connection.dialect.name == "sqlite"
-            if sqlite and not durable:
-                connection.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-            try:
-                with connection.begin():
-                    if connection.dialect.name == "postgresql" and not durable:
-                        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                    yield connection
-            finally:
-                if sqlite and not durable:
-                    connection.connection.dbapi_connection.execute("PRAGMA synchronous=FULL")
+        run are always durable; so is everything acknowledged to a user.
+
+        Writes take turns, each kind on a connection of its own kept open: taking one from
+        the pool, resetting it when it goes back and switching its mode for each write
+        would cost as much as a run's small transaction."""
+        with self._write:
+            connection = self._writers.get(durable)
+            if connection is None or connection.invalidated:
+                if connection is not None:
+                    connection.close()
+                connection = self._writers[durable] = self.engine.connect()
+                if not durable:
+                    _commit_without_waiting(connection)
+            with connection.begin():
+                yield connection
+
+    def close(self) -> None:
+        """Close the writers' connections (the engine's pool keeps the others)."""
+        with self._write:
+            for connection in self._writers.values():
+                connection.close()
+            self._writers.clear()
 
     # -- claims --------------------------------------------------------------------------
 
@@ -303,16 +323,11 @@ class JobQueue:
             return list(connection.execute(select(ClaimRecord)).all())
 
     def add_claim(self, **record) -> None:
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             connection.execute(insert(ClaimRecord).values(**record))
 
-    def set_claim_job(self, claim_id: str, job_id: str) -> None:
-        with self._writing(durable=False) as connection:
-            connection.execute(update(ClaimRecord).where(ClaimRecord.claim_id == claim_id)
-                               .values(job_id=job_id))
-
     def drop_claim(self, claim_id: str) -> None:
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             connection.execute(delete(ClaimRecord).where(ClaimRecord.claim_id == claim_id))
 
     def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
@@ -328,11 +343,16 @@ class JobQueue:
 
     def _event(self, job_id: str, kind: str, now: int, decide, *,
                durable: bool = True) -> ClassAd:
+        cluster, _, proc = job_id.partition(".")
+        try:
+            key = JobKey(int(cluster), int(proc))
+        except ValueError:
+            raise QueueError("not-found", f"no job {job_id} in the queue") from None
         with self._writing(durable) as connection:
-            selected = list(self._selected(connection, [job_id], ""))
-            if len(selected) != 1 or "." not in job_id:
+            row = queue_store.job_row(connection, key)
+            if row is None:
                 raise QueueError("not-found", f"no job {job_id} in the queue")
-            ((key, row, ad),) = selected
+            ad = queue_store.materialize(queue_store.cluster_ad(row.cluster_ad), row)
             changes = decide(ad)
             changeset = queue_store.Changeset(connection, now)
             new_ad = changeset.apply(key, row, changes, ad)
@@ -346,7 +366,7 @@ class JobQueue:
         """Evaluate the periodic policy of every job that has one; returns jobs changed."""
         now = self.now()
         events = []
-        with self._write, self.engine.begin() as connection:
+        with self._writing() as connection:
             clusters = queue_store.ClusterAds(connection)
             changeset = queue_store.Changeset(connection, now)
             rows = connection.execute(
@@ -362,6 +382,19 @@ class JobQueue:
             changeset.flush()
         self._tell(events)
         return len(events)
+
+
+def _commit_without_waiting(connection: Connection) -> None:
+    """Make the connection's commits not wait for the disk (for the whole session)."""
+    if connection.dialect.name == "sqlite":
+        connection.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+    elif connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        connection.commit()
+
+
+_SET_CLAIM_JOB = (update(ClaimRecord).where(ClaimRecord.claim_id == bindparam("key_claim"))
+                  .values(job_id=bindparam("job_id")))
 
 
 def _constraint(text: str) -> ExprTree | None:

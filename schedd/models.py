@@ -78,6 +78,12 @@ class Job(Base):
     ad: Mapped[str] = mapped_column(Text, default="")
 
 
+# The order a claim takes its owner's idle jobs in (schedd.queue_store.idle_job_for): read
+# along this index, the next job is found without sorting every idle job for each one.
+Index("ix_jobs_status_job_prio_cluster_id_proc_id", Job.status, Job.job_prio.desc(),
+      Job.cluster_id, Job.proc_id)
+
+
 class HistoryJob(Base):
     """A job that left the queue (completed or removed), with its whole ad."""
 

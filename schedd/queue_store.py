@@ -68,6 +68,31 @@ def _without_columns(ad: ClassAd) -> ClassAd:
     return rest
 
 
+_PARSED_CLUSTERS: dict[str, ClassAd] = {}
+_PARSED_CLUSTERS_KEPT = 256
+
+
+def cluster_ad(text: str) -> ClassAd:
+    """A cluster ad parsed from its text, once for every reader: running a cluster's jobs
+    reads its ad for each of them.  Keyed by the text, which a cluster id alone is not (a
+    retried cluster is written again), and shared, so callers copy before changing it."""
+    ad = _PARSED_CLUSTERS.get(text)
+    if ad is None:
+        if len(_PARSED_CLUSTERS) >= _PARSED_CLUSTERS_KEPT:
+            _PARSED_CLUSTERS.clear()
+        ad = _PARSED_CLUSTERS[text] = parse_text(text)
+    return ad
+
+
+# Statements of the hot paths (a run's start and end, the next job for a claim), built
+# once: building a SQLAlchemy statement and its cache key costs more than running it.
+_CLUSTER_TEXT = select(Cluster.ad).where(Cluster.cluster_id == bindparam("cluster_id"))
+_JOB_AND_CLUSTER = (select(Job.__table__, Cluster.ad.label("cluster_ad"))
+                    .join(Cluster, Cluster.cluster_id == Job.cluster_id))
+_ONE_JOB = _JOB_AND_CLUSTER.where(Job.cluster_id == bindparam("cluster_id"),
+                                  Job.proc_id == bindparam("proc_id"))
+
+
 class ClusterAds:
     """Cluster ads parsed once per reader, by cluster id."""
 
@@ -78,10 +103,15 @@ class ClusterAds:
     def get(self, cluster_id: int) -> ClassAd:
         ad = self._ads.get(cluster_id)
         if ad is None:
-            text = self._connection.scalar(
-                select(Cluster.ad).where(Cluster.cluster_id == cluster_id))
-            ad = self._ads[cluster_id] = parse_text(text or "")
+            text = self._connection.scalar(_CLUSTER_TEXT, {"cluster_id": cluster_id})
+            ad = self._ads[cluster_id] = cluster_ad(text or "")
         return ad
+
+
+def job_row(connection: Connection, key: JobKey):
+    """One job's row, with its cluster's ad text as ``cluster_ad``; None if not queued."""
+    return connection.execute(_ONE_JOB, {"cluster_id": key.cluster_id,
+                                         "proc_id": key.proc_id}).first()
 
 
 def materialize(cluster_ad: ClassAd, row) -> ClassAd:
@@ -476,7 +506,6 @@ class Changeset:
         a job that reaches Completed or Removed moves to the history.  Returns the new ad;
         raises ValueError for a change the queue cannot hold."""
         columns: dict[str, object] = {}
-        own = parse_text(row.ad)
         new_ad = applied(ad, changes)
         for name, value in changes.items():
             known = COLUMNS.get(name.lower())
@@ -484,16 +513,19 @@ class Changeset:
                 if known[1] in ("cluster_id", "proc_id", "owner"):
                     raise ValueError(f"{known[0]} cannot be changed")
                 columns[known[1]] = None if value is None else _integer(known[0], value)
+        status = columns.get("status", row.status)
+        if status in FINISHED:
+            self._to_history(key, new_ad, status)
+            return new_ad
+        own = parse_text(row.ad)
+        for name, value in changes.items():
+            if name.lower() in COLUMNS:
                 continue
             if value is None:
                 own.pop(name, None)
                 own[name] = ExprTree(_DELETED)
             else:
                 own[name] = value
-        status = columns.get("status", row.status)
-        if status in FINISHED:
-            self._to_history(key, new_ad, status)
-            return new_ad
         if any(name in changes for name in PERIODIC_ATTRS):
             self._periodic.add(key.cluster_id)
         values = {"ad": ad_text(own), **columns}
@@ -513,32 +545,46 @@ class Changeset:
             self._completed[key.cluster_id] = self._completed.get(key.cluster_id, 0) + 1
 
     def flush(self) -> None:
-        job = and_(Job.cluster_id == bindparam("key_cluster"),
-                   Job.proc_id == bindparam("key_proc"))
         for names, rows in self._updates.items():
-            self.connection.execute(
-                update(Job).where(job).values({name: bindparam(name) for name in names}), rows)
+            self.connection.execute(_update_statement(names), rows)
         if self._history:
-            self.connection.execute(insert(HistoryJob), self._history)
-            self.connection.execute(delete(Job).where(job), [
+            self.connection.execute(_TO_HISTORY, self._history)
+            self.connection.execute(_DELETE_JOB, [
                 {"key_cluster": row["cluster_id"], "key_proc": row["proc_id"]}
                 for row in self._history])
         for cluster_id, count in self._completed.items():
-            self.connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
-                                    .values(completed=Cluster.completed + count))
+            self.connection.execute(_COUNT_COMPLETED, {"key_cluster": cluster_id,
+                                                       "count": count})
         for cluster_id in self._periodic:
-            self.connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
-                                    .values(periodic=True))
+            self.connection.execute(_MARK_PERIODIC, {"key_cluster": cluster_id})
         # A cluster whose last job left the queue goes too.
         for cluster_id in {row["cluster_id"] for row in self._history}:
-            left = self.connection.scalar(select(Job.proc_id)
-                                          .where(Job.cluster_id == cluster_id).limit(1))
-            if left is None:
-                self.connection.execute(delete(Cluster).where(Cluster.cluster_id == cluster_id))
+            self.connection.execute(_DELETE_EMPTY_CLUSTER, {"key_cluster": cluster_id})
         self._updates.clear()
         self._history.clear()
         self._completed.clear()
         self._periodic.clear()
+
+
+_THE_JOB = and_(Job.cluster_id == bindparam("key_cluster"), Job.proc_id == bindparam("key_proc"))
+_THE_CLUSTER = Cluster.cluster_id == bindparam("key_cluster")
+_TO_HISTORY = insert(HistoryJob)
+_DELETE_JOB = delete(Job).where(_THE_JOB)
+_COUNT_COMPLETED = update(Cluster).where(_THE_CLUSTER).values(
+    completed=Cluster.completed + bindparam("count"))
+_MARK_PERIODIC = update(Cluster).where(_THE_CLUSTER).values(periodic=True)
+_DELETE_EMPTY_CLUSTER = delete(Cluster).where(
+    _THE_CLUSTER, ~select(Job.proc_id).where(Job.cluster_id == Cluster.cluster_id).exists())
+_UPDATES: dict[tuple[str, ...], object] = {}
+
+
+def _update_statement(names: tuple[str, ...]):
+    """The UPDATE of one job's ``names`` columns (built once per set of names)."""
+    statement = _UPDATES.get(names)
+    if statement is None:
+        statement = _UPDATES[names] = update(Job).where(_THE_JOB).values(
+            {name: bindparam(name) for name in names})
+    return statement
 
 
 def _integer(name: str, value: object) -> int:
@@ -611,30 +657,34 @@ def idle_job_for(connection: Connection, owner: str, now: int, accept, exclude: 
     The first rows in that order are read first, which is all a claim reusing itself for
     the next job of a big cluster needs; only when none of them will do are all the
     owner's idle jobs looked at."""
-    ready = and_(Job.status == JobStatus.IDLE, func.lower(Job.owner) == owner.lower(),
-                 or_(Job.retry_after.is_(None), Job.retry_after <= now))
     limit = len(exclude) + _FIRST_ROWS
-    clusters = ClusterAds(connection)
     verdicts: dict[int, bool] = {}
-    rows = connection.execute(select(Job).where(ready).order_by(
-        Job.job_prio.desc(), Job.cluster_id, Job.proc_id).limit(limit)).all()
-    for row in rows:
-        if f"{row.cluster_id}.{row.proc_id}" in exclude:
-            continue
-        if not row.ad and verdicts.get(row.cluster_id) is False:
-            continue
-        ad = materialize(clusters.get(row.cluster_id), row)
-        taken = accept(ad)
-        if not row.ad:
-            verdicts[row.cluster_id] = taken
-        if taken:
-            return ad
-    if len(rows) < limit:
+    read = 0
+    # Row by row: the first is usually the one.
+    with connection.execute(_FIRST_IDLE, {"owner": owner.lower(), "now": now,
+                                          "limit": limit}) as rows:
+        for row in rows:
+            read += 1
+            if f"{row.cluster_id}.{row.proc_id}" in exclude:
+                continue
+            if not row.ad and verdicts.get(row.cluster_id) is False:
+                continue
+            ad = materialize(cluster_ad(row.cluster_ad), row)
+            taken = accept(ad)
+            if not row.ad:
+                verdicts[row.cluster_id] = taken
+            if taken:
+                return ad
+    if read < limit:
         return None
     return _idle_job_by_cluster(connection, owner, now, accept, exclude)
 
 
 _FIRST_ROWS = 64  # rows idle_job_for reads before it looks at every idle job
+_FIRST_IDLE = (_JOB_AND_CLUSTER.where(
+    Job.status == JobStatus.IDLE, func.lower(Job.owner) == bindparam("owner"),
+    or_(Job.retry_after.is_(None), Job.retry_after <= bindparam("now")))
+    .order_by(Job.job_prio.desc(), Job.cluster_id, Job.proc_id).limit(bindparam("limit")))
 
 
 def _idle_job_by_cluster(connection: Connection, owner: str, now: int, accept,

@@ -1,12 +1,14 @@
 """The startd's gRPC service: a thin shell around ``startd.startd.Startd``.
 
-Who may call: claims (RequestClaim, ActivateClaim, ReleaseClaim, KeepAlive) are a
-schedd's business, so they need the ``advertise-schedd`` scope, and the claim id (a
+Who may call: claims (RequestClaim, ActivateClaim, RunJobs, ReleaseClaim, KeepAlive)
+are a schedd's business, so they need the ``advertise-schedd`` scope, and the claim id (a
 secret, compared in constant time) says which slot; Drain needs ``admin``.
 
-An ActivateClaim stream carries the run's events until the job has ended.  A stream that
-breaks (the schedd went away) does not stop the job: the claim's lease decides that, and a
-schedd that comes back reads the run again with ``reconnect``.
+An ActivateClaim stream carries the run's events until the job has ended.  RunJobs does
+the same for one job after another over one stream, so that a claim reused for many short
+jobs costs one call, not one per job.  A stream that breaks (the schedd went away) does
+not stop the job: the claim's lease decides that, and a schedd that comes back reads the
+run again with ``reconnect``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ SERVICE = "roost.rpc.Startd"
 METHOD_SCOPES = {
     f"/{SERVICE}/RequestClaim": "advertise-schedd",
     f"/{SERVICE}/ActivateClaim": "advertise-schedd",
+    f"/{SERVICE}/RunJobs": "advertise-schedd",
     f"/{SERVICE}/ReleaseClaim": "advertise-schedd",
     f"/{SERVICE}/KeepAlive": "advertise-schedd",
     f"/{SERVICE}/Drain": "admin",
@@ -49,14 +52,14 @@ class StartdService(startd_pb2_grpc.StartdServicer):
         events = self.startd.activate(request.claim_id, job_ad, reconnect=request.reconnect)
         if isinstance(events, str):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, events)
-        sent = 0
-        while context.is_active():
-            new, ended = events.after(sent, FOLLOW_WAIT)
-            for event in new:
-                yield _event_message(event)
-            sent += len(new)
-            if ended and not new:
-                return
+        yield from _follow(events, context)
+
+    def RunJobs(self, request_iterator, context):
+        for request in request_iterator:
+            events = self.startd.activate(request.claim_id, _job_ad(request.job_ad, context))
+            if isinstance(events, str):
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, events)
+            yield from _follow(events, context)
 
     def ReleaseClaim(self, request, context):
         return startd_pb2.ReleaseClaimReply(released=self.startd.release(request.claim_id))
@@ -73,6 +76,18 @@ class StartdService(startd_pb2_grpc.StartdServicer):
                                               time=int(self.startd.clock()), state=state)
 
 
+def _follow(events, context):
+    """A run's events until it has ended, the last one marked so."""
+    sent = 0
+    while context.is_active():
+        new, ended = events.after(sent, FOLLOW_WAIT)
+        for n, event in enumerate(new, 1):
+            yield _event_message(event, last=ended and n == len(new))
+        sent += len(new)
+        if ended:
+            return
+
+
 def _job_ad(message, context):
     try:
         return message_ad(message)
@@ -80,6 +95,6 @@ def _job_ad(message, context):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad job ad: {error}")
 
 
-def _event_message(event: JobEvent) -> startd_pb2.StartdJobEvent:
+def _event_message(event: JobEvent, last: bool) -> startd_pb2.StartdJobEvent:
     return startd_pb2.StartdJobEvent(kind=event.kind, time=event.time,
-                                     attrs=ad_message(ClassAd(event.attrs)))
+                                     attrs=ad_message(ClassAd(event.attrs)), last=last)

@@ -41,14 +41,16 @@ class ActivateClaimRequest(_message.Message):
     def __init__(self, claim_id: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., reconnect: bool = ...) -> None: ...
 
 class StartdJobEvent(_message.Message):
-    __slots__ = ("kind", "time", "attrs")
+    __slots__ = ("kind", "time", "attrs", "last")
     KIND_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     ATTRS_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
     kind: str
     time: int
     attrs: _classad_pb2.ClassAd
-    def __init__(self, kind: _Optional[str] = ..., time: _Optional[int] = ..., attrs: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ...) -> None: ...
+    last: bool
+    def __init__(self, kind: _Optional[str] = ..., time: _Optional[int] = ..., attrs: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., last: bool = ...) -> None: ...
 
 class ReleaseClaimRequest(_message.Message):
     __slots__ = ("claim_id", "reason")

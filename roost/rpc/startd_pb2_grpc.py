@@ -44,6 +44,11 @@ class StartdStub(object):
                 request_serializer=roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_startd__pb2.StartdJobEvent.FromString,
                 _registered_method=True)
+        self.RunJobs = channel.stream_stream(
+                '/roost.rpc.Startd/RunJobs',
+                request_serializer=roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_startd__pb2.StartdJobEvent.FromString,
+                _registered_method=True)
         self.ReleaseClaim = channel.unary_unary(
                 '/roost.rpc.Startd/ReleaseClaim',
                 request_serializer=roost_dot_rpc_dot_startd__pb2.ReleaseClaimRequest.SerializeToString,
@@ -79,6 +84,15 @@ class StartdServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunJobs(self, request_iterator, context):
+        """Run one job after another on a claimed slot, over one stream for the claim's life
+        (a claim reused for many short jobs sets up one call, not one per job): each request
+        is an ActivateClaim without reconnect, and the last event of each run has `last` set.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReleaseClaim(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -109,6 +123,11 @@ def add_StartdServicer_to_server(servicer, server):
             ),
             'ActivateClaim': grpc.unary_stream_rpc_method_handler(
                     servicer.ActivateClaim,
+                    request_deserializer=roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_startd__pb2.StartdJobEvent.SerializeToString,
+            ),
+            'RunJobs': grpc.stream_stream_rpc_method_handler(
+                    servicer.RunJobs,
                     request_deserializer=roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_startd__pb2.StartdJobEvent.SerializeToString,
             ),
@@ -180,6 +199,33 @@ class Startd(object):
             request,
             target,
             '/roost.rpc.Startd/ActivateClaim',
+            roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.SerializeToString,
+            roost_dot_rpc_dot_startd__pb2.StartdJobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunJobs(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/roost.rpc.Startd/RunJobs',
             roost_dot_rpc_dot_startd__pb2.ActivateClaimRequest.SerializeToString,
             roost_dot_rpc_dot_startd__pb2.StartdJobEvent.FromString,
             options,

@@ -53,6 +53,7 @@ class Pool:
 
     def close(self) -> None:
         self.server.stop(None)
+        self.jobs.close()
         self.engine.dispose()
 
 

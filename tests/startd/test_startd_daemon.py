@@ -137,6 +137,18 @@ def test_a_schedd_claims_a_slot_and_runs_jobs(pool, tmp_path):
         events = list(startd.activate(claim.claim_id, job("echo $0 hello", Out=str(out))))
         assert [event.kind for event in events] == ["started", "exited"]
         assert events[-1].attrs.eval("ExitCode") == 0 and out.read_text() == "/bin/sh hello\n"
+        # The claim's next runs go over the same RunJobs stream, one after another.
+        stream = startd._runs
+        for code in (3, 4):
+            again = list(startd.activate(claim.claim_id, job(f"exit {code}")))
+            assert [e.kind for e in again] == ["started", "exited"]
+            assert again[-1].attrs.eval("ExitCode") == code
+        assert startd._runs is stream
+        # A run refused (a claim id that is not this claim's) ends that stream only.
+        with pytest.raises(RoostError):
+            list(startd.activate("forged", job("true")))
+        assert startd._runs is None
+        assert list(startd.activate(claim.claim_id, job("true")))[-1].kind == "exited"
         assert startd.keep_alive(claim.claim_id) == "Claimed/Idle"
         pool.wait_for_slots(lambda slots: slots[f"slot2@{NAME}"].eval("State") == "Claimed")
         assert startd.release(claim.claim_id)
