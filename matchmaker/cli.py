@@ -65,6 +65,7 @@ def _serve(daemon) -> None:
     daemon.add_timer(config.get("matchmaker", "housekeeping_interval"), service.housekeep,
                      "housekeeping")
     daemon.add_timer(60.0, lambda: service.advertise_self(name, machine, bound), "collector-ad")
+    service.on_new_slot = negotiator.slot_appeared
     negotiator.start()
     daemon.on_stop(negotiator.stop)
 

@@ -34,6 +34,7 @@ from matchmaker.collector import (
     AdError,
     AdStore,
     StoredAd,
+    ad_name,
 )
 from roost.rpc import classad_pb2, collector_pb2
 from roost.security import Identity, current_identity
@@ -106,6 +107,8 @@ class CollectorService:
     def __init__(self, store: AdStore, *, max_ad_bytes: int = 1 << 20, query_batch: int = 500,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        # Called when a slot no one has claimed appears (a startd or a glide-in starts).
+        self.on_new_slot: Callable[[], None] = lambda: None
         self.lock = threading.Lock()
         self.max_ad_bytes = max_ad_bytes
         self.query_batch = query_batch
@@ -143,8 +146,11 @@ class CollectorService:
                 log.warning("refused update of %s %r: %s", request.ad_type, name, why)
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
         with self.lock:
+            new = self.store.get(request.ad_type, ad_name(ad)) is None
             self.store.update(request.ad_type, ad, pairs, self.clock(), identity.name,
                               private, private_pairs)
+        if new and request.ad_type == MACHINE and ad.eval("State") == "Unclaimed":
+            self.on_new_slot()
 
     # -- Invalidate ----------------------------------------------------------------------
 

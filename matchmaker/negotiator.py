@@ -5,9 +5,10 @@ submitter ads from the collector's store, charges the accountant for what each s
 holds, asks the schedd of every submitter with idle jobs for its resource requests (one
 Negotiate conversation per submitter, all open at once), lets ``matchmaker.negotiation``
 decide, and sends each schedd its matches.  Cycles run every ``negotiator_interval``
-seconds (``RETRY_INTERVAL`` while jobs are left waiting) and at once when a schedd asks
-(Reschedule, after a submit), but never closer together than ``MIN_INTERVAL``, so a burst
-of submits costs one cycle.
+seconds (``RETRY_INTERVAL`` while jobs are left waiting), at once when a schedd asks
+(Reschedule, after a submit), and at once when a new unclaimed slot appears while jobs
+wait (a startd or a glide-in joins the pool), but never closer together than
+``MIN_INTERVAL``, so a burst of submits costs one cycle.
 
 A slot matched in a cycle is not matched again in the next cycles until its ad changes
 (the startd advertises a claim at once) or ``MATCH_MEMORY`` seconds pass, so that a slot is
@@ -113,6 +114,7 @@ class Negotiator:
         self.records: dict[tuple[str, int], Record] = {}
         self._remembered: dict[str, _Remembered] = {}
         self._wake = threading.Event()
+        self._waiting = False  # the last cycle left jobs without a slot
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="negotiator", daemon=True)
         self._cycle_lock = threading.Lock()
@@ -130,6 +132,11 @@ class Negotiator:
     def reschedule(self) -> None:
         """Run a cycle soon (a schedd has new jobs)."""
         self._wake.set()
+
+    def slot_appeared(self) -> None:
+        """A new unclaimed slot: run a cycle soon if jobs are waiting for one."""
+        if self._waiting:
+            self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -216,6 +223,7 @@ class Negotiator:
         self._record(outcome, submitters, talks, started)
         rejections = sum(1 for stats in outcome.stats.values()
                          if stats.matched < stats.wanted)
+        self._waiting = rejections > 0
         stats = CycleStats(started, time.monotonic() - began, len(submitters), len(offers),
                            len(outcome.matches), rejections, len(outcome.stats))
         self.cycles.append(stats)

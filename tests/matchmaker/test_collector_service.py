@@ -65,6 +65,17 @@ def test_advertise_query_round_trip(pool):
     assert reader.query("Scheduler") == []
 
 
+def test_a_new_unclaimed_slot_is_announced(pool):
+    _, service, _, client = pool
+    appeared = []
+    service.on_new_slot = lambda: appeared.append(1)
+    startd = client("startd@node1", ["advertise-startd"])
+    startd.advertise([slot("slot1@node1"), slot("slot1_1@node1", State="Claimed")])
+    assert appeared == [1]  # the claimed dynamic slot offers nothing new
+    startd.advertise([slot("slot1@node1", Cpus=2)])  # an update of a known slot
+    assert appeared == [1]
+
+
 def test_expressions_survive_the_wire(pool):
     _, _, _, client = pool
     ad = slot("slot1@node1", Requirements=classad.ExprTree('START && TARGET.Owner != "x\\\\y"'),
