@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from roost.arguments import Parser, parse
 from roost.config import load_config
 from roost.errors import RoostError, UsageError
 
@@ -27,28 +28,8 @@ SECONDS_PER_DAY = 86400.0
 SCOPES_HELP = "read, submit, advertise-startd, advertise-schedd, negotiate, admin"
 
 
-class _Exit(Exception):
-    """argparse finished the command itself (``--help``), with this status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports through roost's error boundary instead of exiting."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-    def exit(self, status: int = 0, message: str | None = None):
-        if message:
-            print(message, file=sys.stderr, end="")
-        raise _Exit(status)
-
-
-def _parser() -> _Parser:
-    parser = _Parser(
+def _parser() -> Parser:
+    parser = Parser(
         prog=PROG, description="Make and inspect the tokens that authenticate calls to the pool."
     )
     verbs = parser.add_subparsers(dest="verb", metavar="{create,show}", required=True)
@@ -101,10 +82,9 @@ def _parser() -> _Parser:
 
 def main(argv: Sequence[str]) -> int:
     """Run ``roost token`` with the arguments ``argv``; return the exit status."""
-    try:
-        args = _parser().parse_args(list(argv))
-    except _Exit as done:
-        return done.status
+    args = parse(_parser(), argv)
+    if isinstance(args, int):
+        return args
     return create(args) if args.verb == "create" else show(args)
 
 
