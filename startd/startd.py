@@ -44,6 +44,7 @@ is what the desktop policy looks at.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,12 @@ PREEMPT_WAIT = 25.0
 
 # Why the startd stopped a job, as the schedd's Failure spells it (schedd.retries).
 EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
+# A batch system that ends a glide-in's allocation (scancel, the walltime) signals all its
+# processes at once, the jobs with the startd, so a job may die of SIGTERM (or SIGKILL)
+# before the startd has begun to vacate it.  Such a death is the vacate it is when the
+# startd's own stop follows within this many seconds: the job goes back to Idle.
+BATCH_SIGNAL_WINDOW = 2.0
+_BATCH_SIGNALS = frozenset({signal.SIGTERM, signal.SIGKILL})
 _FAILURES = {starter.FAILURE_NONE: "exit", starter.FAILURE_SIGNAL: "signal",
              starter.FAILURE_MEMORY: "memory", starter.FAILURE_START: "start-failed"}
 
@@ -194,6 +201,7 @@ class Startd:
         self._last_claim_end: float | None = None
         self._ended: Verdict | None = None
         self._closed = False
+        self._stopping = threading.Event()  # set when shutdown() begins
         self._drain_deadline: float | None = None
         self._carved: Slot | None = None  # the dynamic slot the last claim carved
         # RequestClaim calls waiting for their answer: claim id -> lease, and the answers.
@@ -372,6 +380,7 @@ class Startd:
     def shutdown(self, grace: float) -> None:
         """Stop: jobs are vacated (soft kill) and killed if still there after ``grace``
         seconds; returns when they are gone (or after a few more seconds for a kill)."""
+        self._stopping.set()
         stopped_as = WALLTIME if self.lifetime is not None else EVICTED
         with self._lock:
             for slot in list(self._slots.values()):
@@ -507,6 +516,9 @@ class Startd:
                 time.sleep(0.1)
 
     def _job_ended(self, job: starter.RunningJob, result: starter.JobResult) -> None:
+        batch_stop = (self.lifetime is not None and result.failure == starter.FAILURE_SIGNAL
+                      and result.exit_signal in _BATCH_SIGNALS
+                      and self._stopping.wait(BATCH_SIGNAL_WINDOW))
         with self._lock:
             name = job.slot_name
             run = self._runs.get(name)
@@ -514,6 +526,8 @@ class Startd:
                 return
             failure = _FAILURES.get(result.failure, run.stopped_as)
             kind = "evicted" if result.failure == starter.FAILURE_KILLED else "exited"
+            if batch_stop:
+                failure, kind = WALLTIME, "evicted"
             attrs = {**_usage_attrs(result.usage), **_exit_attrs(result), "Failure": failure}
             del self._runs[name]
             run.events.add(JobEvent(kind, int(self.clock()), attrs), last=True)
