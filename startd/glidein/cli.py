@@ -95,6 +95,23 @@ def submit_main(argv: Sequence[str]) -> int:
 
 
 def _spec(args: argparse.Namespace, config):
+    token = None
+    if args.token is not None:
+        token = str(Path(args.token).absolute())
+        if not Path(token).is_file():
+            raise RoostError(f"--token {args.token}: no such file")
+    for option, value in (("-N", args.nodes), ("--cpus-per-node", args.cpus_per_node),
+                          ("--idle-timeout", args.idle_timeout)):
+        if value is not None and value < 1:
+            raise UsageError(f"{option} must be at least 1, not {value}")
+    return spec_from(args, config, cpus_per_node=args.cpus_per_node, token_file=token,
+                     extra=tuple(args.extra))
+
+
+def spec_from(args: argparse.Namespace, config, **more):
+    """The pilot the options ``--time``, ``--mem``, ``--collector``, ``-N``,
+    ``--partition``, ``--account`` and ``--idle-timeout`` describe, and ``more``
+    (PilotSpec's other fields); a one-line error naming the option that is wrong."""
     from startd.glidein import pilot
 
     def checked(option: str, parse, text: str):
@@ -107,20 +124,9 @@ def _spec(args: argparse.Namespace, config):
     memory = checked("--mem", pilot.parse_memory, args.mem) if args.mem is not None else None
     collector = checked("--collector", pilot.check_collector,
                         args.collector or config.get("matchmaker", "address"))
-    token = None
-    if args.token is not None:
-        token = str(Path(args.token).absolute())
-        if not Path(token).is_file():
-            raise RoostError(f"--token {args.token}: no such file")
-    for option, value in (("-N", args.nodes), ("--cpus-per-node", args.cpus_per_node),
-                          ("--idle-timeout", args.idle_timeout)):
-        if value is not None and value < 1:
-            raise UsageError(f"{option} must be at least 1, not {value}")
     return pilot.PilotSpec(collector=collector, walltime=walltime, nodes=args.nodes,
-                           cpus_per_node=args.cpus_per_node, memory_mib=memory,
-                           partition=args.partition, account=args.account,
-                           idle_timeout=args.idle_timeout, token_file=token,
-                           extra=tuple(args.extra))
+                           memory_mib=memory, partition=args.partition, account=args.account,
+                           idle_timeout=args.idle_timeout, **more)
 
 
 def write_script(home: Path, script: str, suffix: str) -> Path:

@@ -27,7 +27,7 @@ from pathlib import Path
 # the factory's pilots are the pilots 'roost glidein submit' makes.
 from roost.arguments import Parser, parse
 from roost.errors import RoostError, UsageError
-from startd.glidein.cli import check_key, write_script
+from startd.glidein.cli import check_key, spec_from, write_script
 
 DEFAULT_INTERVAL = 30.0  # seconds between cycles: a negotiation cycle and a bit more
 SLOT_CONSTRAINT = "GLIDEIN_BatchJobId =!= undefined"
@@ -109,20 +109,7 @@ def main(argv: Sequence[str]) -> int:
 def _spec(args: argparse.Namespace, config):
     from startd.glidein import pilot
 
-    def checked(option: str, parse, text: str):
-        try:
-            return parse(text)
-        except ValueError as error:
-            raise UsageError(f"{option}: {error}") from None
-
-    walltime = checked("--time", pilot.parse_walltime, args.time)
-    memory = checked("--mem", pilot.parse_memory, args.mem) if args.mem is not None else None
-    collector = checked("--collector", pilot.check_collector,
-                        args.collector or config.get("matchmaker", "address"))
-    spec = pilot.PilotSpec(collector=collector, walltime=walltime, nodes=args.nodes,
-                           cpus_per_node=args.per_pilot_cpus, memory_mib=memory,
-                           partition=args.partition, account=args.account,
-                           idle_timeout=args.idle_timeout)
+    spec = spec_from(args, config, cpus_per_node=args.per_pilot_cpus)
     try:
         pilot.validate(spec)
     except ValueError as error:
