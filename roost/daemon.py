@@ -130,6 +130,7 @@ class Daemon:
         # process, so a late stop() never writes to a closed (or reused) descriptor.
         self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_write, False)
+        self._restore_signals: Callable[[], None] | None = None
 
     def start_server(
         self,
@@ -207,7 +208,7 @@ class Daemon:
         whoever it tells is never missed.  Signals are handled only when ``run()`` is called
         in the main thread, as Python allows nothing else.
         """
-        restore = self._handle_signals()
+        restore = self.handle_signals()
         # The handlers stay until shutdown is over, so that a second SIGTERM does not cut
         # it short; SIGKILL is for that.
         try:
@@ -224,8 +225,16 @@ class Daemon:
             restore()
         return 0
 
-    def _handle_signals(self) -> Callable[[], None]:
-        """Route SIGTERM and SIGINT to the wakeup pipe; return what puts things back."""
+    def handle_signals(self) -> Callable[[], None]:
+        """Route SIGTERM and SIGINT to the wakeup pipe (once); return what puts things
+        back.  ``run_daemon`` calls it before the daemon starts its servers, so that a
+        signal that comes while it starts is not the default death: ``run()`` reads it and
+        shuts down."""
+        if self._restore_signals is None:
+            self._restore_signals = self._route_signals()
+        return self._restore_signals
+
+    def _route_signals(self) -> Callable[[], None]:
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
         previous_fd = signal.set_wakeup_fd(self._wakeup_write)
@@ -456,6 +465,7 @@ def run_daemon(
         if startup is not None:
             startup.failed(str(error))
         raise
+    daemon.handle_signals()
     try:
         setup_logging(daemon.name, config, args.foreground)
         body(daemon)

@@ -2,10 +2,13 @@
 
 It serves only the health service, ticks a timer, and leaves files in the roost home: the
 port it serves on (``<name>.port``), one line per tick (``<name>.ticks``) and, from its
-on_stop callback, ``<name>.stopped``.  ``--fail MESSAGE`` makes its body fail instead.
+on_stop callback, ``<name>.stopped``.  ``--fail MESSAGE`` makes its body fail instead;
+``--sigterm-at-start`` sends it SIGTERM in the middle of its body.
 """
 
 import argparse
+import os
+import signal
 import sys
 
 from roost import cli
@@ -18,6 +21,7 @@ def main(argv):
     parser = argparse.ArgumentParser(prog="daemon_helper")
     add_daemon_arguments(parser)
     parser.add_argument("--fail", metavar="MESSAGE", help="fail to start with MESSAGE")
+    parser.add_argument("--sigterm-at-start", action="store_true")
     args = parser.parse_args(argv)
     config = load_config()
 
@@ -32,6 +36,8 @@ def main(argv):
                 ticks.write("tick\n")
 
         daemon.add_timer(0.05, tick, "tick")
+        if args.sigterm_at_start:
+            os.kill(os.getpid(), signal.SIGTERM)
         daemon.on_stop((home / f"{daemon.name}.stopped").touch)
         # Written last and renamed into place, so a test that can read it knows the body
         # is done.

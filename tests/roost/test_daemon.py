@@ -257,6 +257,18 @@ def test_sigterm_stops_a_foreground_daemon_cleanly(home):
     assert log.rstrip().endswith("helper INFO roost.helper: stopped")
 
 
+def test_a_sigterm_while_the_daemon_starts_stops_it_cleanly(home):
+    # A glide-in's batch system may signal it at any time, even before it has started.
+    daemon = start_helper(home, "--foreground", "--sigterm-at-start")
+    try:
+        daemon.communicate(timeout=10)
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0
+    assert (home / "helper.stopped").exists()
+    assert "SIGTERM received; stopping" in (home / "log" / "helper.log").read_text()
+
+
 def test_daemon_mode_returns_once_the_daemon_is_up(home):
     starter = start_helper(home, "--instance", "2")
     stdout, stderr = starter.communicate(timeout=10)
