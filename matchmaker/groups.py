@@ -191,9 +191,9 @@ class GroupConfig:
             elif low.startswith("group_quota_dynamic_") and low[20:] in known:
                 if low[12:] in known:
                     raise ValueError(f"{key}: names both group {low[12:]!r} and {low[20:]!r}")
-                dynamic[low[20:]] = _number(key, value, high=1.0)
+                dynamic[low[20:]] = setting_number(key, value, high=1.0)
             elif low.startswith("group_quota_") and low[12:] in known:
-                static[low[12:]] = _number(key, value)
+                static[low[12:]] = setting_number(key, value)
             elif low.startswith(_UNSUPPORTED):
                 raise ValueError(f"{key}: not supported by roost's negotiator")
             elif low.startswith(("group_quota_", "group_accept_surplus_")):
@@ -507,14 +507,18 @@ def _name_list(key: str, value: object) -> list[str]:
     raise ValueError(f"{key}: expected a list of group names, not {value!r}")
 
 
-def _number(key: str, value: object, *, high: float = math.inf) -> float:
+def setting_number(key: str, value: object, *, high: float = math.inf,
+                   infinite: bool = False) -> float:
+    """The number a negotiator setting ``key`` gives (0 to ``high``; infinity only when
+    ``infinite``); a one-line ValueError naming the setting otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"{key}: expected a number, not {value!r}")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"{key}: expected a number, not {value!r}") from None
-    if not math.isfinite(number) or number < 0 or number > high:
+    if math.isnan(number) or number < 0 or number > high or (
+            math.isinf(number) and not infinite):
         bound = "between 0 and 1" if high == 1.0 else ">= 0"
         raise ValueError(f"{key}: {value!r} is not a number {bound}")
     return number

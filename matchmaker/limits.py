@@ -49,6 +49,9 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+
+from matchmaker.groups import setting_number
 
 UNLIMITED = math.inf
 
@@ -224,13 +227,5 @@ def _check_name(name: str, key: str) -> str:
     return low
 
 
-def _capacity(key: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError(f"{key}: expected a number, not {value!r}")
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"{key}: expected a number, not {value!r}") from None
-    if math.isnan(number) or number < 0:
-        raise ValueError(f"{key}: {value!r} is not a number >= 0")
-    return number
+# A limit may be infinite (unlimited).
+_capacity = partial(setting_number, infinite=True)
