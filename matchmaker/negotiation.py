@@ -183,7 +183,8 @@ def negotiate(offers: Iterable[Offer], submitters: Sequence[Submitter],
     with what the running jobs hold; ``groups``: the accounting groups and their quotas;
     ``priorities``: the effective priorities of the accounts that hold slots (for priority
     preemption; the submitters' own are known)."""
-    submitters = [_with_priority(s) for s in submitters]
+    if policy.consider_preemption:
+        submitters = [_with_priority(s) for s in submitters]
     known = {s.account: s.priority for s in submitters}
     pool = _Pool(list(offers), submitters, policy, {**known, **(priorities or {})})
     pool.limits = limits
