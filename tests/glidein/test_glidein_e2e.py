@@ -19,8 +19,10 @@ from ..slurm_cluster import INSTALL_HINT, SlurmCluster, missing_programs
 
 TIMEOUT = 60.0
 
-pytestmark = pytest.mark.skipif(bool(missing_programs()),
-                                reason=f"Slurm is not installed ({INSTALL_HINT})")
+# One Slurm cluster at a time: these modules share one xdist worker (scripts/test).
+pytestmark = [pytest.mark.xdist_group("slurm"),
+              pytest.mark.skipif(bool(missing_programs()),
+                                 reason=f"Slurm is not installed ({INSTALL_HINT})")]
 
 
 @pytest.fixture(scope="module")
