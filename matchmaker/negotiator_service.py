@@ -62,8 +62,9 @@ class NegotiatorService(negotiator_pb2_grpc.NegotiatorServicer):
                 submitter=submitter, schedd=record.schedd, autocluster_id=ac,
                 time=int(record.time), wanted=stats.wanted, considered=stats.considered,
                 rejected_by_job=stats.rejected_by_job, rejected_by_slot=stats.rejected_by_slot,
-                claimed=stats.claimed, matched=stats.matched, over_share=stats.over_share,
-                reason=stats.reason, job_ad=ad_message(record.job_ad),
+                claimed=stats.claimed, unavailable=stats.unavailable, matched=stats.matched,
+                over_share=stats.over_share, reason=stats.reason,
+                job_ad=ad_message(record.job_ad),
                 user_priority=self.negotiator.accountant.effective_priority(owner))
         return reply
 
