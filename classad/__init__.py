@@ -22,7 +22,14 @@ from __future__ import annotations
 import sys
 
 from . import _functions  # noqa: F401  (fills the registry of built-in functions)
-from ._analysis import AttributeTerm, AttributeTerms, attribute_terms, conjuncts
+from ._analysis import (
+    AttributeTerm,
+    AttributeTerms,
+    MetaComparison,
+    attribute_terms,
+    conjuncts,
+    meta_comparisons,
+)
 from ._classad import ClassAd
 from ._errors import ClassAdSyntaxError
 from ._exprtree import ExprTree
@@ -57,6 +64,7 @@ __all__ = [
     "ClassAd",
     "ClassAdSyntaxError",
     "ExprTree",
+    "MetaComparison",
     "Value",
     "ad_from_pairs",
     "attribute_terms",
@@ -64,6 +72,7 @@ __all__ = [
     "ad_to_pairs",
     "job_arguments",
     "job_environment",
+    "meta_comparisons",
     "parse_ads",
     "parse_json_ads",
     "parse_one",

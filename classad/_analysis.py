@@ -6,6 +6,10 @@ conjuncts of the form ``Attr OP literal`` (or ``literal OP Attr``, or an ``||`` 
 ``Attr == literal`` on one attribute).  Every ad for which the expression is true satisfies
 every returned term, so a caller may filter by the terms first and must then still evaluate
 the expression, unless ``complete`` says that the terms are the whole expression.
+
+``meta_comparisons`` finds the ``=?=``/``=!=`` comparisons anywhere in an expression, for
+``roost analyze`` and the startd, which point out a START that compares a job attribute
+with ``=?=`` and so is False, not UNDEFINED, where there is no job.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ class AttributeTerm(NamedTuple):
     attribute: str  # as written, without a MY. prefix
     operator: str  # ==, !=, <, <=, >, >=, =?= or =!=; "==" with several values is "any of"
     values: tuple  # plain bool, int, float or str literals
+
+
+class MetaComparison(NamedTuple):
+    expr: ExprTree  # the whole comparison
+    operator: str  # "=?=" or "=!=" (``is`` and ``isnt`` are spelled so too)
+    left: ExprTree
+    right: ExprTree
 
 
 class AttributeTerms(NamedTuple):
@@ -49,6 +60,19 @@ def conjuncts(expr: ExprTree | str) -> list[ExprTree]:
     when it is no ``&&``): what ``roost analyze`` tests clause by clause."""
     node = (expr if isinstance(expr, ExprTree) else ExprTree(expr))._node
     return [ExprTree._wrap(conjunct) for conjunct in _conjuncts(node)]
+
+
+def meta_comparisons(expr: ExprTree | str) -> list[MetaComparison]:
+    """Every ``=?=`` and ``=!=`` comparison in the expression, outermost first."""
+    found: list[MetaComparison] = []
+    todo = [(expr if isinstance(expr, ExprTree) else ExprTree(expr))._node]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.BinaryOp) and node.op in ("=?=", "=!="):
+            found.append(MetaComparison(ExprTree._wrap(node), node.op,
+                                        ExprTree._wrap(node.left), ExprTree._wrap(node.right)))
+        todo.extend(reversed(node.children()))
+    return found
 
 
 def _unwrap(node: ast.Node) -> ast.Node:

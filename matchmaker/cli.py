@@ -98,7 +98,7 @@ def _negotiator(daemon, key, collector, machine: str):
                             limits=_limits(config.get("matchmaker", "concurrency_limits")),
                             limit_default=None if default < 0 else float(default),
                             groups=_groups(config), policy=_policy(config))
-    return negotiator, NegotiatorService(negotiator, save=accounts.save)
+    return negotiator, NegotiatorService(negotiator)
 
 
 def _policy(config):

@@ -49,8 +49,9 @@ once per slot per cycle.
 
 **Statistics** per autocluster, for ``roost analyze``: the slots considered, those the
 job's Requirements reject, those that reject the job (their Requirements: START or
-resources), those that would match but are claimed, the matches, and whether the
-submitter's share ran out first.
+resources), those that would match but are not Unclaimed (by their State: Owner, Matched,
+Claimed, Preempting, Drained), the matches, and whether the submitter's share ran out
+first.
 
 - **Accounting groups** (``matchmaker.groups``): each group's quota and allocation for
   the cycle come from HTCondor's hierarchical quotas (static and dynamic quotas, surplus
@@ -148,11 +149,18 @@ class RequestStats:
     considered: int = 0  # slots in the pool
     rejected_by_job: int = 0  # the job's Requirements are false for them
     rejected_by_slot: int = 0  # their Requirements (START, resources) are false for the job
-    claimed: int = 0  # would match, but are claimed by someone
+    # Would match, but are not Unclaimed: how many in each State (Owner, Matched, Claimed,
+    # Preempting, Drained), as their ads say.
+    unavailable: dict[str, int] = field(default_factory=dict)
     matched: int = 0
     preempting: int = 0  # of the matches, those that preempt a running job
     over_share: bool = False  # the submitter's share ran out before the request's jobs
     reason: str = ""
+
+    @property
+    def claimed(self) -> int:
+        """Those that would match but are Claimed."""
+        return self.unavailable.get("Claimed", 0)
 
 
 @dataclass
@@ -388,8 +396,10 @@ class _Pool:
                 stats.rejected_by_job += n
             elif not requirements_hold(cls.rep.ad, job):
                 stats.rejected_by_slot += n
-            else:
-                stats.claimed += n - len(cls.free) if cls.rep.free else n
+            elif not cls.rep.free:
+                # A class's slots agree on State, which every class looks at.
+                state = _text(cls.rep.ad, "State") or "Unknown"
+                stats.unavailable[state] = stats.unavailable.get(state, 0) + n
         return stats
 
     def preemption(self, cls: _Class, job: ClassAd, priority: float) -> int | None:

@@ -19,6 +19,12 @@ for, and the schedd drops that match.
 
 The last cycles' statistics (``CycleStats``) and, for each autocluster negotiated, what the
 cycle found (``RequestStats``) are kept for ``roost analyze``.
+
+What the cycle shares with the service (``roost userprio``, Analyze, CycleStats) has one
+owner, ``NegotiatorState``: the accountant, those records and statistics, under one lock
+that is held for each short read or change and never while a schedd is talked to, so that
+``roost userprio -setfactor`` during a cycle neither waits for the cycle nor changes the
+accountant under it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from classad import ClassAd
-from matchmaker.accountant import Accountant
+from matchmaker.accountant import Account, Accountant
 from matchmaker.limits import Limits, tally
 from matchmaker.negotiation import (
     Offer,
@@ -82,6 +88,74 @@ class Record:
     time: float = field(default=0.0)
 
 
+class NegotiatorState:
+    """The accountant (saved with ``save`` after every change), each autocluster's record
+    of the last cycle that negotiated it, and the last cycles' statistics, behind one
+    lock: every read and change of them goes through these methods."""
+
+    def __init__(self, accountant: Accountant,
+                 save: Callable[[Accountant], None] = lambda a: None) -> None:
+        self._lock = threading.Lock()
+        self._accountant = accountant
+        self._save = save
+        self._records: dict[tuple[str, int], Record] = {}
+        self._cycles: deque[CycleStats] = deque(maxlen=KEPT_CYCLES)
+
+    # -- for the cycle -----------------------------------------------------------------------
+
+    def charge(self, in_use: dict[str, float], now: float) -> None:
+        """Age the priorities to ``now`` with what each account holds."""
+        with self._lock:
+            self._accountant.update(in_use, now)
+
+    def priorities(self, owners) -> tuple[dict[str, Account], dict[str, float]]:
+        """The accounts of ``owners``, and every known account's effective priority."""
+        with self._lock:
+            return ({owner: self._accountant.account(owner) for owner in owners},
+                    {a.name: a.effective_priority for a in self._accountant.accounts()})
+
+    def end_cycle(self, in_use: dict[str, float], now: float,
+                  records: dict[tuple[str, int], Record], stats: CycleStats) -> None:
+        """Charge what the accounts hold once the cycle's matches are made, save, and keep
+        the cycle's records and statistics."""
+        with self._lock:
+            self._accountant.update(in_use, now)
+            try:
+                self._save(self._accountant)
+            except Exception:
+                log.exception("cannot save the accountant")
+            self._records.update(records)
+            self._cycles.append(stats)
+
+    # -- for the service ---------------------------------------------------------------------
+
+    def change(self, change: Callable[[Accountant], None]) -> list[Account]:
+        """``change(accountant)`` (``roost userprio -setfactor``...), saved; every account
+        after it.  A ValueError from ``change`` leaves nothing to save."""
+        with self._lock:
+            change(self._accountant)
+            self._save(self._accountant)
+            return self._accountant.accounts()
+
+    def accounts(self) -> list[Account]:
+        with self._lock:
+            return self._accountant.accounts()
+
+    def records(self, owner: str = "") -> list[tuple[tuple[str, int], Record, float]]:
+        """(submitter, autocluster), its record and the owner's effective priority, for
+        every autocluster of ``owner`` (of everyone when empty), in order."""
+        with self._lock:
+            return [(key, record, self._accountant.effective_priority(key[0].partition("@")[0]))
+                    for key, record in sorted(self._records.items())
+                    if not owner or key[0].partition("@")[0] == owner]
+
+    def cycles(self, last: int = 0) -> list[CycleStats]:
+        """The last ``last`` cycles' statistics (all that are kept when 0), oldest first."""
+        with self._lock:
+            cycles = list(self._cycles)
+        return cycles[-last:] if last > 0 else cycles
+
+
 class Negotiator:
     """Cycles over the collector's ``store`` (guarded by ``lock``).
 
@@ -99,9 +173,8 @@ class Negotiator:
         self.store = store
         self.lock = lock
         self.name = name
-        self.accountant = accountant
+        self.state = NegotiatorState(accountant, save)
         self.talk = talk
-        self.save = save
         self.policy = policy or Policy()
         self.clock = clock
         self.interval = interval
@@ -110,8 +183,7 @@ class Negotiator:
         self.limits = limits if limits or limit_default is not None else None
         self.limit_default = limit_default
         self.groups = groups  # a matchmaker.groups.GroupConfig, or None: no groups
-        self.cycles: deque[CycleStats] = deque(maxlen=KEPT_CYCLES)
-        self.records: dict[tuple[str, int], Record] = {}
+        # The cycle's own (under _cycle_lock): the slots recently matched.
         self._remembered: dict[str, _Remembered] = {}
         self._wake = threading.Event()
         self._waiting = False  # the last cycle left jobs without a slot
@@ -174,9 +246,9 @@ class Negotiator:
                 weight = offer.ad.eval("SlotWeight")
                 in_use[owner] = in_use.get(owner, 0.0) + (
                     float(weight) if isinstance(weight, int | float) else 1.0)
-        self.accountant.update(in_use, started)
+        self.state.charge(in_use, started)
         negotiator_ad = self.negotiator_ad(offers)
-        talks, submitters = {}, []
+        talks, asked = {}, []
         for ad in submitter_ads:
             idle = ad.eval("IdleJobs")
             if not isinstance(idle, int) or idle <= 0:
@@ -191,23 +263,23 @@ class Negotiator:
                 log.warning("cannot negotiate with %s: %s", name, error)
                 continue
             talks[name] = (talk, ad)
-            account = self.accountant.account(owner)
-            submitters.append(Submitter(name, owner, account.effective_priority, requests,
-                                        account.ceiling))
+            asked.append((name, owner, requests))
+        accounts, priorities = self.state.priorities({owner for _, owner, _ in asked})
+        submitters = [Submitter(name, owner, accounts[owner].effective_priority, requests,
+                                accounts[owner].ceiling)
+                      for name, owner, requests in asked]
         limits = None
         if self.limits is not None:
             # What running jobs hold, and what recent matches will (see _offers).
             held = tally([text for offer in offers
                           if isinstance(text := offer.ad.eval("ConcurrencyLimits"), str)])
             limits = Limits(self.limits, self.limit_default, in_use=held)
-        priorities = {a.name: a.effective_priority for a in self.accountant.accounts()}
         outcome = negotiate(offers, submitters, self.policy, limits, self.groups, priorities)
         # As HTCondor, a match is charged from when it is made: what the submitters hold
         # until the next cycle includes what they were just given.
         for match in outcome.matches:
             account = next(s.account for s in submitters if s.name == match.submitter)
             in_use[account] = in_use.get(account, 0.0) + match.weight
-        self.accountant.update(in_use, started)
         for name, (talk, _ad) in talks.items():
             try:
                 talk.send(outcome.matches_for(name))
@@ -215,18 +287,14 @@ class Negotiator:
                 log.warning("cannot send %s its matches: %s", name, error)
             finally:
                 talk.close()
-        try:
-            self.save(self.accountant)
-        except Exception:
-            log.exception("cannot save the accountant")
         self._remember(outcome, submitters, machines, started)
-        self._record(outcome, submitters, talks, started)
         rejections = sum(1 for stats in outcome.stats.values()
                          if stats.matched < stats.wanted)
         self._waiting = rejections > 0
         stats = CycleStats(started, time.monotonic() - began, len(submitters), len(offers),
                            len(outcome.matches), rejections, len(outcome.stats))
-        self.cycles.append(stats)
+        self.state.end_cycle(in_use, started, self._records(outcome, submitters, talks,
+                                                            started), stats)
         if outcome.matches:
             log.info("cycle: %d matches for %d submitters over %d slots in %.3f s",
                      len(outcome.matches), len(submitters), len(offers), stats.duration)
@@ -285,10 +353,14 @@ class Negotiator:
                 self._remembered[match.slot_name] = _Remembered(
                     updates.get(match.slot_name, 0), now + MATCH_MEMORY, ad)
 
-    def _record(self, outcome: Outcome, submitters, talks, now: float) -> None:
+    @staticmethod
+    def _records(outcome: Outcome, submitters, talks,
+                 now: float) -> dict[tuple[str, int], Record]:
         requests: dict[tuple[str, int], Request] = {
             (s.name, r.autocluster_id): r for s in submitters for r in s.requests}
+        records = {}
         for key, stats in outcome.stats.items():
             schedd = talks[key[0]][1].eval("ScheddName") if key[0] in talks else ""
-            self.records[key] = Record(stats, requests[key].job_ad,
-                                       schedd if isinstance(schedd, str) else "", now)
+            records[key] = Record(stats, requests[key].job_ad,
+                                  schedd if isinstance(schedd, str) else "", now)
+        return records

@@ -8,11 +8,10 @@ usage needs ``admin``.
 from __future__ import annotations
 
 import queue
-import threading
 
 import grpc
 
-from matchmaker.accountant import Account
+from matchmaker.accountant import Account, Accountant
 from matchmaker.negotiation import Match, Request
 from matchmaker.negotiator import Negotiator
 from roost import security
@@ -31,46 +30,41 @@ TALK_TIMEOUT = 30.0  # seconds a schedd has to answer with its requests
 
 
 class NegotiatorService(negotiator_pb2_grpc.NegotiatorServicer):
-    def __init__(self, negotiator: Negotiator, save=lambda accountant: None) -> None:
+    """Thin: the negotiator's state is read and changed through ``negotiator.state``."""
+
+    def __init__(self, negotiator: Negotiator) -> None:
         self.negotiator = negotiator
-        self.save = save
-        self._lock = threading.Lock()
 
     def Reschedule(self, request, context):  # noqa: N802 (gRPC's method name)
         self.negotiator.reschedule()
         return negotiator_pb2.RescheduleReply(scheduled=True)
 
     def CycleStats(self, request, context):  # noqa: N802
-        cycles = list(self.negotiator.cycles)
-        if request.last > 0:
-            cycles = cycles[-request.last:]
         return negotiator_pb2.CycleStatsReply(cycles=[
             negotiator_pb2.CycleStats(started=int(c.started), duration=c.duration,
                                       submitters=c.submitters, slots=c.slots,
                                       matches=c.matches, rejections=c.rejections,
                                       autoclusters=c.autoclusters)
-            for c in cycles])
+            for c in self.negotiator.state.cycles(max(request.last, 0))])
 
     def Analyze(self, request, context):  # noqa: N802
         reply = negotiator_pb2.AnalyzeReply()
-        for (submitter, ac), record in sorted(self.negotiator.records.items()):
-            owner = submitter.partition("@")[0]
-            if request.owner and owner != request.owner:
-                continue
+        for (submitter, ac), record, priority in self.negotiator.state.records(request.owner):
             stats = record.stats
             reply.records.add(
                 submitter=submitter, schedd=record.schedd, autocluster_id=ac,
                 time=int(record.time), wanted=stats.wanted, considered=stats.considered,
                 rejected_by_job=stats.rejected_by_job, rejected_by_slot=stats.rejected_by_slot,
-                claimed=stats.claimed, matched=stats.matched, over_share=stats.over_share,
-                reason=stats.reason, job_ad=ad_message(record.job_ad),
-                user_priority=self.negotiator.accountant.effective_priority(owner))
+                claimed=stats.claimed, unavailable=stats.unavailable, matched=stats.matched,
+                over_share=stats.over_share, reason=stats.reason,
+                job_ad=ad_message(record.job_ad), user_priority=priority)
         return reply
 
     def UserPrio(self, request, context):  # noqa: N802
-        accountant = self.negotiator.accountant
         action = request.action
-        if action != negotiator_pb2.USERPRIO_LIST:
+        if action == negotiator_pb2.USERPRIO_LIST:
+            accounts = self.negotiator.state.accounts()
+        else:
             identity = current_identity()
             if not identity.allows("admin"):
                 context.abort(grpc.StatusCode.PERMISSION_DENIED,
@@ -78,25 +72,28 @@ class NegotiatorService(negotiator_pb2_grpc.NegotiatorServicer):
                               "user priorities")
             if not request.name:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no user named")
-            change = {
-                negotiator_pb2.USERPRIO_SET_FACTOR: accountant.set_factor,
-                negotiator_pb2.USERPRIO_SET_PRIO: accountant.set_priority,
-                negotiator_pb2.USERPRIO_SET_CEILING: accountant.set_ceiling,
-                negotiator_pb2.USERPRIO_SET_FLOOR: accountant.set_floor,
-            }.get(action)
-            with self._lock:
-                try:
-                    if change is not None:
-                        change(request.name, request.value)
-                    elif action == negotiator_pb2.USERPRIO_RESET_USAGE:
-                        accountant.reset_usage(request.name)
-                    elif action == negotiator_pb2.USERPRIO_DELETE:
-                        accountant.delete(request.name)
-                except ValueError as error:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-                self.save(accountant)
-        return negotiator_pb2.UserPrioReply(
-            accounts=[_account(account) for account in accountant.accounts()])
+            change = _CHANGES.get(action)
+            if change is None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              f"unknown user priority action {action}")
+            try:
+                accounts = self.negotiator.state.change(
+                    lambda accountant: change(accountant, request.name, request.value))
+            except ValueError as error:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        return negotiator_pb2.UserPrioReply(accounts=[_account(account) for account in accounts])
+
+
+# What each changing action does to the accountant: (accountant, name, value).
+_CHANGES = {
+    negotiator_pb2.USERPRIO_SET_FACTOR: Accountant.set_factor,
+    negotiator_pb2.USERPRIO_SET_PRIO: Accountant.set_priority,
+    negotiator_pb2.USERPRIO_SET_CEILING: Accountant.set_ceiling,
+    negotiator_pb2.USERPRIO_SET_FLOOR: Accountant.set_floor,
+    negotiator_pb2.USERPRIO_RESET_USAGE: lambda accountant, name, value:
+        accountant.reset_usage(name),
+    negotiator_pb2.USERPRIO_DELETE: lambda accountant, name, value: accountant.delete(name),
+}
 
 
 def _account(account: Account) -> negotiator_pb2.Account:

@@ -21,9 +21,10 @@ from classad import ClassAd, ExprTree, Value
 # -- values as text ------------------------------------------------------------------------
 
 
-def _old_syntax(literal: ExprTree) -> str:
+def old_syntax(expr: ExprTree) -> str:
+    """``expr`` in old ClassAd syntax, as HTCondor's tools print it (``=?=``, not ``is``)."""
     # The one public printer of old ClassAd syntax is ClassAd.print_old: "v = <text>\n".
-    return ClassAd({"v": literal}).print_old()[4:-1]
+    return ClassAd({"v": expr}).print_old()[4:-1]
 
 
 def attr_value(ad: ClassAd, attr: str):
@@ -54,7 +55,7 @@ def as_text(value, ad: ClassAd, expr: ExprTree) -> str:
         return "undefined"
     if value is Value.Error:
         return "error"
-    return _old_syntax(expr.simplify(ad))
+    return old_syntax(expr.simplify(ad))
 
 
 def integer(value) -> int | None:

@@ -78,6 +78,7 @@ def _record_for(job, records):
         if {name: str(ad.lookup(name)) if name in ad else "" for name in _SIGNIFICANT} \
                 == wanted:
             return Record(message.time, message.considered, message.rejected_by_job,
-                          message.rejected_by_slot, message.claimed, message.matched,
-                          message.over_share, message.reason, message.user_priority)
+                          message.rejected_by_slot, dict(message.unavailable),
+                          message.matched, message.over_share, message.reason,
+                          message.user_priority)
     return None

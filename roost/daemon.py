@@ -131,6 +131,14 @@ class Daemon:
         self._wakeup_read, self._wakeup_write = os.pipe()
         os.set_blocking(self._wakeup_write, False)
         self._restore_signals: Callable[[], None] | None = None
+        self.warnings: list[str] = []  # what the command that starts it prints too
+
+    def warn(self, message: str) -> None:
+        """Log a warning that whoever starts the daemon should see at once: a daemon
+        started in the background has the command that started it print it too (in the
+        foreground the log goes to stderr already)."""
+        self.log.warning("%s", message)
+        self.warnings.append(" ".join(message.split()))
 
     def start_server(
         self,
@@ -364,8 +372,9 @@ class Startup:
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
 
-    def ready(self) -> None:
-        self._send(f"ok {os.getpid()}")
+    def ready(self, warnings: Sequence[str] = ()) -> None:
+        """Started: the pid, and the warnings (one line each) the starter prints."""
+        self._send("\n".join([f"ok {os.getpid()}", *warnings]))
 
     def failed(self, message: str) -> None:
         self._send(f"error {message}")
@@ -397,7 +406,10 @@ def daemonize(name: str, config: Config) -> Startup | None:
         with os.fdopen(read_end, "rb") as pipe:
             status, _, detail = pipe.read().decode(errors="replace").partition(" ")
         if status == "ok":
-            print(f"{name} started (pid {detail}); log: {log_path(name, config)}")
+            pid, *warnings = detail.split("\n")
+            print(f"{name} started (pid {pid}); log: {log_path(name, config)}")
+            for warning in warnings:
+                print(f"WARNING: {warning}", file=sys.stderr)
             return None
         if status == "error":
             raise RoostError(f"{name} did not start: {detail}")
@@ -483,4 +495,6 @@ def run_daemon(
         if startup is not None:
             startup.failed(message)
         raise
-    return daemon.run(ready=startup.ready if startup is not None else None)
+    return daemon.run(
+        ready=(lambda: startup.ready(daemon.warnings)) if startup is not None else None
+    )

@@ -7,25 +7,49 @@ autocluster in its last cycle, ``analyze`` says, for an idle job:
   (each top-level ``&&`` clause tested alone: which rejects how many);
 - of the slots the job accepts, how many reject it by their own Requirements (their START,
   or too few resources left: WithinResourceLimits);
-- of the slots that match both ways, how many are claimed by others and how many are free;
+- of the slots that match both ways, how many are free (Unclaimed) and how many are in
+  each other state (Owner, Matched, Claimed, Preempting, Drained);
 - what the negotiator found in its last cycle (it may have seen other slots, or the owner's
   fair share may have run out), and the owner's priority;
 
 and it suggests the clause to relax when nothing can ever run the job.  A held job gets its
 hold reason, a running job where it runs.
+
+A slot in the Owner state takes no job: its IS_OWNER (by default ``START =?= False``) is
+true, evaluated without a job.  ``owner_reason`` says why, and what to write instead when
+START compares an attribute of the job with ``=?=`` (``TARGET.Project =?= "physics"`` is
+False without a job, ``TARGET.Project == "physics"`` UNDEFINED); ``roost analyze`` and the
+startd, at start, both say it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import classad
-from classad import ClassAd, requirements_hold
+from classad import ClassAd, ExprTree, Value, requirements_hold
+from roost.ad_format import old_syntax
 
 _STATUS = {1: "idle", 2: "running", 3: "removed", 4: "completed", 5: "held",
            6: "transferring output", 7: "suspended"}
+_FREE = "Unclaimed"
+# A matching slot that is not free, by its State, in the order they are reported.
+_UNAVAILABLE = {
+    "Owner": "would run it but are in the Owner state (they take no job)",
+    "Matched": "would run it but are matched to another job (Matched)",
+    "Claimed": "would run it but are claimed",
+    "Preempting": "would run it but are preempting their job (Preempting)",
+    "Drained": "would run it but are drained (Drained)",
+    "Backfill": "would run it but run backfill work (Backfill)",
+}
+# Why == rather than =?= on the job's attributes.
+PLAIN_COMPARISON_WHY = ("without a job it is UNDEFINED rather than False, so the slot "
+                        "leaves the Owner state, and a job lacking the attribute still "
+                        "does not match")
+_START = ExprTree("START")
+_IS_OWNER = ExprTree("IS_OWNER")
 
 
 @dataclass(frozen=True)
@@ -36,11 +60,19 @@ class Record:
     considered: int
     rejected_by_job: int
     rejected_by_slot: int
-    claimed: int
+    unavailable: Mapping[str, int]  # would match, but are not Unclaimed: how many per State
     matched: int
     over_share: bool
     reason: str
     user_priority: float
+
+
+@dataclass(frozen=True)
+class OwnerReason:
+    """Why a slot is in the Owner state, and what to write instead."""
+
+    why: str  # "START is False without a job (START = ...), so IS_OWNER is true (...)"
+    advice: tuple[str, ...]  # "write X == Y rather than X =?= Y", one per such comparison
 
 
 @dataclass(frozen=True)
@@ -56,15 +88,18 @@ class Counts:
     clauses: list[ClauseCount]
     rejected_by_start: int
     rejected_by_resources: int
-    claimed: int
+    unavailable: dict[str, int]  # matching slots that are not free, per State
     free: int
+    owners: dict[OwnerReason, list[str]] = field(default_factory=dict)  # -> slot names
 
 
 def count(job: ClassAd, slots: Sequence[ClassAd]) -> Counts:
     """The job against every slot (see the module's docstring)."""
     clauses = classad.conjuncts(job.lookup("Requirements")) if "Requirements" in job else []
     rejects = [0] * len(clauses)
-    by_job = by_start = by_resources = claimed = free = 0
+    by_job = by_start = by_resources = free = 0
+    unavailable: dict[str, int] = {}
+    owners: dict[OwnerReason, list[str]] = {}
     for slot in slots:
         if not requirements_hold(job, slot):
             by_job += 1
@@ -79,12 +114,61 @@ def count(job: ClassAd, slots: Sequence[ClassAd]) -> Counts:
             else:
                 by_resources += 1
             continue
-        if slot.eval("State") == "Unclaimed":
+        state = slot.eval("State")
+        state = state if isinstance(state, str) else "Unknown"
+        if state == _FREE:
             free += 1
-        else:
-            claimed += 1
+            continue
+        unavailable[state] = unavailable.get(state, 0) + 1
+        if state == "Owner" and (reason := owner_reason(slot)) is not None:
+            name = slot.eval("Name")
+            owners.setdefault(reason, []).append(name if isinstance(name, str) else "?")
     counted = [ClauseCount(str(clause), n) for clause, n in zip(clauses, rejects, strict=True)]
-    return Counts(len(slots), by_job, counted, by_start, by_resources, claimed, free)
+    return Counts(len(slots), by_job, counted, by_start, by_resources, unavailable, free,
+                  owners)
+
+
+def owner_reason(slot: ClassAd) -> OwnerReason | None:
+    """Why ``slot`` is in the Owner state: its IS_OWNER is true evaluated without a job
+    (every reference to the job UNDEFINED), by default because START is False so; None
+    when IS_OWNER is not true.  The advice rewrites each ``=?=`` of START that compares an
+    attribute of the job with something other than UNDEFINED: with ``==`` it is UNDEFINED
+    without a job, so START no longer keeps the slot in the Owner state, and a job gets
+    the same answer as before (one that lacks the attribute still does not match)."""
+    if _IS_OWNER.eval(my=slot) is not True:
+        return None
+    is_owner = f"IS_OWNER = {old_syntax(slot.lookup('IS_OWNER'))}"
+    if _START.eval(my=slot) is not False:
+        return OwnerReason(f"IS_OWNER is true without a job ({is_owner})", ())
+    start = slot.lookup("START")
+    advice = []
+    for comparison in classad.meta_comparisons(start):
+        if (comparison.operator != "=?=" or not slot.external_refs(comparison.expr)
+                or _is_undefined(comparison.left) or _is_undefined(comparison.right)):
+            continue
+        left, right = old_syntax(comparison.left), old_syntax(comparison.right)
+        advice.append(f"write {left} == {right} rather than {left} =?= {right}")
+    return OwnerReason(f"START is False without a job (START = {old_syntax(start)}), so "
+                       f"IS_OWNER is true ({is_owner})", tuple(advice))
+
+
+def owner_warnings(slots: Sequence[ClassAd]) -> list[str]:
+    """What a startd says at start of its slots in the Owner state that ``owner_reason``
+    explains: why they run no job and what to write instead, one line per reason."""
+    names: dict[OwnerReason, list[str]] = {}
+    for slot in slots:
+        if slot.eval("State") == "Owner" and (reason := owner_reason(slot)) is not None:
+            names.setdefault(reason, []).append(str(slot.eval("Name")))
+    return [f"{_names(found)}: {reason.why}; {'it stays' if len(found) == 1 else 'they stay'} "
+            "in the Owner state and run no job."
+            + "".join(f" {advice[0].upper()}{advice[1:]}: {PLAIN_COMPARISON_WHY}."
+                      for advice in reason.advice)
+            for reason, found in names.items()]
+
+
+def _is_undefined(expr: ExprTree) -> bool:
+    """Whether ``expr`` is the literal UNDEFINED (``x =?= UNDEFINED`` is meant so)."""
+    return not ClassAd().external_refs(expr) and expr.eval() is Value.Undefined
 
 
 def matches_any(job: ClassAd, slots: Sequence[ClassAd]) -> bool:
@@ -136,16 +220,28 @@ def _pool_lines(counts: Counts) -> list[str]:
     lines.append(f"  {counts.rejected_by_start} reject the job by their START policy")
     lines.append(f"  {counts.rejected_by_resources} have too few resources left for it "
                  "(RequestCpus, RequestMemory, RequestDisk)")
-    lines.append(f"  {counts.claimed} would run it but are claimed")
+    lines += [f"  {n} {_UNAVAILABLE.get(state, f'would run it but are {state}')}"
+              for state, n in _by_state(counts.unavailable, always="Claimed")]
     lines.append(f"  {counts.free} would run it and are free")
     return lines
 
 
+def _by_state(unavailable: Mapping[str, int], always: str = "") -> list[tuple[str, int]]:
+    """The states with slots, in the order of ``_UNAVAILABLE`` (others after), and
+    ``always`` even when it has none."""
+    order = {state: i for i, state in enumerate(_UNAVAILABLE)}
+    counted = {**({always: 0} if always else {}), **unavailable}
+    return sorted(((state, n) for state, n in counted.items() if n or state == always),
+                  key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
 def _record_lines(record: Record, now: float) -> list[str]:
     ago = max(0, int(now - record.time))
+    states = ", ".join(f"{n} {'claimed' if state == 'Claimed' else f'in the {state} state'}"
+                       for state, n in _by_state(record.unavailable, always="Claimed"))
     lines = [f"The negotiator's last cycle for this job ({ago} s ago): "
              f"{record.considered} slots considered, {record.rejected_by_job} rejected by "
-             f"the job, {record.rejected_by_slot} rejected it, {record.claimed} claimed, "
+             f"the job, {record.rejected_by_slot} rejected it, {states}, "
              f"{record.matched} matched."]
     if record.over_share:
         lines.append("The owner's fair share of the pool was used up in that cycle.")
@@ -160,8 +256,17 @@ def _advice(counts: Counts, record: Record | None) -> list[str]:
     if counts.free:
         return ["Slots are free that would run it: it should start at the next "
                 "negotiation cycle."]
-    if counts.claimed:
-        return ["Every slot that would run it is busy: it waits for one to free up."]
+    lines = _owner_lines(counts)
+    if counts.unavailable.get("Drained"):
+        lines.append("Drained slots take no job until their drain is cancelled.")
+    busy = sum(counts.unavailable.get(state, 0) for state in ("Matched", "Claimed",
+                                                              "Preempting", "Backfill"))
+    if busy:
+        lines.append("The other slots that would run it are busy: it waits for one to free "
+                     "up." if lines else
+                     "Every slot that would run it is busy: it waits for one to free up.")
+    if lines:
+        return lines
     if not counts.slots:
         return ["No slot is in the pool: start a startd ('roost startd' or 'roost pool "
                 "up')."]
@@ -181,3 +286,24 @@ def _advice(counts: Counts, record: Record | None) -> list[str]:
     elif counts.rejected_by_start:
         lines.append("The machines' owners do not let it start (their START policy).")
     return lines
+
+
+def _owner_lines(counts: Counts) -> list[str]:
+    """Why the matching slots in the Owner state take no job, and what to write instead."""
+    lines = []
+    for reason, names in counts.owners.items():
+        one = len(names) == 1
+        lines.append(f"{_names(names)} would run it but {'is' if one else 'are'} in the "
+                     f"Owner state, taking no job: {reason.why}.")
+        lines += [f"  {advice[0].upper()}{advice[1:]}: {PLAIN_COMPARISON_WHY}."
+                  for advice in reason.advice]
+    unexplained = counts.unavailable.get("Owner", 0) - sum(map(len, counts.owners.values()))
+    if unexplained:
+        lines.append(f"{unexplained} slot(s) that would run it are in the Owner state: "
+                     "their owners' policy keeps jobs off them for now.")
+    return lines
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(sorted(names)[:3])
+    return shown if len(names) <= 3 else f"{shown} and {len(names) - 3} more"

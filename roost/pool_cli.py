@@ -120,6 +120,8 @@ def _start(member: Member) -> None:
     if started.returncode != 0:
         raise RoostError(started.stderr.strip() or f"{member.name} did not start")
     print(started.stdout.strip())
+    if started.stderr.strip():  # the daemon's warnings at start
+        print(started.stderr.strip(), file=sys.stderr)
 
 
 def _wait_for_slots(config, startds: set[str], timeout: float = 30.0) -> int:

@@ -72,6 +72,7 @@ def _serve(daemon, args) -> None:
     from roost.client import Collector, address_file
     from roost.daemon import write_address
     from roost.errors import RoostError
+    from roost.match_analysis import owner_warnings
     from roost.rpc import startd_pb2_grpc
     from startd import lifeline
     from startd.advertise import LIFETIME_UPDATES, SlotAds
@@ -145,6 +146,10 @@ def _serve(daemon, args) -> None:
                     memory_policy=config.get("startd", "memory_policy").lower(), lifetime=lifetime,
                     usage_interval=interval, on_end=lambda verdict: daemon.stop())
     service.startd = startd
+    # A START that is False without a job (TARGET.Project =?= "physics") keeps the slots in
+    # the Owner state for good: say so before anything else, not only in `roost analyze`.
+    for warning in owner_warnings([public for public, _private in startd.ads()]):
+        daemon.warn(warning)
     where = address_file(home, daemon.name)
     write_address(where, my_address)
     daemon.on_stop(lambda: where.unlink(missing_ok=True))

@@ -25,15 +25,17 @@ _sym_db = _symbol_database.Default()
 from roost.rpc import classad_pb2 as roost_dot_rpc_dot_classad__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aroost/rpc/negotiator.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"(\n\x11RescheduleRequest\x12\x13\n\x0bschedd_name\x18\x01 \x01(\t\"$\n\x0fRescheduleReply\x12\x11\n\tscheduled\x18\x01 \x01(\x08\"!\n\x11\x43ycleStatsRequest\x12\x0c\n\x04last\x18\x01 \x01(\x05\"\x8d\x01\n\nCycleStats\x12\x0f\n\x07started\x18\x01 \x01(\x03\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x12\n\nsubmitters\x18\x03 \x01(\x03\x12\r\n\x05slots\x18\x04 \x01(\x03\x12\x0f\n\x07matches\x18\x05 \x01(\x03\x12\x12\n\nrejections\x18\x06 \x01(\x03\x12\x14\n\x0c\x61utoclusters\x18\x07 \x01(\x03\"8\n\x0f\x43ycleStatsReply\x12%\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x15.roost.rpc.CycleStats\"\x1f\n\x0e\x41nalyzeRequest\x12\r\n\x05owner\x18\x01 \x01(\t\"\xb4\x02\n\x11\x41utoclusterRecord\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x0e\n\x06schedd\x18\x02 \x01(\t\x12\x16\n\x0e\x61utocluster_id\x18\x03 \x01(\x03\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12\x0e\n\x06wanted\x18\x05 \x01(\x03\x12\x12\n\nconsidered\x18\x06 \x01(\x03\x12\x17\n\x0frejected_by_job\x18\x07 \x01(\x03\x12\x18\n\x10rejected_by_slot\x18\x08 \x01(\x03\x12\x0f\n\x07\x63laimed\x18\t \x01(\x03\x12\x0f\n\x07matched\x18\n \x01(\x03\x12\x12\n\nover_share\x18\x0b \x01(\x08\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\"\n\x06job_ad\x18\r \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x15\n\ruser_priority\x18\x0e \x01(\x01\"=\n\x0c\x41nalyzeReply\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.roost.rpc.AutoclusterRecord\"Y\n\x0fUserPrioRequest\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.roost.rpc.UserPrioAction\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\"\xd5\x01\n\x07\x41\x63\x63ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rreal_priority\x18\x02 \x01(\x01\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x1a\n\x12\x65\x66\x66\x65\x63tive_priority\x18\x04 \x01(\x01\x12\x18\n\x10resources_in_use\x18\x05 \x01(\x01\x12\x16\n\x0eweighted_hours\x18\x06 \x01(\x01\x12\x13\n\x0b\x62\x65gin_usage\x18\x07 \x01(\x01\x12\x12\n\nlast_usage\x18\x08 \x01(\x01\x12\r\n\x05\x66loor\x18\t \x01(\x01\x12\x0f\n\x07\x63\x65iling\x18\n \x01(\x01\"5\n\rUserPrioReply\x12$\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x12.roost.rpc.Account*\xb4\x01\n\x0eUserPrioAction\x12\x11\n\rUSERPRIO_LIST\x10\x00\x12\x17\n\x13USERPRIO_SET_FACTOR\x10\x01\x12\x15\n\x11USERPRIO_SET_PRIO\x10\x02\x12\x18\n\x14USERPRIO_RESET_USAGE\x10\x03\x12\x18\n\x14USERPRIO_SET_CEILING\x10\x04\x12\x16\n\x12USERPRIO_SET_FLOOR\x10\x05\x12\x13\n\x0fUSERPRIO_DELETE\x10\x06\x32\x9d\x02\n\nNegotiator\x12\x46\n\nReschedule\x12\x1c.roost.rpc.RescheduleRequest\x1a\x1a.roost.rpc.RescheduleReply\x12\x46\n\nCycleStats\x12\x1c.roost.rpc.CycleStatsRequest\x1a\x1a.roost.rpc.CycleStatsReply\x12=\n\x07\x41nalyze\x12\x19.roost.rpc.AnalyzeRequest\x1a\x17.roost.rpc.AnalyzeReply\x12@\n\x08UserPrio\x12\x1a.roost.rpc.UserPrioRequest\x1a\x18.roost.rpc.UserPrioReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aroost/rpc/negotiator.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"(\n\x11RescheduleRequest\x12\x13\n\x0bschedd_name\x18\x01 \x01(\t\"$\n\x0fRescheduleReply\x12\x11\n\tscheduled\x18\x01 \x01(\x08\"!\n\x11\x43ycleStatsRequest\x12\x0c\n\x04last\x18\x01 \x01(\x05\"\x8d\x01\n\nCycleStats\x12\x0f\n\x07started\x18\x01 \x01(\x03\x12\x10\n\x08\x64uration\x18\x02 \x01(\x01\x12\x12\n\nsubmitters\x18\x03 \x01(\x03\x12\r\n\x05slots\x18\x04 \x01(\x03\x12\x0f\n\x07matches\x18\x05 \x01(\x03\x12\x12\n\nrejections\x18\x06 \x01(\x03\x12\x14\n\x0c\x61utoclusters\x18\x07 \x01(\x03\"8\n\x0f\x43ycleStatsReply\x12%\n\x06\x63ycles\x18\x01 \x03(\x0b\x32\x15.roost.rpc.CycleStats\"\x1f\n\x0e\x41nalyzeRequest\x12\r\n\x05owner\x18\x01 \x01(\t\"\xac\x03\n\x11\x41utoclusterRecord\x12\x11\n\tsubmitter\x18\x01 \x01(\t\x12\x0e\n\x06schedd\x18\x02 \x01(\t\x12\x16\n\x0e\x61utocluster_id\x18\x03 \x01(\x03\x12\x0c\n\x04time\x18\x04 \x01(\x03\x12\x0e\n\x06wanted\x18\x05 \x01(\x03\x12\x12\n\nconsidered\x18\x06 \x01(\x03\x12\x17\n\x0frejected_by_job\x18\x07 \x01(\x03\x12\x18\n\x10rejected_by_slot\x18\x08 \x01(\x03\x12\x0f\n\x07\x63laimed\x18\t \x01(\x03\x12\x0f\n\x07matched\x18\n \x01(\x03\x12\x12\n\nover_share\x18\x0b \x01(\x08\x12\x0e\n\x06reason\x18\x0c \x01(\t\x12\"\n\x06job_ad\x18\r \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x15\n\ruser_priority\x18\x0e \x01(\x01\x12\x42\n\x0bunavailable\x18\x0f \x03(\x0b\x32-.roost.rpc.AutoclusterRecord.UnavailableEntry\x1a\x32\n\x10UnavailableEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"=\n\x0c\x41nalyzeReply\x12-\n\x07records\x18\x01 \x03(\x0b\x32\x1c.roost.rpc.AutoclusterRecord\"Y\n\x0fUserPrioRequest\x12)\n\x06\x61\x63tion\x18\x01 \x01(\x0e\x32\x19.roost.rpc.UserPrioAction\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\x01\"\xd5\x01\n\x07\x41\x63\x63ount\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rreal_priority\x18\x02 \x01(\x01\x12\x0e\n\x06\x66\x61\x63tor\x18\x03 \x01(\x01\x12\x1a\n\x12\x65\x66\x66\x65\x63tive_priority\x18\x04 \x01(\x01\x12\x18\n\x10resources_in_use\x18\x05 \x01(\x01\x12\x16\n\x0eweighted_hours\x18\x06 \x01(\x01\x12\x13\n\x0b\x62\x65gin_usage\x18\x07 \x01(\x01\x12\x12\n\nlast_usage\x18\x08 \x01(\x01\x12\r\n\x05\x66loor\x18\t \x01(\x01\x12\x0f\n\x07\x63\x65iling\x18\n \x01(\x01\"5\n\rUserPrioReply\x12$\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x12.roost.rpc.Account*\xb4\x01\n\x0eUserPrioAction\x12\x11\n\rUSERPRIO_LIST\x10\x00\x12\x17\n\x13USERPRIO_SET_FACTOR\x10\x01\x12\x15\n\x11USERPRIO_SET_PRIO\x10\x02\x12\x18\n\x14USERPRIO_RESET_USAGE\x10\x03\x12\x18\n\x14USERPRIO_SET_CEILING\x10\x04\x12\x16\n\x12USERPRIO_SET_FLOOR\x10\x05\x12\x13\n\x0fUSERPRIO_DELETE\x10\x06\x32\x9d\x02\n\nNegotiator\x12\x46\n\nReschedule\x12\x1c.roost.rpc.RescheduleRequest\x1a\x1a.roost.rpc.RescheduleReply\x12\x46\n\nCycleStats\x12\x1c.roost.rpc.CycleStatsRequest\x1a\x1a.roost.rpc.CycleStatsReply\x12=\n\x07\x41nalyze\x12\x19.roost.rpc.AnalyzeRequest\x1a\x17.roost.rpc.AnalyzeReply\x12@\n\x08UserPrio\x12\x1a.roost.rpc.UserPrioRequest\x1a\x18.roost.rpc.UserPrioReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'roost.rpc.negotiator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERPRIOACTION']._serialized_start=1153
-  _globals['_USERPRIOACTION']._serialized_end=1333
+  _globals['_AUTOCLUSTERRECORD_UNAVAILABLEENTRY']._loaded_options = None
+  _globals['_AUTOCLUSTERRECORD_UNAVAILABLEENTRY']._serialized_options = b'8\001'
+  _globals['_USERPRIOACTION']._serialized_start=1273
+  _globals['_USERPRIOACTION']._serialized_end=1453
   _globals['_RESCHEDULEREQUEST']._serialized_start=66
   _globals['_RESCHEDULEREQUEST']._serialized_end=106
   _globals['_RESCHEDULEREPLY']._serialized_start=108
@@ -47,15 +49,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ANALYZEREQUEST']._serialized_start=383
   _globals['_ANALYZEREQUEST']._serialized_end=414
   _globals['_AUTOCLUSTERRECORD']._serialized_start=417
-  _globals['_AUTOCLUSTERRECORD']._serialized_end=725
-  _globals['_ANALYZEREPLY']._serialized_start=727
-  _globals['_ANALYZEREPLY']._serialized_end=788
-  _globals['_USERPRIOREQUEST']._serialized_start=790
-  _globals['_USERPRIOREQUEST']._serialized_end=879
-  _globals['_ACCOUNT']._serialized_start=882
-  _globals['_ACCOUNT']._serialized_end=1095
-  _globals['_USERPRIOREPLY']._serialized_start=1097
-  _globals['_USERPRIOREPLY']._serialized_end=1150
-  _globals['_NEGOTIATOR']._serialized_start=1336
-  _globals['_NEGOTIATOR']._serialized_end=1621
+  _globals['_AUTOCLUSTERRECORD']._serialized_end=845
+  _globals['_AUTOCLUSTERRECORD_UNAVAILABLEENTRY']._serialized_start=795
+  _globals['_AUTOCLUSTERRECORD_UNAVAILABLEENTRY']._serialized_end=845
+  _globals['_ANALYZEREPLY']._serialized_start=847
+  _globals['_ANALYZEREPLY']._serialized_end=908
+  _globals['_USERPRIOREQUEST']._serialized_start=910
+  _globals['_USERPRIOREQUEST']._serialized_end=999
+  _globals['_ACCOUNT']._serialized_start=1002
+  _globals['_ACCOUNT']._serialized_end=1215
+  _globals['_USERPRIOREPLY']._serialized_start=1217
+  _globals['_USERPRIOREPLY']._serialized_end=1270
+  _globals['_NEGOTIATOR']._serialized_start=1456
+  _globals['_NEGOTIATOR']._serialized_end=1741
 # @@protoc_insertion_point(module_scope)

@@ -74,7 +74,14 @@ class AnalyzeRequest(_message.Message):
     def __init__(self, owner: _Optional[str] = ...) -> None: ...
 
 class AutoclusterRecord(_message.Message):
-    __slots__ = ("submitter", "schedd", "autocluster_id", "time", "wanted", "considered", "rejected_by_job", "rejected_by_slot", "claimed", "matched", "over_share", "reason", "job_ad", "user_priority")
+    __slots__ = ("submitter", "schedd", "autocluster_id", "time", "wanted", "considered", "rejected_by_job", "rejected_by_slot", "claimed", "matched", "over_share", "reason", "job_ad", "user_priority", "unavailable")
+    class UnavailableEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     SUBMITTER_FIELD_NUMBER: _ClassVar[int]
     SCHEDD_FIELD_NUMBER: _ClassVar[int]
     AUTOCLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +96,7 @@ class AutoclusterRecord(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     JOB_AD_FIELD_NUMBER: _ClassVar[int]
     USER_PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     submitter: str
     schedd: str
     autocluster_id: int
@@ -103,7 +111,8 @@ class AutoclusterRecord(_message.Message):
     reason: str
     job_ad: _classad_pb2.ClassAd
     user_priority: float
-    def __init__(self, submitter: _Optional[str] = ..., schedd: _Optional[str] = ..., autocluster_id: _Optional[int] = ..., time: _Optional[int] = ..., wanted: _Optional[int] = ..., considered: _Optional[int] = ..., rejected_by_job: _Optional[int] = ..., rejected_by_slot: _Optional[int] = ..., claimed: _Optional[int] = ..., matched: _Optional[int] = ..., over_share: bool = ..., reason: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., user_priority: _Optional[float] = ...) -> None: ...
+    unavailable: _containers.ScalarMap[str, int]
+    def __init__(self, submitter: _Optional[str] = ..., schedd: _Optional[str] = ..., autocluster_id: _Optional[int] = ..., time: _Optional[int] = ..., wanted: _Optional[int] = ..., considered: _Optional[int] = ..., rejected_by_job: _Optional[int] = ..., rejected_by_slot: _Optional[int] = ..., claimed: _Optional[int] = ..., matched: _Optional[int] = ..., over_share: bool = ..., reason: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., user_priority: _Optional[float] = ..., unavailable: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class AnalyzeReply(_message.Message):
     __slots__ = ("records",)

@@ -48,3 +48,13 @@ def test_terms_hold_wherever_the_expression_does(text):
 
 def _literal(value) -> str:
     return classad.quote(value) if isinstance(value, str) else repr(value)
+
+
+def test_meta_comparisons_are_found_anywhere_in_the_tree():
+    found = classad.meta_comparisons(
+        '(TARGET.Project is "physics") && (x isnt (a =?= b)) || f(c =?= 1) || d == 2')
+    assert [(str(c.left), c.operator, str(c.right)) for c in found] == [
+        ("TARGET.Project", "=?=", '"physics"'), ("x", "=!=", "(a is b)"),
+        ("a", "=?=", "b"), ("c", "=?=", "1")]
+    assert str(found[0].expr) == 'TARGET.Project is "physics"'
+    assert classad.meta_comparisons("a == b && c != d") == []

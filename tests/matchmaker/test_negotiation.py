@@ -77,6 +77,18 @@ def test_claimed_slots_are_not_matched_but_counted():
     assert (stats.claimed, stats.matched, stats.reason) == (1, 1, "no free slot matches")
 
 
+def test_slots_that_are_not_free_are_counted_by_their_state():
+    offers = [slot("owner", state="Owner", start='TARGET.Project =?= "physics"'),
+              slot("claimed", state="Claimed", RemoteOwner="bob", Activity="Idle"),
+              slot("matched", state="Matched"), slot("drained", state="Drained"),
+              slot("elsewhere", state="Owner", start="false")]
+    wanted = job()
+    wanted["Project"] = "physics"
+    stats = negotiate(offers, [submitter("alice", (1, wanted))]).stats["alice@submit", 1]
+    assert stats.unavailable == {"Owner": 1, "Claimed": 1, "Matched": 1, "Drained": 1}
+    assert (stats.claimed, stats.rejected_by_slot, stats.matched) == (1, 1, 0)
+
+
 def test_a_partitionable_slot_serves_several_jobs():
     offers = [slot("p", cpus=4, memory=4096, partitionable=True)]
     outcome = negotiate(offers, [submitter("alice", (10, job(cpus=1, memory=1024)))])

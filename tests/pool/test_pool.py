@@ -182,6 +182,31 @@ def test_a_job_that_matches_nothing_is_said_so(pool, tmp_path):
     assert timeless(pool.roost("q", "-better-analyze", cluster).stdout) == timeless(report)
 
 
+def test_analyze_names_slots_in_the_owner_state_and_what_to_write(pool):
+    pool.roost("pool", "up", "--startds", "0")
+    # False without a job, so IS_OWNER holds and the slot stays in the Owner state.
+    started = pool.roost("startd", "--instance", "a", "--name", "a.test", "--cpus", "1",
+                         "--memory", "512", "--start", 'TARGET.Project =?= "physics"')
+    warning = ('slot1@a.test: START is False without a job (START = TARGET.Project =?= '
+               '"physics"), so IS_OWNER is true')
+    assert started.stderr.startswith(f"WARNING: {warning}"), started.stderr
+    assert 'Write TARGET.Project == "physics" rather than' in started.stderr
+    assert warning in (pool.home / "log" / "startd-a.log").read_text()
+    cluster = pool.submit(sweep(pool, 1, extra='+Project = "physics"'))
+    deadline = time.monotonic() + TIMEOUT
+    while True:  # until a cycle has seen the job and the slot
+        report = pool.roost("analyze", f"{cluster}.0").stdout
+        if "1 in the Owner state, 0 claimed, 0 matched" in report:
+            break
+        assert time.monotonic() < deadline, report
+    assert "  1 would run it but are in the Owner state (they take no job)" in report
+    assert "  0 would run it but are claimed" in report
+    assert ("slot1@a.test would run it but is in the Owner state, taking no job: START is "
+            "False without a job") in report
+    assert ('  Write TARGET.Project == "physics" rather than TARGET.Project =?= "physics": '
+            "without a job it is UNDEFINED rather than False") in report
+
+
 @pytest.mark.whole_machine  # samples the shares every 0.5 s: starved workers skew them
 def test_equal_owners_share_a_saturated_pool(pool):
     # Claims go back to the negotiator every 2 s (CLAIM_WORKLIFE), so shares can move.

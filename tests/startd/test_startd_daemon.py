@@ -156,6 +156,24 @@ def test_a_schedd_claims_a_slot_and_runs_jobs(pool, tmp_path):
     pool.wait_for_slots(lambda slots: slots[f"slot2@{NAME}"].eval("State") == "Unclaimed")
 
 
+def test_a_start_that_is_false_without_a_job_is_warned_of_at_start(pool):
+    pool.startd("--slots", "2", "--cpus", "2", "--start", 'TARGET.Project =?= "physics"')
+    warning = (f"slot1@{NAME}, slot2@{NAME}: START is False without a job (START = "
+               'TARGET.Project =?= "physics"), so IS_OWNER is true')
+    advice = 'Write TARGET.Project == "physics" rather than TARGET.Project =?= "physics"'
+    for where in (pool.log, pool.home / "log" / "startd.log"):  # stderr, and the log
+        assert warning in where.read_text() and advice in where.read_text()
+    slots = pool.wait_for_slots(lambda slots: len(slots) == 2)
+    assert {ad.eval("State") for ad in slots.values()} == {"Owner"}
+
+
+def test_a_start_that_is_undefined_without_a_job_is_not(pool):
+    pool.startd("--start", 'TARGET.Project == "physics"')
+    pool.wait_for_slots(lambda slots: slots.get(f"slot1@{NAME}") is not None
+                        and slots[f"slot1@{NAME}"].eval("State") == "Unclaimed")
+    assert "WARNING" not in pool.log.read_text()
+
+
 def test_a_schedd_without_the_scope_is_refused(pool):
     pool.startd()
     ad = pool.wait_for_slots(lambda slots: bool(slots))[f"slot1@{NAME}"]
