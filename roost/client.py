@@ -305,7 +305,7 @@ class Schedd(Client):
                                     opsys=opsys)
             return self.submit_cluster(ad, [], count)
         plan = sd.parse_submit(description, filename=filename, cwd=here, owner=owner, now=now,
-                               arch=arch, opsys=opsys)
+                               arch=arch, opsys=opsys, environ=os.environ)
         if count != 1:
             raise RoostError("count applies to a job ClassAd; a submit description has its "
                              "own queue statements")

@@ -8,29 +8,43 @@ not known here; a value that used ``$(Cluster)`` becomes an expression on the jo
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import platform
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import classad
+from classad._fn_htcondor import join_args
+from roost import submit_commands as commands
+from roost.submit_macros import MacroError, expand_functions, uses_functions
 from roost.submit_queue import QueueStatement, SubmitError, expand_items, parse_queue
 
 __all__ = ["SubmitError", "SubmitPlan", "complete_job_ad", "default_requirements",
            "local_platform", "looks_like_submit_file", "parse_submit", "split_jobs"]
 
-UNIVERSES = {"standard": 1, "vanilla": 5, "scheduler": 7, "grid": 9, "java": 10,
-             "parallel": 11, "local": 12, "vm": 13, "docker": 5, "container": 5}
 HOLD_REASON_SUBMITTED_ON_HOLD = 15
 DEFAULT_JOB_MAX_RETRIES = 2
 _DEFAULT_DISK = "MAX({1024, (TransferInputSizeMB + 1) * 1.25}) * 1024"
 # Placeholder for $(Cluster) while a value is a plain string; never valid in user text.
 _CLUSTER = "\x00cluster\x00"
-# Macros whose value changes from one proc of a queue statement to the next.
-_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b", re.IGNORECASE)
+# Macros whose value changes from one proc of a queue statement to the next (a macro
+# function may take Process as an argument: counted as one).
+_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b|\$[A-Za-z]+\(",
+                       re.IGNORECASE)
 _MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)(?::([^)]*))?\)")
 _ASSIGN = re.compile(r"\s*([+A-Za-z_][A-Za-z0-9_.]*)\s*=\s?(.*)$")
+# The counters condor_submit starts a job with: a policy such as periodic_remove =
+# RemoteWallClockTime > 3600 must be false before the first run, not undefined.
+_COUNTERS = {"NumJobStarts": 0, "NumJobCompletions": 0, "NumRestarts": 0,
+             "NumSystemHolds": 0, "RemoteWallClockTime": 0.0, "RemoteUserCpu": 0.0,
+             "RemoteSysCpu": 0.0, "CumulativeSlotTime": 0, "CommittedTime": 0,
+             "TotalSuspensions": 0, "ExitBySignal": False}
+_TRUE = frozenset({"true", "yes", "t", "y", "1"})
+_FALSE = frozenset({"false", "no", "f", "n", "0"})
+_PROC_NAMES = frozenset({"cluster", "clusterid", "process", "procid"})
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 _QUANTITY = re.compile(r"^\s*([-+]?[0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
 
@@ -115,7 +129,7 @@ def _open_queue_list(text: str) -> bool:
 
 class _Parser:
     def __init__(self, filename: str, cwd: Path, owner: str, now: int, arch: str,
-                 opsys: str) -> None:
+                 opsys: str, environ: Mapping[str, str]) -> None:
         self.filename = filename
         self.cwd = cwd
         self.owner = owner
@@ -129,6 +143,8 @@ class _Parser:
         self.statements = 0  # queue statements read so far
         self.copies = 0  # procs of the first queue statement made by counting only
         self.custom: dict[str, str] = {}
+        self.environ = environ
+        self.last_queue: _Line | None = None
 
     def error(self, line: _Line, column: int, message: str) -> SubmitError:
         return SubmitError(f"{self.filename}:{line.number}:{column}: {message}")
@@ -140,21 +156,31 @@ class _Parser:
                 statement = parse_queue(line.text, self._where(line))
                 self._queue(statement, line)
                 saw_queue = True
+                self.last_queue = line
                 continue
             match = _ASSIGN.match(line.text)
             if not match:
                 raise self.error(line, line.column, f"unknown syntax: {line.text!r}")
             name, value = match.group(1), match.group(2).strip()
+            if name.lower() in commands.REFUSED_COMMANDS:
+                raise self.error(line, line.column, f"{name} is not supported by roost")
+            value_column = line.column + match.start(2) + (
+                len(match.group(2)) - len(match.group(2).lstrip()))
+            if name.lower() == "universe" and value.lower() in commands.REFUSED_UNIVERSES:
+                raise self.error(line, value_column,
+                                 f"universe {value.lower()} is not supported by roost")
             if name.lower().startswith("my."):
                 name = "+" + name[3:]
             if name.startswith("+"):
                 self.custom[name.lower()] = name[1:]
-            value_column = line.column + match.start(2) + (
-                len(match.group(2)) - len(match.group(2).lstrip()))
             self.macros[name.lower()] = (value, line, value_column)
         if not saw_queue:
             last = max(len(text.splitlines()), 1)
             raise SubmitError(f"{self.filename}:{last}:1: no queue statement")
+        if not self.jobs:
+            # As condor_submit: a queue statement whose items are none queues no job.
+            raise self.error(self.last_queue, self.last_queue.column,
+                             "the queue statements found no items: no job submitted")
         if self.statements == 1 and len(self.jobs) == 1:
             cluster = self.jobs[0].copy()
             del cluster["ProcId"]
@@ -234,7 +260,16 @@ class _Parser:
 
         # $$(attr) is for the schedd at match time: hide it from this expansion.
         hidden = text.replace("$$(", "\x01")
-        return _MACRO.sub(one, hidden).replace("\x01", "$$(")
+        expanded = _MACRO.sub(one, hidden)
+        if uses_functions(expanded):
+            def lookup(name: str) -> str | None:
+                found = _MACRO.fullmatch(f"$({name})")
+                value = one(found) if found else ""
+                known = name.lower() in values or name.lower() in self.macros or \
+                    name.upper() in self.predefined or name.lower() in _PROC_NAMES
+                return value if known else None
+            expanded = expand_functions(expanded, lookup, self.environ, str(self.cwd))
+        return expanded.replace("\x01", "$$(")
 
     def _job(self, values: dict[str, str]) -> classad.ClassAd:
         values = dict(values)
@@ -242,7 +277,10 @@ class _Parser:
         ad = classad.ClassAd()
         get = self._getter(values)
         universe_name = (get("universe") or "vanilla").lower()
-        if universe_name not in UNIVERSES:
+        if universe_name in commands.REFUSED_UNIVERSES:
+            raise self._macro_error("universe",
+                                    f"universe {universe_name} is not supported by roost")
+        if universe_name not in commands.UNIVERSES:
             raise self._macro_error("universe", f"unknown universe {universe_name!r}")
         iwd = Path(get("initialdir") or ".")
         iwd = iwd if iwd.is_absolute() else self.cwd / iwd
@@ -254,24 +292,28 @@ class _Parser:
         ad["User"] = self.owner
         ad["QDate"] = self.now
         ad["EnteredCurrentStatus"] = self.now
-        ad["JobUniverse"] = UNIVERSES[universe_name]
+        ad["JobUniverse"] = commands.UNIVERSES[universe_name]
         ad["Iwd"] = str(iwd)
-        ad["NumJobStarts"] = 0
-        self._string(ad, "Cmd", get("executable") or "")
-        for command, attribute in (("input", "In"), ("output", "Out"), ("error", "Err"),
-                                   ("log", "UserLog"), ("batch_name", "JobBatchName"),
-                                   ("concurrency_limits", "ConcurrencyLimits"),
-                                   ("transfer_input_files", "TransferInput"),
-                                   ("when_to_transfer_output", "WhenToTransferOutput")):
+        for name, value in _COUNTERS.items():
+            ad[name] = value
+        # condor_submit: the executable is relative to the submit directory, not to Iwd.
+        self._string(ad, "Cmd", str(self.cwd / get("executable")) if get("executable") else "")
+        for command, attribute in commands.STRINGS.items():
             text = get(command)
-            if text:
+            if text and command != "executable":
                 self._string(ad, attribute, text)
-        if get("arguments"):
-            self._string(ad, "Arguments", _new_arguments(get("arguments")))
-        if get("environment"):
-            self._string(ad, "Environment", _new_environment(get("environment")))
-        if (get("getenv") or "false").lower() in ("true", "yes"):
-            ad["GetEnv"] = True
+        if get("concurrency_limits"):
+            self._string(ad, "ConcurrencyLimits", re.sub(r"\s*,\s*", ",",
+                                                          get("concurrency_limits")))
+        remaps = get("transfer_output_remaps")
+        if remaps:
+            self._string(ad, "TransferOutputRemaps", _unquoted(remaps))
+        if get("arguments") or get("args"):
+            self._string(ad, "Arguments", self._arguments(get))
+        environment = self._environment(get)
+        if environment:
+            self._string(ad, "Environment", join_args(
+                [f"{name}={environment[name]}" for name in sorted(environment)]))
         group, group_user = get("accounting_group"), get("accounting_group_user")
         if group:
             ad["AcctGroup"] = group
@@ -282,6 +324,9 @@ class _Parser:
         # JOB_DEFAULT_REQUESTDISK; input sizes are unknown here (no stat), so 0 MB.
         disk = self._number("request_disk", get, None, 1024)
         ad["RequestDisk"] = classad.ExprTree(_DEFAULT_DISK) if disk is None else disk
+        gpus = self._number("request_gpus", get, None, 1)
+        if gpus is not None:
+            ad["RequestGPUs"] = gpus
         ad["TransferInputSizeMB"] = 0
         ad["JobPrio"] = self._number("priority", get, 0, 1)
         should_transfer = (get("should_transfer_files") or "").upper()
@@ -290,19 +335,31 @@ class _Parser:
                 raise self._macro_error("should_transfer_files",
                                         f"bad should_transfer_files {should_transfer!r}")
             ad["ShouldTransferFiles"] = should_transfer
-        if (get("hold") or "false").lower() in ("true", "yes"):
+        for command in ("transfer_input_files", "transfer_output_files"):
+            if should_transfer == "NO" and get(command):
+                raise self._macro_error(command, f"{command} needs should_transfer_files "
+                                                 "YES or IF_NEEDED, not NO")
+        if self._boolean("hold", get):
             status = 5
             ad["HoldReasonCode"] = HOLD_REASON_SUBMITTED_ON_HOLD
-            ad["HoldReason"] = "submitted on hold"
+            ad["HoldReason"] = "submitted on hold at user's request"
         ad["JobStatus"] = status
         self._retries(ad, get)
-        for command, attribute in (("rank", "Rank"), ("periodic_hold", "PeriodicHold"),
-                                   ("periodic_release", "PeriodicRelease"),
-                                   ("periodic_remove", "PeriodicRemove"),
-                                   ("on_exit_hold", "OnExitHold")):
+        for command, attribute in commands.EXPRESSIONS.items():
             if get(command):
                 ad[attribute] = self._expression(command, get(command))
-        ad["Requirements"] = self._requirements(get, should_transfer)
+        for (command, attribute), stream in zip(commands.BOOLEANS.items(), ("Out", "Err"),
+                                                strict=True):
+            if get(command) is not None:
+                # As condor_submit: no stream where there is no file to stream to.
+                ad[attribute] = self._boolean(command, get) and stream in ad
+        self._notification(ad, get)
+        if get("kill_sig"):
+            name = commands.signal_name(get("kill_sig"))
+            if name is None:
+                raise self._macro_error("kill_sig", f"no such signal: {get('kill_sig')!r}")
+            ad["KillSig"] = name
+        ad["Requirements"] = self._requirements(get, should_transfer, gpus is not None)
         for key in self.macros:
             if key.startswith("+"):
                 ad[self.custom[key]] = self._expression(key, get(key))
@@ -316,6 +373,8 @@ class _Parser:
                 return self.expand(self.macros[command][0], values)
             except RecursionError:
                 raise self._macro_error(command, "macro expansion does not end") from None
+            except MacroError as error:
+                raise self._macro_error(command, error.message) from None
         return get
 
     def _macro_error(self, command: str, message: str, offset: int = 0) -> SubmitError:
@@ -335,7 +394,12 @@ class _Parser:
         ad[attribute] = classad.ExprTree(f"strcat({', '.join(pieces)})")
 
     def _expression(self, command: str, text: str | None) -> classad.ExprTree:
-        source = (text or "").replace(_CLUSTER, "ClusterId")
+        source = (text or "").strip()
+        if _CLUSTER in source and re.fullmatch(r'"[^"\\]*"', source):
+            # "$(Cluster).x": a string with the cluster in it, made when the schedd sets it.
+            pieces = [classad.quote(p) for p in source[1:-1].split(_CLUSTER)]
+            source = f"strcat({', ClusterId, '.join(pieces)})"
+        source = source.replace(_CLUSTER, "ClusterId")
         try:
             return classad.ExprTree(source)
         except classad.ClassAdSyntaxError as error:
@@ -343,37 +407,97 @@ class _Parser:
             raise self.error(line, column + max(error.column, 1) - 1,
                              f"bad expression for {command}: {error.message}") from None
 
+    def _boolean(self, command: str, get) -> bool:
+        text = (get(command) or "false").strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise self._macro_error(command, f"{command} needs true or false, not {text!r}")
+        return text in _TRUE
+
     def _number(self, command: str, get, default, unit: int):
+        """A request: a number (with a unit suffix, for memory and disk) or, as
+        condor_submit takes it, a ClassAd expression the negotiator evaluates."""
         text = get(command)
         if text is None:
             return default
         match = _QUANTITY.match(text)
         if not match:
-            raise self._macro_error(command, f"bad number for {command}: {text!r}")
+            return self._expression(command, text)
         value = float(match.group(1))
         if match.group(2):
             # A suffix gives bytes; the attribute is in the command's default unit.
             value = value * _UNITS[match.group(2).upper()] / unit
         return math.ceil(value)
 
+    def _arguments(self, get) -> str:
+        """``arguments`` (or ``args``) as version 2 text: the new syntax is double-quoted,
+        the old is split on white space."""
+        text = (get("arguments") if get("arguments") is not None else get("args")).strip()
+        command = "arguments" if get("arguments") is not None else "args"
+        if text.startswith('"') and text.endswith('"') and len(text) > 1:
+            inner = text[1:-1].replace('""', '"')
+            try:
+                classad.job_arguments(inner)
+            except ValueError as error:
+                raise self._macro_error(command, str(error)) from None
+            return inner
+        return join_args(classad.job_arguments(text, version=1))
+
+    def _environment(self, get) -> dict[str, str]:
+        """What ``getenv`` copies from the submitter's environment, overlaid with
+        ``environment`` (or ``env``): old syntax ``A=1;B=2``, new syntax double-quoted."""
+        copied: dict[str, str] = {}
+        wanted = (get("getenv") or "false").strip()
+        if wanted.lower() in _TRUE:
+            copied = dict(self.environ)
+        elif wanted.lower() not in _FALSE:
+            patterns = [p for p in re.split(r"[\s,]+", wanted) if p]
+            copied = {name: value for name, value in self.environ.items()
+                      if any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)}
+        command = "environment" if get("environment") is not None else "env"
+        text = (get(command) or "").strip()
+        if not text:
+            return copied
+        try:
+            if text.startswith('"') and text.endswith('"') and len(text) > 1:
+                given = classad.job_environment(text[1:-1].replace('""', '"'))
+            else:
+                given = classad.job_environment(text, version=1)
+        except ValueError as error:
+            raise self._macro_error(command, str(error)) from None
+        return {**copied, **given}
+
+    def _notification(self, ad: classad.ClassAd, get) -> None:
+        text = get("notification")
+        if text is None:
+            return
+        if text.strip().lower() not in commands.NOTIFICATIONS:
+            raise self._macro_error("notification", f"bad notification {text!r}: one of "
+                                    f"{', '.join(commands.NOTIFICATIONS)}")
+        ad["JobNotification"] = commands.NOTIFICATIONS[text.strip().lower()]
+
     def _retries(self, ad: classad.ClassAd, get) -> None:
-        """max_retries, success_exit_code and retry_until make OnExitRemove, OR-ed with
-        any on_exit_remove; either of the last two alone implies the default retries."""
+        """max_retries, success_exit_code and retry_until make OnExitRemove as
+        condor_submit does, OR-ed with any on_exit_remove; either of the last two alone
+        implies the default retries."""
         clauses = []
-        if get("on_exit_remove"):
-            clauses.append(f"({self._expression('on_exit_remove', get('on_exit_remove'))})")
         given = [get(name) for name in ("max_retries", "success_exit_code", "retry_until")]
         if any(value is not None for value in given):
             max_retries, code, until = given
-            ad["MaxRetries"] = self._integer("max_retries", max_retries,
-                                             DEFAULT_JOB_MAX_RETRIES)
-            ad["SuccessExitCode"] = self._integer("success_exit_code", code, 0)
-            clauses += ["NumJobCompletions > MaxRetries", "ExitCode =?= SuccessExitCode"]
+            ad["JobMaxRetries"] = self._integer("max_retries", max_retries,
+                                                DEFAULT_JOB_MAX_RETRIES)
+            clauses.append("NumJobCompletions > JobMaxRetries")
+            if code is None:
+                clauses.append("ExitCode is 0")
+            else:
+                ad["JobSuccessExitCode"] = self._integer("success_exit_code", code, 0)
+                clauses.append("ExitCode is JobSuccessExitCode")
             if until:
                 until = until.strip()
                 if until.lstrip("-").isdigit():
-                    until = f"ExitCode == {until}"
+                    until = f"ExitCode is {until}"
                 clauses.append(f"({self._expression('retry_until', until)})")
+        if get("on_exit_remove"):
+            clauses.append(f"({self._expression('on_exit_remove', get('on_exit_remove'))})")
         ad["OnExitRemove"] = classad.ExprTree(" || ".join(clauses)) if clauses else True
 
     def _integer(self, command: str, text: str | None, default: int) -> int:
@@ -383,15 +507,16 @@ class _Parser:
             raise self._macro_error(command, f"bad number for {command}: {text!r}")
         return int(text)
 
-    def _requirements(self, get, should_transfer: str) -> classad.ExprTree:
+    def _requirements(self, get, should_transfer: str, gpus: bool) -> classad.ExprTree:
         user = get("requirements") or ""
         if user:
             self._expression("requirements", user)  # a syntax error is reported here
         return classad.ExprTree(default_requirements(user, self.arch, self.opsys,
-                                                     should_transfer))
+                                                     should_transfer, gpus))
 
 
-def default_requirements(user: str, arch: str, opsys: str, should_transfer: str = "") -> str:
+def default_requirements(user: str, arch: str, opsys: str, should_transfer: str = "",
+                         gpus: bool = False) -> str:
     """The user's Requirements AND the clauses condor_submit adds for what it omits."""
     clauses = [f"({user})"] if user else []
 
@@ -402,8 +527,9 @@ def default_requirements(user: str, arch: str, opsys: str, should_transfer: str 
                          ("OpSys", f'TARGET.OpSys == "{opsys}"'),
                          ("Disk", "TARGET.Disk >= RequestDisk"),
                          ("Memory", "TARGET.Memory >= RequestMemory"),
-                         ("Cpus", "TARGET.Cpus >= RequestCpus")):
-        if not mentions(name):
+                         ("Cpus", "TARGET.Cpus >= RequestCpus"),
+                         ("GPUs", "TARGET.GPUs >= RequestGPUs")):
+        if not mentions(name) and (name != "GPUs" or gpus):
             clauses.append(f"({clause})")
     transfer = {"YES": "TARGET.HasFileTransfer",
                 "IF_NEEDED": "((TARGET.FileSystemDomain == MY.FileSystemDomain) || "
@@ -434,7 +560,7 @@ def complete_job_ad(ad: classad.ClassAd, *, owner: str, now: int, cwd: Path,
     for name in _NOT_SUBMITTED:
         job.pop(name, None)
     defaults = {"MyType": "Job", "TargetType": "Machine",
-                "JobUniverse": UNIVERSES["vanilla"], "Iwd": str(cwd),
+                "JobUniverse": commands.UNIVERSES["vanilla"], "Iwd": str(cwd),
                 "RequestCpus": 1, "RequestMemory": 128,
                 "RequestDisk": classad.ExprTree(_DEFAULT_DISK), "TransferInputSizeMB": 0,
                 "JobPrio": 0, "OnExitRemove": True}
@@ -466,20 +592,11 @@ def local_platform() -> tuple[str, str]:
     return arch, opsys
 
 
-def _new_arguments(text: str) -> str:
-    """Old syntax (no leading double quote) is spaces; new syntax is a quoted string."""
+def _unquoted(text: str) -> str:
     stripped = text.strip()
-    if not (stripped.startswith('"') and stripped.endswith('"') and len(stripped) > 1):
-        return " ".join(stripped.split())
-    return stripped[1:-1].replace('""', '"')
-
-
-def _new_environment(text: str) -> str:
-    """Old syntax separates NAME=VALUE pairs with ';', new syntax is quoted and spaced."""
-    stripped = text.strip()
-    if stripped.startswith('"') and stripped.endswith('"') and len(stripped) > 1:
-        return stripped[1:-1].replace('""', '"')
-    return " ".join(pair.strip() for pair in stripped.split(";") if pair.strip())
+    if len(stripped) > 1 and stripped[0] == stripped[-1] == '"':
+        return stripped[1:-1]
+    return stripped
 
 
 def split_jobs(jobs: list[classad.ClassAd]) -> SubmitPlan:
@@ -502,6 +619,8 @@ def split_jobs(jobs: list[classad.ClassAd]) -> SubmitPlan:
 
 
 def parse_submit(text: str, *, filename: str = "<submit>", cwd: Path, owner: str, now: int,
-                 arch: str = "X86_64", opsys: str = "LINUX") -> SubmitPlan:
-    """The job ClassAds a submit description makes; raises SubmitError, never partial."""
-    return _Parser(filename, cwd, owner, now, arch, opsys).run(text)
+                 arch: str = "X86_64", opsys: str = "LINUX",
+                 environ: Mapping[str, str] | None = None) -> SubmitPlan:
+    """The job ClassAds a submit description makes; raises SubmitError, never partial.
+    ``environ`` is the submitter's environment, what ``getenv`` and ``$ENV()`` read."""
+    return _Parser(filename, cwd, owner, now, arch, opsys, environ or {}).run(text)

@@ -17,8 +17,10 @@ from roost.errors import RoostError
 Fail = Callable[[int, str], Exception]
 
 _STATEMENT = re.compile(r"queue\b\s*(?P<count>\d+)?\s*(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+# matching takes its files/dirs keyword before or after the slice.
 _FORM = re.compile(
-    r"(?P<vars>.*?)\b(?P<kind>in|from|matching)\b\s*(?P<slice>\[[^\]]*\])?\s*(?P<args>.*)$",
+    r"(?P<vars>.*?)\b(?P<kind>in|from|matching)\b\s*(?P<keyword>(?:files|dirs)\b\s*)?"
+    r"(?P<slice>\[[^\]]*\])?\s*(?P<args>.*)$",
     re.IGNORECASE | re.DOTALL)
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -57,7 +59,7 @@ def parse_queue(text: str, fail: Fail) -> QueueStatement:
             raise fail(match.start("rest"), f"bad queue variable {name!r}")
     statement.variables = names or ["Item"]
     statement.kind = form.group("kind").lower()
-    statement.argument = form.group("args").strip()
+    statement.argument = ((form.group("keyword") or "") + form.group("args")).strip()
     statement.offset = match.start("rest") + form.start("args")
     if form.group("slice"):
         statement.slice_ = _slice(form.group("slice"), fail,
@@ -79,7 +81,8 @@ def _slice(text: str, fail: Fail, offset: int) -> slice:
 
 
 def expand_items(statement: QueueStatement, base: Path, fail: Fail) -> list[dict[str, str]]:
-    """One dict of macro values per item; a plain ``queue N`` has one empty item."""
+    """One dict of macro values per item; a plain ``queue N`` has one empty item.  An
+    item's ``ItemIndex`` and ``Row`` are its place in the whole list, before any slice."""
     if not statement.kind:
         return [{}]
     if statement.kind == "in":
@@ -88,9 +91,11 @@ def expand_items(statement: QueueStatement, base: Path, fail: Fail) -> list[dict
         rows = _from_lines(statement, base, fail)
     else:
         rows = _matching(statement, base)
+    numbered = list(enumerate(rows))
     if statement.slice_ is not None:
-        rows = rows[statement.slice_]
-    return [_assign(statement.variables, row) for row in rows]
+        numbered = numbered[statement.slice_]
+    return [{"itemindex": str(index), "row": str(index), **_assign(statement.variables, row)}
+            for index, row in numbered]
 
 
 def _inline(statement: QueueStatement, fail: Fail) -> str:
@@ -116,8 +121,8 @@ def _from_lines(statement: QueueStatement, base: Path, fail: Fail) -> list[str]:
         except OSError as error:
             raise fail(statement.offset, f"cannot read queue items {path}: "
                                          f"{error.strerror}") from None
-    return [line.strip() for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    # condor_submit takes every line that is not blank, "#" lines too.
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _matching(statement: QueueStatement, base: Path) -> list[str]:
@@ -130,7 +135,8 @@ def _matching(statement: QueueStatement, base: Path) -> list[str]:
         for path in sorted(base.glob(pattern)):
             if (want == "files" and not path.is_file()) or (want == "dirs" and not path.is_dir()):
                 continue
-            name = path.relative_to(base).as_posix()
+            # condor_submit names a directory with its slash.
+            name = path.relative_to(base).as_posix() + ("/" if path.is_dir() else "")
             if name not in found:
                 found.append(name)
     return found

@@ -413,7 +413,7 @@ def _failed(ad: ClassAd) -> bool:
     if ad.eval("ExitBySignal") is True:
         return True
     code = ad.eval("ExitCode")
-    success = ad.eval("SuccessExitCode") if "SuccessExitCode" in ad else 0
+    success = ad.eval("JobSuccessExitCode") if "JobSuccessExitCode" in ad else 0
     return code != success
 
 

@@ -1,7 +1,7 @@
 """What happens when a job's run ends: retried, finished, held, or back in the queue.
 
 HTCondor retries by policy alone: ``max_retries`` becomes ``OnExitRemove =
-NumJobCompletions > MaxRetries || ExitCode =?= SuccessExitCode`` and a job that loses its
+NumJobCompletions > JobMaxRetries || ExitCode =?= JobSuccessExitCode`` and a job that loses its
 machine simply goes back to Idle.  Roost keeps that, and adds what users of pilots and
 opportunistic pools need:
 
@@ -150,7 +150,7 @@ def _over_memory(ad: ClassAd, peak_memory_mb: int | None) -> ExitResult:
     used = f"Job used {peak_memory_mb} MiB," if peak_memory_mb is not None else "Job used"
     reason = (f"{used} more than its RequestMemory of {_mib(request)} MiB"
               if request is not None else f"{used} more memory than it requested")
-    max_retries = ad.eval("MaxRetries")
+    max_retries = ad.eval("JobMaxRetries")
     retries_left = (isinstance(max_retries, int) and not isinstance(max_retries, bool)
                     and completions <= max_retries)
     factor = _growth_factor(ad)

@@ -62,7 +62,7 @@ _EVENT_POLL = 30.0
 # The initial metadata a JobEvents stream sends once it is subscribed.
 SUBSCRIBED = ("roost-events", "subscribed")
 # What a "current" event tells of a job beyond its status: how it ended, or why it is held.
-_CURRENT_ATTRS = ("Owner", "ExitCode", "ExitBySignal", "ExitSignal", "SuccessExitCode",
+_CURRENT_ATTRS = ("Owner", "ExitCode", "ExitBySignal", "ExitSignal", "JobSuccessExitCode",
                   "HoldReason", "HoldReasonCode", "RemoveReason")
 _CURRENT_ATTRS_LOWER = frozenset(name.lower() for name in _CURRENT_ATTRS)
 

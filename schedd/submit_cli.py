@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
                 raise RoostError(f"{filename}: -queue is for job ClassAd files; a submit "
                                  "description says how many jobs in its queue statement")
             plan = sd.parse_submit(text, filename=filename, cwd=cwd, owner=owner, now=now,
-                                   arch=arch, opsys=opsys)
+                                   arch=arch, opsys=opsys, environ=os.environ)
             cluster_ad, procs, count = plan.cluster_ad, plan.procs, plan.count
         else:
             try:

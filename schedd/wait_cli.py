@@ -67,7 +67,7 @@ options:
   -help              show this help and exit
 
 exit status:
-  0  every job completed with exit code 0 (or the job's SuccessExitCode), not by a signal
+  0  every job completed with exit code 0 (or the job's JobSuccessExitCode), not by a signal
   1  a job was removed or held, was killed by a signal or exited with another code
   2  the time ran out, or the command line is wrong or names no job
 

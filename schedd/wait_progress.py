@@ -6,7 +6,7 @@ of the schedd's event stream (``handle``); it answers with the jobs that just fi
 (``Finished``), the counts the progress line shows, and whether the wait is over.
 
 A job is finished, for waiting, once it is Completed, Removed or Held: a held job does not
-go on by itself.  It succeeded if it completed with its SuccessExitCode (0 unless the job
+go on by itself.  It succeeded if it completed with its JobSuccessExitCode (0 unless the job
 says otherwise) and not by a signal; every other end is a failure.  A job that comes back
 (released, or re-queued by ``roost retry``) is followed again, and reported again when it
 finishes again.
@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from schedd.job_status import JobStatus
 
 # What the shell reads of each job besides its id, status and EnteredCurrentStatus.
-WATCHED = ("ExitCode", "ExitBySignal", "ExitSignal", "SuccessExitCode", "HoldReason",
+WATCHED = ("ExitCode", "ExitBySignal", "ExitSignal", "JobSuccessExitCode", "HoldReason",
            "HoldReasonCode", "RemoveReason")
 # Attributes of the job itself rather than of its current state: kept across changes.
-_STATIC = frozenset({"SuccessExitCode"})
+_STATIC = frozenset({"JobSuccessExitCode"})
 
 IDLE, RUNNING, HELD = "idle", "running", "held"
 SUCCEEDED, FAILED = "succeeded", "failed"
@@ -139,7 +139,7 @@ def verdict(status: JobStatus, attrs: Mapping[str, object]) -> tuple[bool, str]:
         signal = attrs.get("ExitSignal")
         return False, f"killed by signal {signal if signal is not None else '(unknown)'}"
     code = attrs.get("ExitCode")
-    success = attrs.get("SuccessExitCode", 0)
+    success = attrs.get("JobSuccessExitCode", 0)
     if not isinstance(success, int) or isinstance(success, bool):
         success = 0
     if isinstance(code, int) and not isinstance(code, bool):

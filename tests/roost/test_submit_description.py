@@ -58,7 +58,6 @@ def test_defaults():
     ("universe = local", "JobUniverse", 12),
     ("priority = -3", "JobPrio", -3),
     ("concurrency_limits = db:2", "ConcurrencyLimits", "db:2"),
-    ("getenv = true", "GetEnv", True),
     ("accounting_group = physics", "AccountingGroup", "physics.alice"),
     ("should_transfer_files = yes", "ShouldTransferFiles", "YES"),
     ("transfer_input_files = a, b", "TransferInput", "a, b"),
@@ -115,7 +114,8 @@ def _values(text: str, *names: str, cwd: Path = CWD) -> list[tuple]:
     ("queue 3 in (A, B)", [(0, "0 0 A"), (1, "0 1 A"), (2, "0 2 A"),
                            (3, "1 0 B"), (4, "1 1 B"), (5, "1 2 B")]),
     ("queue Item in (\n  A\n  B\n)", [(0, "0 0 A"), (1, "1 0 B")]),
-    ("queue in [1:] (a b c)", [(0, "0 0 b"), (1, "1 0 c")]),
+    # ItemIndex is the item's place in the whole list, before the slice.
+    ("queue in [1:] (a b c)", [(0, "1 0 b"), (1, "2 0 c")]),
     ("queue from (\n x\n y\n)", [(0, "0 0 x"), (1, "1 0 y")]),
 ])
 def test_queue_forms(queue, expected):
@@ -134,7 +134,7 @@ def test_queue_matching(tmp_path: Path):
     (tmp_path / "d.dat").mkdir()
     assert _values("queue f matching files *.dat", "f", cwd=tmp_path) == [
         (0, "a.dat"), (1, "b.dat")]
-    assert _values("queue matching dirs *.dat", "Item", cwd=tmp_path) == [(0, "d.dat")]
+    assert _values("queue matching dirs *.dat", "Item", cwd=tmp_path) == [(0, "d.dat/")]
 
 
 def test_several_queue_statements_number_procs_continuously():
@@ -156,7 +156,7 @@ def test_identical_procs_are_one_ad_and_a_count():
 
 def test_cluster_ad_holds_shared_and_procs_only_differences():
     result = plan("executable = x\narguments = $(Item)\nqueue in (a, b)")
-    assert result.cluster_ad.eval("Cmd") == "x"
+    assert result.cluster_ad.eval("Cmd") == str(CWD / "x")
     assert "Arguments" not in result.cluster_ad
     assert [sorted(proc) for proc in result.procs] == [["Arguments", "ProcId"]] * 2
 
@@ -202,7 +202,7 @@ def test_hold():
 ])
 def test_retries(completions, exit_code, removed):
     ad = one("executable = x\nmax_retries = 2\nretry_until = 7")
-    assert ad.eval("MaxRetries") == 2
+    assert ad.eval("JobMaxRetries") == 2
     ad["NumJobCompletions"] = completions
     ad["ExitCode"] = exit_code
     assert ad.eval("OnExitRemove") is removed
@@ -210,7 +210,7 @@ def test_retries(completions, exit_code, removed):
 
 def test_on_exit_remove_is_ored_with_retries():
     ad = one("executable = x\non_exit_remove = ExitCode == 9\nsuccess_exit_code = 1")
-    assert ad.eval("MaxRetries") == 2
+    assert ad.eval("JobMaxRetries") == 2
     ad["NumJobCompletions"] = 1
     removed = []
     for code in (9, 1, 0):
@@ -231,7 +231,7 @@ def test_policy_and_custom_attributes():
     ("executable = x\nthis is wrong\nqueue", "f.sub:2:1: unknown syntax"),
     ("executable = x\nrequirements = Memory >\nqueue", "f.sub:2:24: bad expression"),
     ("executable = x\n  +A = (1\nqueue", "f.sub:2:10: bad expression"),
-    ("executable = x\nrequest_memory = lots\nqueue", "f.sub:2:18: bad number"),
+    ("executable = x\nrequest_memory = 2 +\nqueue", "f.sub:2:21: bad expression"),
     ("arguments = x\nqueue", "f.sub:2:1: no executable"),
     ("executable = x\nqueue 2 in [x] (a)", "f.sub:2:12: bad slice"),
     ("executable = x\nqueue from missing.txt", "f.sub:2:12: cannot read"),
@@ -239,12 +239,38 @@ def test_policy_and_custom_attributes():
     ("executable = x\n", "f.sub:1:1: no queue statement"),
     ("executable = x\na = $(a)\narguments = $(a)\nqueue", "f.sub:3:13: macro expansion"),
     ("executable = x\nmax_retries = many\nqueue", "f.sub:2:15: bad number"),
+    # HTCondor's translator ends the process on these; condor_submit refuses the file.
+    ("executable = x\narguments = $INT(nope)\nqueue", "f.sub:2:13: $INT(): 'nope'"),
+    ("executable = x\narguments = $CHOICE(5, a, b)\nqueue", "f.sub:2:13: $CHOICE(): index"),
+    ("executable = x\nkill_sig = SIGNOPE\nqueue", "f.sub:2:12: no such signal"),
+    ("executable = x\nnotification = sometimes\nqueue", "f.sub:2:16: bad notification"),
+    ("executable = x\nshould_transfer_files = NO\ntransfer_input_files = a\nqueue",
+     "f.sub:3:24: transfer_input_files needs should_transfer_files"),
+    ("executable = x\n  docker_image = alpine\nqueue", "f.sub:2:3: docker_image is not supported"),
+    ("executable = x\nuniverse = vm\nqueue", "f.sub:2:12: universe vm is not supported"),
+    ("executable = x\nqueue f matching *.nomatch", "f.sub:2:1: the queue statements found no"),
 ])
 def test_errors(text, message):
     with pytest.raises(SubmitError) as error:
         plan(text, filename="f.sub")
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def test_getenv_copies_the_submitters_environment_under_the_files_own():
+    environ = {"HOME": "/home/alice", "LANG": "C", "ROOST_X": "1"}
+    ad = plan("executable = x\ngetenv = true\nenvironment = \"LANG=en X='a b'\"\nqueue",
+              environ=environ).job(0)
+    assert classad.job_environment(ad.eval("Environment")) == {
+        "HOME": "/home/alice", "LANG": "en", "ROOST_X": "1", "X": "a b"}
+    ad = plan("executable = x\ngetenv = home, ROOST_*\nqueue", environ=environ).job(0)
+    assert classad.job_environment(ad.eval("Environment")) == {
+        "HOME": "/home/alice", "ROOST_X": "1"}
+
+
+def test_unknown_commands_are_submit_variables():
+    ad = one("executable = x\nmy_setting = 42\narguments = --n $(my_setting)")
+    assert ad.eval("Arguments") == "--n 42" and "my_setting" not in ad
 
 
 @pytest.mark.parametrize(("text", "expected"), [

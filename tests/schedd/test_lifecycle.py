@@ -227,7 +227,7 @@ def test_vacate_requeues_without_using_a_retry():
     ad = apply(ad, job_started(ad, JobStarted("node1", T0 + 10)))
     new = apply(ad, act(ad, Action.VACATE, reason="", now=T0 + 40))
     assert new.eval("JobStatus") == IDLE and new.eval("VacateReason") == "via roost vacate"
-    assert "NumJobCompletions" not in new and "RetryAfter" not in new
+    assert new.eval("NumJobCompletions") == 0 and "RetryAfter" not in new
     (attempt,) = new.eval("Attempts")
     assert (attempt.eval("Outcome"), attempt.eval("Failure"), attempt.eval("WallSeconds")) == (
         "requeued", "evicted", 30.0)
@@ -301,7 +301,7 @@ EXIT_TABLE = [
 @pytest.mark.parametrize("running", [RUNNING, SUSPENDED])
 @pytest.mark.parametrize(("failure", "code", "signal", "after", "outcome"), EXIT_TABLE)
 def test_job_exited_for_every_failure(running, failure, code, signal, after, outcome):
-    ad = job(running, "MaxRetries = 2; OnExitRemove = NumJobCompletions > MaxRetries || "
+    ad = job(running, "JobMaxRetries = 2; OnExitRemove = NumJobCompletions > JobMaxRetries || "
                       "ExitCode =?= 0")
     new = apply(ad, job_exited(ad, JobExited(T0 + 70, "node1", failure, exit_code=code,
                                              exit_signal=signal, usage=USAGE)))
@@ -324,7 +324,7 @@ def test_job_exited_only_while_on_a_machine(state):
 
 
 def test_exit_attributes():
-    ad = job(RUNNING, "MaxRetries = 2; OnExitRemove = NumJobCompletions > MaxRetries")
+    ad = job(RUNNING, "JobMaxRetries = 2; OnExitRemove = NumJobCompletions > JobMaxRetries")
     signalled = apply(ad, job_exited(ad, JobExited(T0 + 20, "node1", Failure.SIGNAL,
                                                    exit_signal=11)))
     assert (signalled.eval("ExitBySignal"), signalled.eval("ExitSignal")) == (True, 11)

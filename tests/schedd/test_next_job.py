@@ -36,8 +36,9 @@ def test_jobs_are_taken_by_job_prio_then_cluster_and_proc(pool):
 
 def test_a_job_the_slot_refuses_or_that_waits_out_a_back_off_is_not_taken(pool):
     submit(pool, RequestMemory=4096)
-    submit(pool, count=1, MaxRetries=1, SuccessExitCode=0,
-           OnExitRemove=ExprTree("NumJobCompletions > MaxRetries || ExitCode is SuccessExitCode"))
+    submit(pool, count=1, JobMaxRetries=1, JobSuccessExitCode=0,
+           OnExitRemove=ExprTree(
+               "NumJobCompletions > JobMaxRetries || ExitCode is JobSuccessExitCode"))
     small = taken_in_turn(pool, accept=lambda ad: ad.eval("RequestMemory") != 4096)
     assert small == ["2.0"]
     now = pool.jobs.now()

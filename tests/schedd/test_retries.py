@@ -138,7 +138,7 @@ MEMORY_TABLE = [
     ("max_retries = 2\nrequest_memory = 800\n+RetryRequestMemory = true\n"
      "+RetryRequestMemoryMax = 800", 900, HELD, 800, "already at RetryRequestMemoryMax (800 MiB)"),
     ("max_retries = 0\n+RetryRequestMemory = true", 600, HELD, 512, "no retries left"),
-    ("+RetryRequestMemory = true", 600, HELD, 512, "no retries left"),  # no MaxRetries
+    ("+RetryRequestMemory = true", 600, HELD, 512, "no retries left"),  # no JobMaxRetries
     ("max_retries = 2", 812, HELD, 512, "Job used 812 MiB, more than its RequestMemory of 512 MiB"),
     ("max_retries = 2\n+RetryRequestMemory = false", 600, HELD, 512, "Job used 600 MiB"),
 ]
@@ -185,7 +185,7 @@ def test_losses_are_counted_apart(failure, counter):
     ad = run(ad, T0 + 100, failure)
     assert ad.eval("JobStatus") == IDLE
     assert ad.eval(counter) == 2 and ad.eval("NumConsecutiveLosses") == 2
-    assert "NumJobCompletions" not in ad and "RetryAfter" not in ad
+    assert ad.eval("NumJobCompletions") == 0 and "RetryAfter" not in ad
     assert ad.eval("NumJobStarts") == 2
 
 

@@ -254,5 +254,5 @@ def test_python_api_submits_descriptions_and_ads(pool, tmp_path):
         with pytest.raises(RoostError, match="queue statement"):
             alice.submit("executable = /bin/true\nqueue\n", count=2)
         with pytest.raises(RoostError, match=r"<submit>:2:\d+: "):
-            alice.submit("executable = /bin/true\nrequest_cpus = many\nqueue\n")
+            alice.submit("executable = /bin/true\nrequest_cpus = 2 +\nqueue\n")
         assert alice.user == "alice"

@@ -104,8 +104,8 @@ def test_events_move_the_counts_and_an_end_they_show_needs_a_sync(follower):
     (COMPLETED, {}, True, "completed"),
     (COMPLETED, {"ExitCode": 1}, False, "exited with code 1"),
     (COMPLETED, {"ExitBySignal": True, "ExitSignal": 9}, False, "killed by signal 9"),
-    (COMPLETED, {"ExitCode": 3, "SuccessExitCode": 3}, True, "exited with code 3"),
-    (COMPLETED, {"ExitCode": 0, "SuccessExitCode": 3}, False, "exited with code 0"),
+    (COMPLETED, {"ExitCode": 3, "JobSuccessExitCode": 3}, True, "exited with code 3"),
+    (COMPLETED, {"ExitCode": 0, "JobSuccessExitCode": 3}, False, "exited with code 0"),
     (REMOVED, {"RemoveReason": "via roost rm"}, False, "removed: via roost rm"),
     (HELD, {"HoldReason": "no input", "HoldReasonCode": 1}, False, "held: no input"),
     (HELD, {}, False, "held: no reason given"),
@@ -119,7 +119,7 @@ def test_how_a_job_ended(follower, status, attrs, ok, reason):
 
 def test_a_held_job_is_finished_until_it_is_released(follower):
     f = follower("3")
-    f.sync([state("3.0", IDLE, SuccessExitCode=0), state("3.1", RUNNING)], [])
+    f.sync([state("3.0", IDLE, JobSuccessExitCode=0), state("3.1", RUNNING)], [])
     (held,) = f.handle(changed("3.0", HELD, kind="hold", HoldReason="wait for data",
                                HoldReasonCode=1))
     assert held.reason == "held: wait for data"
@@ -129,8 +129,8 @@ def test_a_held_job_is_finished_until_it_is_released(follower):
     f.handle(changed("3.1", COMPLETED, ExitCode=0))
     f.handle(changed("3.0", RUNNING, T + 13))
     (done,) = f.handle(changed("3.0", COMPLETED, T + 14, ExitCode=0))
-    assert done.ok  # what it had while held is gone; SuccessExitCode stays
-    assert done.attrs == {"SuccessExitCode": 0, "ExitCode": 0}
+    assert done.ok  # what it had while held is gone; JobSuccessExitCode stays
+    assert done.attrs == {"JobSuccessExitCode": 0, "ExitCode": 0}
     assert f.over
 
 
@@ -197,7 +197,7 @@ def test_progress_and_summary_lines():
 
 def test_the_json_record():
     held = Finished("2.1", JobStatus.HELD, False, "held: x", T,
-                    {"HoldReason": "x", "HoldReasonCode": 1, "SuccessExitCode": 0})
+                    {"HoldReason": "x", "HoldReasonCode": 1, "JobSuccessExitCode": 0})
     assert held.record() == {"JobId": "2.1", "JobStatus": 5, "Ok": False,
                              "Reason": "held: x", "Time": T, "HoldReason": "x",
                              "HoldReasonCode": 1}
