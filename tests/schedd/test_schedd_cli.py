@@ -77,7 +77,7 @@ def test_submit_description_file(pool, tmp_path, capsys):
 
 @pytest.mark.parametrize(("name", "text", "where"), [
     ("bad.ad", 'Cmd = "/bin/true"\nRequestCpus = 1 +\n', "bad.ad:2:"),
-    ("bad.sub", "executable = /bin/true\nrequest_cpus = lots\nqueue\n", "bad.sub:2:"),
+    ("bad.sub", "executable = /bin/true\nrequest_cpus = 2 +\nqueue\n", "bad.sub:2:"),
     ("bad.sub", "executable = /bin/true\nqueue 2 x in (a b\n", "bad.sub:2:"),
 ])
 def test_bad_files_are_refused_whole(pool, tmp_path, capsys, name, text, where):
