@@ -261,6 +261,7 @@ class _Parser:
         for command, attribute in (("input", "In"), ("output", "Out"), ("error", "Err"),
                                    ("log", "UserLog"), ("batch_name", "JobBatchName"),
                                    ("concurrency_limits", "ConcurrencyLimits"),
+                                   ("kill_sig", "KillSig"),
                                    ("transfer_input_files", "TransferInput"),
                                    ("when_to_transfer_output", "WhenToTransferOutput")):
             text = get(command)
@@ -299,7 +300,8 @@ class _Parser:
         for command, attribute in (("rank", "Rank"), ("periodic_hold", "PeriodicHold"),
                                    ("periodic_release", "PeriodicRelease"),
                                    ("periodic_remove", "PeriodicRemove"),
-                                   ("on_exit_hold", "OnExitHold")):
+                                   ("on_exit_hold", "OnExitHold"),
+                                   ("job_max_vacate_time", "JobMaxVacateTime")):
             if get(command):
                 ad[attribute] = self._expression(command, get(command))
         ad["Requirements"] = self._requirements(get, should_transfer)
