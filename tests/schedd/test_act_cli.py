@@ -69,6 +69,8 @@ def test_what_does_not_apply_is_an_error(queue, capsys):
     assert roost(capsys, "suspend")[0] == 2  # name the jobs
     with pytest.raises(SystemExit):  # condor_suspend keeps no reason, nor does roost
         cli.main(["suspend", "-reason", "why", "1.0"])
+    status, _, err = roost(capsys, "qedit", "1.2", "VacateRequested", "1")
+    assert status == 1 and "VacateRequested cannot be changed" in err  # the schedd's own
 
 
 def test_the_verbs_are_listed(capsys):
