@@ -61,6 +61,10 @@ VERBS: dict[str, Verb] = {
     "rm": Verb("schedd.act_cli:rm_main", "remove jobs"),
     "hold": Verb("schedd.act_cli:hold_main", "hold jobs"),
     "release": Verb("schedd.act_cli:release_main", "release held jobs"),
+    "vacate": Verb("schedd.act_cli:vacate_main",
+                   "stop running jobs and put them back to idle, to run again later"),
+    "suspend": Verb("schedd.act_cli:suspend_main", "stop running jobs where they run"),
+    "continue": Verb("schedd.act_cli:continue_main", "continue suspended jobs"),
     "qedit": Verb("schedd.act_cli:qedit_main", "change attributes of idle or held jobs"),
     "retry": Verb("schedd.act_cli:retry_main", "re-queue the failed jobs of a finished cluster"),
 }

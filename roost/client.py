@@ -457,9 +457,15 @@ class StartdJobEvent:
     attrs: ClassAd
 
 
+_JOB_CONTROLS = {"suspend": startd_pb2.JOB_CONTROL_SUSPEND,
+                 "continue": startd_pb2.JOB_CONTROL_CONTINUE,
+                 "vacate": startd_pb2.JOB_CONTROL_VACATE}
+
+
 class Startd(Client):
     """A startd, as a schedd uses it: claim a slot with the claim id the negotiator
-    handed out, run jobs on the claim, keep it alive, release it."""
+    handed out, run jobs on the claim (and suspend, continue or vacate them), keep it
+    alive, release it."""
 
     what = "startd"
     address_key = ("startd", "address")
@@ -532,6 +538,14 @@ class Startd(Client):
     def release(self, claim_id: str, reason: str = "") -> bool:
         return self._unary(self._stub.ReleaseClaim, startd_pb2.ReleaseClaimRequest(
             claim_id=claim_id, reason=reason)).released
+
+    def control_job(self, claim_id: str, control: str) -> str:
+        """Ask the claim's job to be suspended, continued or vacated (``control``:
+        "suspend", "continue", "vacate"); "" when done (a vacate: under way), else the
+        startd's reason why not."""
+        reply = self._unary(self._stub.ControlJob, startd_pb2.ControlJobRequest(
+            claim_id=claim_id, control=_JOB_CONTROLS[control]))
+        return "" if reply.done else reply.reason
 
     def keep_alive(self, claim_id: str) -> str:
         """Renew the claim's lease; the slot's state ("Claimed/Busy"), "" if the claim is

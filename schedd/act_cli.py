@@ -1,4 +1,6 @@
-"""``roost rm``, ``hold``, ``release``, ``qedit`` and ``retry``: changing jobs in the queue.
+"""``roost rm``, ``hold``, ``release``, ``vacate``, ``suspend``, ``continue``, ``qedit`` and
+``retry``: changing jobs in the queue (and, for vacate, suspend and continue, on the
+machines that run them).
 
 Jobs are named as condor_rm names them: ``CLUSTER``, ``CLUSTER.PROC``, a user name (all of
 that user's jobs), ``-constraint EXPR`` or ``-all``; each name is one request, reported in
@@ -18,12 +20,17 @@ from roost.errors import RoostError, UsageError
 _ID = re.compile(r"\d+(\.\d+)?$")
 _USER = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*$")
 
-# verb -> (JobAction name, past participle as condor_rm prints it, default reason)
+# verb -> (JobAction name, past participle as condor_rm prints it, default reason; None
+# where the job keeps no reason, as condor_suspend and condor_continue take none)
 _VERBS = {
     "rm": ("Remove", "marked for removal", "via roost rm"),
     "hold": ("Hold", "held", "via roost hold"),
     "release": ("Release", "released", "via roost release"),
+    "vacate": ("Vacate", "vacated", "via roost vacate"),
+    "suspend": ("Suspend", "suspended", None),
+    "continue": ("Continue", "continued", None),
 }
+_HTCONDOR_NAMES = {"vacate": "condor_vacate_job"}
 
 
 def _selection_parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -67,10 +74,13 @@ def _quote(text: str) -> str:
 
 def act_main(verb: str, argv: list[str]) -> int:
     action_name, done, default_reason = _VERBS[verb]
-    parser = _selection_parser(f"roost {verb}", f"{action_name} jobs, as condor_{verb} does.")
-    parser.add_argument("-reason", "--reason", metavar="TEXT",
-                        help=f"why (default: '{default_reason}')")
+    parser = _selection_parser(f"roost {verb}", f"{action_name} jobs, as "
+                               f"{_HTCONDOR_NAMES.get(verb, f'condor_{verb}')} does.")
+    if default_reason is not None:
+        parser.add_argument("-reason", "--reason", metavar="TEXT",
+                            help=f"why (default: '{default_reason}')")
     args = parser.parse_args(argv)
+    reason = getattr(args, "reason", None) or default_reason or ""
     targets = _targets(args)
 
     from roost.client import JobAction, Schedd
@@ -78,7 +88,7 @@ def act_main(verb: str, argv: list[str]) -> int:
     failed = False
     with Schedd() as schedd:
         for kind, spec, words in targets:
-            result = schedd.act(JobAction[action_name], spec, args.reason or default_reason)
+            result = schedd.act(JobAction[action_name], spec, reason)
             for error in result.eval("Errors"):
                 print(error, file=sys.stderr)
                 failed = True
@@ -102,6 +112,18 @@ def hold_main(argv: list[str]) -> int:
 
 def release_main(argv: list[str]) -> int:
     return act_main("release", argv)
+
+
+def vacate_main(argv: list[str]) -> int:
+    return act_main("vacate", argv)
+
+
+def suspend_main(argv: list[str]) -> int:
+    return act_main("suspend", argv)
+
+
+def continue_main(argv: list[str]) -> int:
+    return act_main("continue", argv)
 
 
 def qedit_main(argv: list[str]) -> int:

@@ -16,6 +16,12 @@ of ``ClaimRunner``:
    the claim has taken jobs for ``worklife`` seconds (HTCondor's ``CLAIM_WORKLIFE``): the
    slot then goes back to the negotiator, which shares it out by priority again.
 
+**Suspend, continue, vacate.**  A job the queue suspends, continues or vacates
+(``roost suspend``, ``continue``, ``vacate``) is so on its machine: the startd is asked
+(ControlJob) to stop its processes, continue them, or vacate it.  A vacated job stays
+Running in the queue until the startd reports the run evicted (its processes gone), which
+requeues it; the claim ends with it, and the slot goes back to the negotiator.
+
 **Leases.**  A keep-alive thread renews every claim at a third of its lease.  When the
 event stream of a run breaks (the startd went away, or the network), the thread tries to
 reconnect to the run until the lease is over; if it cannot, the machine is lost: the job
@@ -50,6 +56,10 @@ NEVER_RAN = "the claim has run no job"
 DEFAULT_LEASE = 60  # seconds a claim lives at the startd without a keep-alive
 DEFAULT_WORKLIFE = 1200  # seconds a claim takes new jobs (HTCondor's CLAIM_WORKLIFE)
 _FAILURES = {failure.value: failure for failure in Failure}  # the startd's words are these
+# The queue's actions that a running job's machine carries out (their JobChange.kind),
+# by the names of the startd's controls (roost.client.Startd.control_job).
+SUSPEND, CONTINUE, VACATE = "suspend", "continue", "vacate"
+_CONTROLLED = frozenset({SUSPEND, CONTINUE, VACATE})
 
 
 class ClaimRunner:
@@ -68,6 +78,7 @@ class ClaimRunner:
         self._reserved: set[str] = set()
         self._active: dict[str, tuple[str, object]] = {}  # claim id -> (address, client)
         self._running: dict[str, str] = {}  # job id -> the claim it runs on
+        self._controls: dict[str, threading.Lock] = {}  # job id -> one control at a time
         self._stopping = threading.Event()
         jobs.listen(self._changed)
         self._keeper = threading.Thread(target=self._keep_alive, name="schedd:keepalive",
@@ -82,12 +93,14 @@ class ClaimRunner:
 
     def recover(self) -> None:
         """Reconnect to the claims of an earlier run of the schedd; requeue the Running
-        jobs no claim accounts for."""
+        (or Suspended) jobs no claim accounts for."""
         records = self.jobs.claims()
         claimed = {record.job_id for record in records if record.job_id}
         with self._lock:  # no new claim may take a job an old one may still be running
             self._reserved |= claimed
-        for job in self.jobs.query(f"JobStatus == {int(JobStatus.RUNNING)}"):
+        on_machines = " || ".join(f"JobStatus == {int(state)}"
+                                  for state in sorted(lifecycle.ON_A_MACHINE))
+        for job in self.jobs.query(on_machines):  # Running or Suspended
             job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
             if job_id not in claimed:
                 self._lost(job_id, "the schedd restarted and no claim runs the job")
@@ -101,8 +114,15 @@ class ClaimRunner:
 
     def _changed(self, changes) -> None:
         """A job removed or held while it runs is stopped: its claim is released (the
-        startd vacates the job) and not reused."""
+        startd vacates the job) and not reused.  One suspended, continued or vacated is
+        so on its machine (``_control``)."""
         for change in changes:
+            if change.kind in _CONTROLLED:
+                with self._lock:
+                    here = change.job_id in self._running
+                if here:
+                    self._spawn(self._control, change.job_id)
+                continue
             if change.status not in (JobStatus.REMOVED, JobStatus.HELD):
                 continue
             with self._lock:
@@ -116,6 +136,30 @@ class ClaimRunner:
     def _release(self, claim_id: str, client) -> None:
         with contextlib.suppress(RoostError):
             client.release(claim_id, "the job was removed or held")
+
+    def _control(self, job_id: str) -> None:
+        """Ask the startd to make the job what the queue says: vacated when a vacate was
+        asked for, else stopped while Suspended, running while Running.  The queue is read
+        here, not the change, and one call goes at a time for a job: changes may come in
+        out of order, and the last call still sends what the queue holds last."""
+        with self._lock:
+            lock = self._controls.setdefault(job_id, threading.Lock())
+        with lock:
+            found = list(self.jobs.query(_constraint(job_id)))
+            control = _control_for(found[0]) if found else None
+            with self._lock:
+                claim_id = self._running.get(job_id)
+                held = self._active.get(claim_id) if claim_id else None
+            if control is None or held is None:
+                return  # the run is over, or the job needs nothing
+            try:
+                refused = held[1].control_job(claim_id, control)
+            except RoostError as error:
+                refused = str(error)
+            if refused:
+                log.warning("cannot %s job %s on its machine: %s", control, job_id, refused)
+            else:
+                log.info("job %s: %s asked of its machine", job_id, control)
 
     # -- one claim -------------------------------------------------------------------------
 
@@ -173,7 +217,7 @@ class ClaimRunner:
         found = list(self.jobs.query(_constraint(record.job_id))) if record.job_id else []
         if found:
             job = found[0]
-            running = job.eval("JobStatus") == int(JobStatus.RUNNING)
+            running = job.eval("JobStatus") in lifecycle.ON_A_MACHINE  # or Suspended
             outcome = self._follow(client, record.claim_id, slot_ad, job, reconnect=True,
                                    started=running)
             if outcome is NEVER_RAN:
@@ -212,14 +256,16 @@ class ClaimRunner:
     def _follow(self, client, claim_id: str, slot_ad: ClassAd, job: ClassAd, *,
                 reconnect: bool, started: bool = False):
         """Run (or reconnect to) ``job`` on the claim and record its events; False when
-        the claim is lost (the job is then back in the queue), ``NEVER_RAN`` when a
-        reconnection finds that the claim never ran it.  ``started``: the queue has the
-        job Running already."""
+        the claim is over: lost (the job is then back in the queue) or ended with an
+        evicted run; ``NEVER_RAN`` when a reconnection finds that the claim never ran it.
+        ``started``: the queue has the job Running (or Suspended) already."""
         job_id = _job_id(job)
         host = str(slot_ad.eval("Name"))
         deadline = time.monotonic() + self.lease
         with self._lock:
             self._running[job_id] = claim_id
+        if reconnect and _control_for(job) in (SUSPEND, VACATE):
+            self._spawn(self._control, job_id)  # asked just before the schedd restarted
         try:
             while True:
                 try:
@@ -236,7 +282,14 @@ class ClaimRunner:
                         elif event.kind in ("exited", "evicted"):
                             with self._lock:  # the end is the run's, not a removal's
                                 self._running.pop(job_id, None)
-                            return self._ended(job_id, _exit(event, host))
+                            ended = self._ended(job_id, _exit(event, host))
+                            if event.kind == "evicted":
+                                # The startd stopped the run (vacated, preempted...), and
+                                # its claim ended with it: whatever is left goes back.
+                                with contextlib.suppress(RoostError):
+                                    client.release(claim_id, "the run was evicted")
+                                return False
+                            return ended
                     reconnect = True  # the stream ended without an exit: read it again
                 except RoostError as error:
                     if NEVER_RAN in str(error):
@@ -255,6 +308,7 @@ class ClaimRunner:
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
+                self._controls.pop(job_id, None)
             self._unreserve_id(job_id)
 
     def _ended(self, job_id: str, event: lifecycle.JobExited) -> bool:
@@ -322,6 +376,15 @@ class ClaimRunner:
                     client.keep_alive(claim_id)
                 except (RoostError, ValueError) as error:
                     log.info("keep-alive of a claim at %s failed: %s", address, error)
+
+
+def _control_for(job: ClassAd) -> str | None:
+    """What the job's machine must do to it, as the queue has it."""
+    if lifecycle.VACATE_REQUESTED in job:
+        return VACATE
+    status = job.eval("JobStatus")
+    return SUSPEND if status == JobStatus.SUSPENDED else (
+        CONTINUE if status == JobStatus.RUNNING else None)
 
 
 def _limits_text(value) -> str:

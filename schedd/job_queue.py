@@ -29,7 +29,7 @@ from schedd.queue_store import JobKey
 PROTECTED = frozenset(name.lower() for name in (
     "ClusterId", "ProcId", "Owner", "User", "JobStatus", "LastJobStatus", "QDate",
     "EnteredCurrentStatus", "NumJobStarts", "NumJobCompletions", "RemoteHost", "Attempts",
-    "GlobalJobId", "TotalSubmitProcs"))
+    "GlobalJobId", "TotalSubmitProcs", "VacateRequested"))
 EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD})
 
 

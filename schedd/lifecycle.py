@@ -15,8 +15,14 @@ Attributes written here beyond HTCondor's own: ``Attempts`` (one nested ad per r
 ended: ``Attempt``, ``Host``, ``Slot``, ``Start``, ``End``, ``Failure``, ``Reason``,
 ``ExitCode``/``ExitSignal``, ``CpuSeconds``, ``PeakMemoryMB``, ``WallSeconds``,
 ``Outcome``, and ``RetryAfter``/``RequestMemory`` when they matter; the last
-``MAX_ATTEMPTS_KEPT`` are kept), ``RemoteSlot`` (the slot a running job is on) and
-``RetryReason`` (why it was retried).
+``MAX_ATTEMPTS_KEPT`` are kept), ``RemoteSlot`` (the slot a running job is on),
+``RetryReason`` (why it was retried) and ``VacateRequested`` (when a vacate was asked
+for, until the run ends).
+
+A vacate (condor_vacate_job) does not move the job by itself: it asks (``VacateReason``,
+``VacateRequested``) and the job stays Running, or Suspended, until its machine reports
+the run's end, an eviction, which requeues it without using up a retry.  So the job is
+never Idle, and never started again, while its processes may still be alive.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ HOLD_REASON_CODE = "HoldReasonCode"
 HOLD_REASON_SUBCODE = "HoldReasonSubCode"
 RELEASE_REASON = "ReleaseReason"
 REMOVE_REASON = "RemoveReason"
+VACATE_REASON = "VacateReason"
+VACATE_REQUESTED = "VacateRequested"
 ATTEMPTS = "Attempts"
 MAX_ATTEMPTS_KEPT = 100  # the history rides in the job's row; keep it bounded
 
@@ -225,7 +233,9 @@ def job_exited(ad: ClassAd, event: JobExited) -> Changes:
         record["RequestMemory"] = ad.eval("RequestMemory")
     if changes.get("RetryAfter") is not None:
         record["RetryAfter"] = changes["RetryAfter"]
-    reason = event.reason or _describe(event) or decision.reason
+    vacated = event.failure is Failure.EVICTED and _present(ad, VACATE_REQUESTED)
+    reason = (event.reason or _describe(event)
+              or (_string(ad, VACATE_REASON) if vacated else "") or decision.reason)
     changes.update(_end_run(ad, end=event.time, host=event.host, failure=event.failure,
                             outcome=_OUTCOMES[decision.action], reason=reason,
                             usage=event.usage, record=record))
@@ -364,15 +374,12 @@ def _suspension_over(ad: ClassAd, now: int) -> Changes:
 
 
 def _vacate(ad: ClassAd, reason: str, now: int) -> Changes:
-    # Off the machine and back to Idle; not the job's doing, so no retry is used and no
-    # back-off applies.
+    # Only asked for here: the job goes back to Idle when its machine reports the run's
+    # end (an eviction: not the job's doing, so no retry is used and no back-off applies).
     current = status(ad)
     if current not in ON_A_MACHINE:
         raise IllegalTransition(job_id(ad), current, IDLE, "vacate it")
-    changes = transition(ad, IDLE, now, via="requeue")
-    changes["VacateReason"] = reason
-    changes.update(_stopped(ad, now, "requeued", reason))
-    return changes
+    return {VACATE_REASON: reason, VACATE_REQUESTED: now}
 
 
 def _retry(ad: ClassAd, reason: str, now: int) -> Changes:
@@ -406,8 +413,8 @@ _ACTS = {
 
 
 def _stopped(ad: ClassAd, now: int, outcome: str, reason: str) -> Changes:
-    """A run ended from outside (held, removed or vacated while on its machine): the
-    shell stops it; the wall time is reckoned from the start, as no usage is reported."""
+    """A run ended from outside (held or removed while on its machine): the shell stops
+    it; the wall time is reckoned from the start, as no usage is reported."""
     return _end_run(ad, end=now, host=None, failure=Failure.EVICTED, outcome=outcome,
                     reason=reason, usage=None, record={})
 
@@ -425,6 +432,8 @@ def _end_run(ad: ClassAd, *, end: int, host: str | None, failure: Failure, outco
     }
     if _present(ad, "RemoteSlot"):
         changes["RemoteSlot"] = None
+    if _present(ad, VACATE_REQUESTED):
+        changes[VACATE_REQUESTED] = None  # asked of this run, which is over
     if host:
         changes["LastRemoteHost"] = host
     if usage:
@@ -517,6 +526,8 @@ def validate(ad: ClassAd) -> None:
     after = ad.eval("RetryAfter")
     check(not _present(ad, "RetryAfter") or isinstance(after, int), "RetryAfter is a time")
     check(not (on_machine and _present(ad, "RetryAfter")), "a running job has no RetryAfter")
+    check(on_machine or not _present(ad, VACATE_REQUESTED),
+          "a vacate is asked only of a job on a machine")
     attempts = ad.eval(ATTEMPTS)
     check(not _present(ad, ATTEMPTS) or isinstance(attempts, list), "Attempts is a list")
     for attempt in attempts if isinstance(attempts, list) else []:

@@ -1,8 +1,8 @@
 """The startd's gRPC service: a thin shell around ``startd.startd.Startd``.
 
-Who may call: claims (RequestClaim, ActivateClaim, RunJobs, ReleaseClaim, KeepAlive)
-are a schedd's business, so they need the ``advertise-schedd`` scope, and the claim id (a
-secret, compared in constant time) says which slot; Drain needs ``admin``.
+Who may call: claims (RequestClaim, ActivateClaim, RunJobs, ReleaseClaim, ControlJob,
+KeepAlive) are a schedd's business, so they need the ``advertise-schedd`` scope, and the
+claim id (a secret, compared in constant time) says which slot; Drain needs ``admin``.
 
 An ActivateClaim stream carries the run's events until the job has ended.  RunJobs does
 the same for one job after another over one stream, so that a claim reused for many short
@@ -18,7 +18,7 @@ import grpc
 from classad import ClassAd, ClassAdSyntaxError
 from roost.messages import ad_message, message_ad
 from roost.rpc import startd_pb2, startd_pb2_grpc
-from startd.startd import JobEvent, Startd
+from startd.startd import CONTINUE, SUSPEND, VACATE, JobEvent, Startd
 
 SERVICE = "roost.rpc.Startd"
 METHOD_SCOPES = {
@@ -26,9 +26,13 @@ METHOD_SCOPES = {
     f"/{SERVICE}/ActivateClaim": "advertise-schedd",
     f"/{SERVICE}/RunJobs": "advertise-schedd",
     f"/{SERVICE}/ReleaseClaim": "advertise-schedd",
+    f"/{SERVICE}/ControlJob": "advertise-schedd",
     f"/{SERVICE}/KeepAlive": "advertise-schedd",
     f"/{SERVICE}/Drain": "admin",
 }
+_CONTROLS = {startd_pb2.JOB_CONTROL_SUSPEND: SUSPEND,
+             startd_pb2.JOB_CONTROL_CONTINUE: CONTINUE,
+             startd_pb2.JOB_CONTROL_VACATE: VACATE}
 FOLLOW_WAIT = 1.0  # seconds a stream waits for an event before it checks the caller is there
 
 
@@ -63,6 +67,13 @@ class StartdService(startd_pb2_grpc.StartdServicer):
 
     def ReleaseClaim(self, request, context):
         return startd_pb2.ReleaseClaimReply(released=self.startd.release(request.claim_id))
+
+    def ControlJob(self, request, context):
+        what = _CONTROLS.get(request.control)
+        if what is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no job control given")
+        refused = self.startd.control(request.claim_id, what)
+        return startd_pb2.ControlJobReply(done=not refused, reason=refused)
 
     def Drain(self, request, context):
         running = self.startd.drain(graceful=request.graceful,

@@ -8,7 +8,9 @@ and activations from schedds, job exits, the clock) and carries out what it answ
   go to a ``JobEvents`` log that ActivateClaim streams follow.  The log outlives the
   stream: a schedd that restarted reconnects to the claim and reads it again from the
   start, so results are not lost when nobody was listening.
-- **SuspendJob/ContinueJob/VacateJob/KillJob**: signals to the job's whole process family.
+- **SuspendJob/ContinueJob/VacateJob/KillJob**: signals to the job's whole process family
+  (a vacate's soft kill is the job's KillSig).  The claim's schedd asks for them too
+  (``control``: condor_suspend, condor_continue, condor_vacate_job).
 - **AcceptClaim** on a partitionable slot: a dynamic slot is carved out of it
   (``startd.slots.SlotTable.carve``), made a ``Slot`` of its own with the accepted claim id,
   and claimed; the schedd gets the dynamic slot's ad.
@@ -64,12 +66,15 @@ from startd.states import (
     ClaimRequested,
     ClaimWithdrawn,
     ContinueJob,
+    ContinueRequested,
     DrainRequested,
     JobExited,
+    JobVacateRequested,
     KillJob,
     LeaseExpired,
     RefuseClaim,
     RefuseJob,
+    RefuseRequest,
     ReleaseResources,
     SendUpdate,
     ShutdownRequested,
@@ -77,6 +82,7 @@ from startd.states import (
     StartJob,
     State,
     SuspendJob,
+    SuspendRequested,
     Tick,
     VacateJob,
 )
@@ -89,6 +95,10 @@ POLL_INTERVAL = 5.0  # seconds between ticks (HTCondor's POLLING_INTERVAL)
 # call timeout (roost.client, 30 s).
 PREEMPT_WAIT = 25.0
 
+# What a claim's schedd may ask of its job (startd.proto's JobControl).
+SUSPEND, CONTINUE, VACATE = "suspend", "continue", "vacate"
+_CONTROLS = {SUSPEND: SuspendRequested, CONTINUE: ContinueRequested,
+             VACATE: JobVacateRequested}
 # Why the startd stopped a job, as the schedd's Failure spells it (schedd.retries).
 EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
 # A batch system that ends a glide-in's allocation (scancel, the walltime) signals all its
@@ -302,6 +312,19 @@ class Startd:
             self._handle(slot, ClaimReleased(claim_id))
             return True
 
+    def control(self, claim_id: str, what: str) -> str:
+        """Suspend, continue or vacate (``what``) the claim's job, as its schedd asks;
+        "" when done (or under way), else why not."""
+        with self._lock:
+            slot = self._claimed(claim_id)
+            if slot is None:
+                return "no claimed slot has this claim id"
+            self._claims[slot.name].heard = self.clock()
+            for instruction in self._handle(slot, _CONTROLS[what](claim_id)):
+                if isinstance(instruction, RefuseRequest):
+                    return instruction.reason
+            return ""
+
     def keep_alive(self, claim_id: str) -> str:
         """Renew the claim's lease; the slot's state, or "" for no such claim."""
         with self._lock:
@@ -433,7 +456,7 @@ class Startd:
             run.events.add(JobEvent("continued", int(self.clock()), {}))
         elif isinstance(instruction, VacateJob) and run:
             run.stopped_as = stopped_as
-            run.job.vacate(instruction.timeout, instruction.reason)
+            run.job.vacate(instruction.timeout, instruction.reason, instruction.signal)
             self._waiter.wake()
         elif isinstance(instruction, KillJob) and run:
             run.stopped_as = stopped_as

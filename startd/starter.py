@@ -817,10 +817,12 @@ class RunningJob:
             if self._result is None and self.pid is not None and not self._reaped:
                 self._signal(signal.SIGCONT, until_gone=False)
 
-    def vacate(self, grace: float, reason: str = "vacated") -> None:
-        """SIGTERM (and SIGCONT) to the whole family now, SIGKILL to what is left after
-        ``grace`` seconds.  Does not block: ``poll``/``wait``/``ExitWaiter`` send the
-        SIGKILL when the grace is over."""
+    def vacate(self, grace: float, reason: str = "vacated",
+               signum: int = signal.SIGTERM) -> None:
+        """The soft-kill ``signum`` (the job's KillSig), and SIGCONT so that a stopped job
+        gets it, to the whole family now, SIGKILL to what is left after ``grace`` seconds.
+        Does not block: ``poll``/``wait``/``ExitWaiter`` send the SIGKILL when the grace
+        is over."""
         with self._lock:
             if self._result is not None or self.pid is None or self._reaped:
                 return
@@ -829,7 +831,7 @@ class RunningJob:
                 return
             if self._stop is None:
                 self._stop = (FAILURE_KILLED, reason, None)
-            self._signal(signal.SIGTERM, until_gone=False)
+            self._signal(signum, until_gone=False, then_continue=True)
             deadline = time.monotonic() + grace
             self._kill_at = deadline if self._kill_at is None else min(self._kill_at, deadline)
 
@@ -844,20 +846,24 @@ class RunningJob:
             self._kill_at = None
             self._signal(signal.SIGKILL, until_gone=True)
 
-    def _signal(self, signum: int, *, until_gone: bool) -> list[ProcStat]:
-        """Send ``signum`` to the family; with ``until_gone``, repeat (catching processes
-        forked meanwhile) until none is alive.  Returns the members last seen alive."""
+    def _signal(self, signum: int, *, until_gone: bool,
+                then_continue: bool = False) -> list[ProcStat]:
+        """Send ``signum`` (followed by SIGCONT with ``then_continue``) to the family; with
+        ``until_gone``, repeat (catching processes forked meanwhile) until none is alive.
+        Returns the members last seen alive."""
         deadline = time.monotonic() + KILL_TIMEOUT
+        numbers = (signum, signal.SIGCONT) if then_continue else (signum,)
         while True:
             members = self._members()
             alive = [m for m in members if not m.zombie]
             for member in alive:
-                for number in (signum, signal.SIGCONT) if signum == signal.SIGTERM else (signum,):
+                for number in numbers:
                     with contextlib.suppress(OSError):
                         os.kill(member.pid, number)
             if not self._reaped:
-                with contextlib.suppress(OSError):
-                    os.killpg(self.pid, signum)
+                for number in numbers:
+                    with contextlib.suppress(OSError):
+                        os.killpg(self.pid, number)
             self._reap_adopted(members)
             if not until_gone or not alive or time.monotonic() > deadline:
                 return alive

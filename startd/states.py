@@ -21,6 +21,15 @@ States, activities and the legal moves are HTCondor's (ep-policy-configuration.r
   kept for the schedd's next job.  A Claimed/Idle slot whose START turns false for the
   claim's job, or whose PREEMPT turns true, gives the claim up.
 - **Busy -> Suspended** when WANT_SUSPEND and SUSPEND; **Suspended -> Busy** when CONTINUE.
+- **The claim's holder** (the schedd, for condor_suspend, condor_continue and
+  condor_vacate_job) may suspend its Busy job (``SuspendRequested``: it then stays
+  Suspended until the holder continues it, whatever CONTINUE says; PREEMPT still applies),
+  continue it (``ContinueRequested``; unless WANT_SUSPEND holds and CONTINUE does not:
+  then the owner's policy keeps it suspended, as if it had suspended it), or vacate it
+  (``JobVacateRequested``): no retirement, since the job's own side asks, but
+  Preempting/Vacating at once, with the job's ``KillSig`` (SIGTERM by default) and the
+  vacate time below; the claim ends with the job.  What cannot be done in the slot's
+  state is answered with ``RefuseRequest``.
 - **Preemption** (PREEMPT, in Busy only when not WANT_SUSPEND, always in Suspended; or the
   claim released, a vacate, a shutdown): the job first *retires* (Claimed/Retiring: it runs
   on, and is continued if it was suspended) while its run time, time suspended not
@@ -63,6 +72,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import signal
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -76,11 +86,12 @@ from startd.policy import Policy
 __all__ = [
     "LEGAL", "MATCH_TIMEOUT", "TRANSITIONS", "AcceptClaim", "Activity",
     "ClaimActivated", "ClaimReleased", "ClaimRequested", "ClaimWithdrawn", "ContinueJob",
-    "DrainCancelled",
-    "DrainRequested", "IllegalTransition", "JobExited", "KillJob", "LeaseExpired",
-    "MatchInfoArrived", "RefuseClaim", "RefuseJob", "ReleaseResources", "SendUpdate",
-    "ShutdownRequested", "Slot", "StartJob", "State", "Step", "SuspendJob", "Tick",
-    "VacateJob", "VacateRequested", "transition",
+    "ContinueRequested", "DrainCancelled",
+    "DrainRequested", "IllegalTransition", "JobExited", "JobVacateRequested", "KillJob",
+    "LeaseExpired", "MatchInfoArrived", "RefuseClaim", "RefuseJob", "RefuseRequest",
+    "ReleaseResources", "SendUpdate", "ShutdownRequested", "Slot", "StartJob", "State",
+    "Step", "SuspendJob", "SuspendRequested", "Tick", "VacateJob", "VacateRequested",
+    "kill_signal", "transition",
 ]
 
 MATCH_TIMEOUT = 120  # seconds in Matched without a claim (HTCondor's MATCH_TIMEOUT)
@@ -257,6 +268,29 @@ class VacateRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class SuspendRequested:
+    """The claim's holder asks to stop its job (condor_suspend); ``claim_id`` as in
+    ClaimActivated."""
+    claim_id: str | None = None
+    stimulus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ContinueRequested:
+    """The claim's holder asks to continue the job it suspended (condor_continue)."""
+    claim_id: str | None = None
+    stimulus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobVacateRequested:
+    """The claim's holder asks its job to leave (condor_vacate_job): a soft kill now, a
+    hard kill after the vacate time, and the claim ends with the job."""
+    claim_id: str | None = None
+    stimulus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DrainRequested:
     """Stop taking jobs (condor_drain); ``graceful``: let a running job finish, else
     vacate it now."""
@@ -279,8 +313,9 @@ class ShutdownRequested:
 
 
 Event = (Tick | MatchInfoArrived | ClaimRequested | ClaimWithdrawn | ClaimActivated
-         | JobExited | ClaimReleased | LeaseExpired | VacateRequested | DrainRequested
-         | DrainCancelled | ShutdownRequested)
+         | JobExited | ClaimReleased | LeaseExpired | VacateRequested | SuspendRequested
+         | ContinueRequested | JobVacateRequested | DrainRequested | DrainCancelled
+         | ShutdownRequested)
 
 
 # -- instructions (imperative) ----------------------------------------------------------
@@ -307,10 +342,12 @@ class ContinueJob:
 
 @dataclass(frozen=True, slots=True)
 class VacateJob:
-    """Soft kill: SIGTERM (after SIGCONT, if the job is stopped); the slot sends KillJob
-    itself if the job is not gone within ``timeout`` seconds or KILL becomes true."""
+    """Soft kill: ``signal``, the job's KillSig (with SIGCONT, if the job is stopped); the
+    slot sends KillJob itself if the job is not gone within ``timeout`` seconds or KILL
+    becomes true."""
     reason: str
     timeout: int
+    signal: int = signal.SIGTERM
     stimulus_id: str = ""
 
 
@@ -355,6 +392,14 @@ class RefuseJob:
 
 
 @dataclass(frozen=True, slots=True)
+class RefuseRequest:
+    """Tell the claim's holder that what it asked of its job (suspend, continue, vacate)
+    cannot be done in the slot's state, and why."""
+    reason: str
+    stimulus_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseResources:
     """The slot holds no job and no claim any more: clean the sandbox up, and give a
     dynamic slot's resources back to its partitionable slot."""
@@ -362,7 +407,7 @@ class ReleaseResources:
 
 
 Instruction = (StartJob | SuspendJob | ContinueJob | VacateJob | KillJob | SendUpdate
-               | AcceptClaim | RefuseClaim | RefuseJob | ReleaseResources)
+               | AcceptClaim | RefuseClaim | RefuseJob | RefuseRequest | ReleaseResources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +487,7 @@ class Slot:
         self._job_start = 0
         self._suspended_total = 0  # seconds the current job has spent suspended
         self._suspended_since: int | None = None
+        self._held_suspended = False  # suspended by the claim's holder, not the owner
         self._vacate_deadline: int | None = None
         self._draining = False
         self._shutting_down = False
@@ -592,7 +638,7 @@ class Slot:
         elif pair == (CLAIMED, SUSPENDED):
             if self._true(p.PREEMPT, self._job):
                 self._preempt("PREEMPT is true")
-            elif self._true(p.CONTINUE, self._job):
+            elif not self._held_suspended and self._true(p.CONTINUE, self._job):
                 self._move(CLAIMED, BUSY, "CONTINUE is true")
                 self._emit(ContinueJob())
         elif pair == (CLAIMED, RETIRING):
@@ -763,6 +809,50 @@ class Slot:
             self._preempt("vacate requested")
         # retiring: it ends in time; vacating: it is leaving
 
+    def _suspend_requested(self, event: SuspendRequested) -> None:
+        if not self._holder_asks(event.claim_id, "suspend"):
+            return
+        if self._activity is BUSY:
+            self._move(CLAIMED, SUSPENDED, "suspend requested by the claim's holder")
+            self._emit(SuspendJob())
+        self._held_suspended = True  # so the owner's CONTINUE does not undo it
+
+    def _continue_requested(self, event: ContinueRequested) -> None:
+        if not self._holder_asks(event.claim_id, "continue"):
+            return
+        if self._activity is not SUSPENDED:
+            return  # Busy already
+        self._held_suspended = False
+        if self._true(p.WANT_SUSPEND, self._job) and not self._true(p.CONTINUE, self._job):
+            # The owner's policy would keep it suspended: it continues when CONTINUE does.
+            self._emit(RefuseRequest("the machine's owner keeps the job suspended "
+                                     "(CONTINUE is not true)"))
+            return
+        self._move(CLAIMED, BUSY, "continue requested by the claim's holder")
+        self._emit(ContinueJob())
+
+    def _holder_asks(self, claim_id: str | None, what: str) -> bool:
+        """Whether the holder of the claim may have its job suspended or continued now;
+        if not, the refusal is emitted."""
+        if claim_id is not None and not _same_secret(claim_id, self._claim_id):
+            self._emit(RefuseRequest("claim id mismatch"))
+            return False
+        if (self._state, self._activity) not in ((CLAIMED, BUSY), (CLAIMED, SUSPENDED)):
+            self._emit(RefuseRequest(f"cannot {what} the job: the slot is "
+                                     f"{_show((self._state, self._activity))}"))
+            return False
+        return True
+
+    def _job_vacate_requested(self, event: JobVacateRequested) -> None:
+        if event.claim_id is not None and not _same_secret(event.claim_id, self._claim_id):
+            self._emit(RefuseRequest("claim id mismatch"))
+        elif self._job is None:
+            self._emit(RefuseRequest("no job runs on the claim"))
+        elif self._state is not PREEMPTING:
+            # Retirement protects a job from others' claims, not from its own side.
+            self._vacate("vacate requested by the claim's holder")
+        # preempting already: it is leaving
+
     def _drain_requested(self, event: DrainRequested) -> None:
         if self._shutting_down:
             return  # a stopping startd has no use for a drain
@@ -818,6 +908,7 @@ class Slot:
         if self._activity is SUSPENDED and self._suspended_since is not None:
             self._suspended_total += self._now - self._suspended_since
             self._suspended_since = None
+            self._held_suspended = False
         if activity is SUSPENDED:
             self._suspended_since = self._now
         if self._activity is VACATING:
@@ -863,7 +954,7 @@ class Slot:
             timeout = min(timeout, int(own))
         self._move(PREEMPTING, VACATING, cause)
         self._vacate_deadline = self._now + max(0, timeout)
-        self._emit(VacateJob(cause, max(0, timeout)))
+        self._emit(VacateJob(cause, max(0, timeout), kill_signal(self._job)))
 
     def _kill(self, cause: str) -> None:
         self._move(PREEMPTING, KILLING, cause)
@@ -982,6 +1073,8 @@ class Slot:
               "a claim exactly while Claimed or a job is in the slot")
         check((self._suspended_since is not None) == (self._activity is SUSPENDED),
               "suspended_since exactly while Suspended")
+        check(not self._held_suspended or self._activity is SUSPENDED,
+              "suspended by the claim's holder only while Suspended")
         check((self._vacate_deadline is not None) == (self._activity is VACATING),
               "a vacate deadline exactly while Vacating")
         check(self._suspended_total >= 0, "time suspended is not negative")
@@ -1003,6 +1096,22 @@ class Slot:
               "a preempting claim waits only on a claim")
         check(self._pending is None or self._state in (CLAIMED, PREEMPTING),
               "a preempting claim waits only while Claimed or Preempting")
+
+
+def kill_signal(job: ClassAd | None) -> int:
+    """The job's soft-kill signal: its ``KillSig`` (HTCondor's ``kill_sig``), a name with
+    or without ``SIG`` or a number; SIGTERM when it has none or names no signal."""
+    value = job.eval("KillSig") if job is not None else None
+    if isinstance(value, str):
+        name = value.strip().upper()
+        value = int(name) if name.isdigit() else getattr(
+            signal.Signals, name if name.startswith("SIG") else f"SIG{name}", None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return int(signal.Signals(value))
+        except ValueError:
+            pass
+    return int(signal.SIGTERM)
 
 
 @lru_cache(maxsize=64)
@@ -1041,6 +1150,9 @@ _HANDLERS: dict[type, Callable[[Slot, object], None]] = {
     ClaimReleased: Slot._claim_released,
     LeaseExpired: Slot._lease_expired,
     VacateRequested: Slot._vacate_requested,
+    SuspendRequested: Slot._suspend_requested,
+    ContinueRequested: Slot._continue_requested,
+    JobVacateRequested: Slot._job_vacate_requested,
     DrainRequested: Slot._drain_requested,
     DrainCancelled: Slot._drain_cancelled,
     ShutdownRequested: Slot._shutdown_requested,

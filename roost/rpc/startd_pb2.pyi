@@ -1,10 +1,22 @@
 from roost.rpc import classad_pb2 as _classad_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class JobControl(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    JOB_CONTROL_UNSPECIFIED: _ClassVar[JobControl]
+    JOB_CONTROL_SUSPEND: _ClassVar[JobControl]
+    JOB_CONTROL_CONTINUE: _ClassVar[JobControl]
+    JOB_CONTROL_VACATE: _ClassVar[JobControl]
+JOB_CONTROL_UNSPECIFIED: JobControl
+JOB_CONTROL_SUSPEND: JobControl
+JOB_CONTROL_CONTINUE: JobControl
+JOB_CONTROL_VACATE: JobControl
 
 class RequestClaimRequest(_message.Message):
     __slots__ = ("claim_id", "job_ad", "schedd_address", "lease_seconds")
@@ -65,6 +77,22 @@ class ReleaseClaimReply(_message.Message):
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     released: bool
     def __init__(self, released: bool = ...) -> None: ...
+
+class ControlJobRequest(_message.Message):
+    __slots__ = ("claim_id", "control")
+    CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    claim_id: str
+    control: JobControl
+    def __init__(self, claim_id: _Optional[str] = ..., control: _Optional[_Union[JobControl, str]] = ...) -> None: ...
+
+class ControlJobReply(_message.Message):
+    __slots__ = ("done", "reason")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    done: bool
+    reason: str
+    def __init__(self, done: bool = ..., reason: _Optional[str] = ...) -> None: ...
 
 class DrainRequest(_message.Message):
     __slots__ = ("graceful", "deadline_seconds", "reason")

@@ -54,6 +54,11 @@ class StartdStub(object):
                 request_serializer=roost_dot_rpc_dot_startd__pb2.ReleaseClaimRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_startd__pb2.ReleaseClaimReply.FromString,
                 _registered_method=True)
+        self.ControlJob = channel.unary_unary(
+                '/roost.rpc.Startd/ControlJob',
+                request_serializer=roost_dot_rpc_dot_startd__pb2.ControlJobRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_startd__pb2.ControlJobReply.FromString,
+                _registered_method=True)
         self.Drain = channel.unary_unary(
                 '/roost.rpc.Startd/Drain',
                 request_serializer=roost_dot_rpc_dot_startd__pb2.DrainRequest.SerializeToString,
@@ -99,6 +104,16 @@ class StartdServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ControlJob(self, request, context):
+        """What the claim's holder asks of the job it runs (condor_suspend, condor_continue,
+        condor_vacate_job): stop its processes, continue them, or vacate it (soft kill with the
+        job's KillSig, hard kill after its vacate time; the claim ends with the job, which the
+        run's stream reports "evicted").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Drain(self, request, context):
         """Stop accepting work; let running jobs finish or retire.
         """
@@ -135,6 +150,11 @@ def add_StartdServicer_to_server(servicer, server):
                     servicer.ReleaseClaim,
                     request_deserializer=roost_dot_rpc_dot_startd__pb2.ReleaseClaimRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_startd__pb2.ReleaseClaimReply.SerializeToString,
+            ),
+            'ControlJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ControlJob,
+                    request_deserializer=roost_dot_rpc_dot_startd__pb2.ControlJobRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_startd__pb2.ControlJobReply.SerializeToString,
             ),
             'Drain': grpc.unary_unary_rpc_method_handler(
                     servicer.Drain,
@@ -255,6 +275,33 @@ class Startd(object):
             '/roost.rpc.Startd/ReleaseClaim',
             roost_dot_rpc_dot_startd__pb2.ReleaseClaimRequest.SerializeToString,
             roost_dot_rpc_dot_startd__pb2.ReleaseClaimReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ControlJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Startd/ControlJob',
+            roost_dot_rpc_dot_startd__pb2.ControlJobRequest.SerializeToString,
+            roost_dot_rpc_dot_startd__pb2.ControlJobReply.FromString,
             options,
             channel_credentials,
             insecure,

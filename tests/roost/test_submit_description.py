@@ -61,6 +61,8 @@ def test_defaults():
     ("accounting_group = physics", "AccountingGroup", "physics.alice"),
     ("should_transfer_files = yes", "ShouldTransferFiles", "YES"),
     ("transfer_input_files = a, b", "TransferInput", "a, b"),
+    ("kill_sig = SIGUSR1", "KillSig", "SIGUSR1"),
+    ("job_max_vacate_time = 2 * 60", "JobMaxVacateTime", 120),
 ])
 def test_commands(command, attribute, expected):
     assert one(f"executable = x\n{command}").eval(attribute) == expected

@@ -134,7 +134,7 @@ ACT_TABLE = {
     Action.RELEASE: {POLICY_HELD: IDLE, USER_HELD: IDLE},
     Action.SUSPEND: {"running": SUSPENDED},
     Action.CONTINUE: {"suspended": RUNNING},
-    Action.VACATE: {"running": IDLE, "suspended": IDLE},
+    Action.VACATE: {"running": RUNNING, "suspended": SUSPENDED},  # asked; the machine ends it
     Action.RETRY: {"completed": IDLE, "removed": IDLE},
 }
 
@@ -222,15 +222,45 @@ def test_remove_of_a_held_job_keeps_the_hold_as_last():
     assert new.eval("LastHoldReasonCode") == 3 and "HoldReasonCode" not in new
 
 
-def test_vacate_requeues_without_using_a_retry():
+@pytest.mark.parametrize("state", [RUNNING, SUSPENDED])
+def test_vacate_is_asked_and_the_eviction_requeues_without_using_a_retry(state):
     ad = submitted("max_retries = 2")
     ad = apply(ad, job_started(ad, JobStarted("node1", T0 + 10)))
-    new = apply(ad, act(ad, Action.VACATE, reason="", now=T0 + 40))
-    assert new.eval("JobStatus") == IDLE and new.eval("VacateReason") == "via roost vacate"
+    if state == SUSPENDED:
+        ad = apply(ad, act(ad, Action.SUSPEND, now=T0 + 20))
+    asked = apply(ad, act(ad, Action.VACATE, reason="", now=T0 + 40))
+    # Still on its machine until the machine says the run is over: never Idle while its
+    # processes may live, so never started twice at once.
+    assert asked.eval("JobStatus") == state and asked.eval("RemoteHost") == "node1"
+    assert asked.eval("VacateReason") == "via roost vacate"
+    assert asked.eval("VacateRequested") == T0 + 40 and "Attempts" not in asked
+    new = apply(asked, job_exited(asked, JobExited(T0 + 45, "node1", Failure.EVICTED)))
+    assert new.eval("JobStatus") == IDLE and "VacateRequested" not in new
+    assert new.eval("VacateReason") == "via roost vacate"
     assert new.eval("NumJobCompletions") == 0 and "RetryAfter" not in new
+    assert new.eval("NumJobEvictions") == 1
     (attempt,) = new.eval("Attempts")
-    assert (attempt.eval("Outcome"), attempt.eval("Failure"), attempt.eval("WallSeconds")) == (
-        "requeued", "evicted", 30.0)
+    assert (attempt.eval("Outcome"), attempt.eval("Failure"), attempt.eval("Reason"),
+            attempt.eval("WallSeconds")) == ("requeued", "evicted", "via roost vacate", 35.0)
+
+
+def test_a_vacated_job_that_exits_first_completes():
+    ad = submitted("max_retries = 2")
+    ad = apply(ad, job_started(ad, JobStarted("node1", T0 + 10)))
+    ad = apply(ad, act(ad, Action.VACATE, reason="moving it", now=T0 + 40))
+    done = apply(ad, job_exited(ad, JobExited(T0 + 41, "node1", Failure.NONE, exit_code=0)))
+    assert done.eval("JobStatus") == COMPLETED and "VacateRequested" not in done
+    assert done.eval("Attempts")[0].eval("Reason") == "exited with code 0"
+
+
+def test_a_vacate_asked_is_over_when_the_job_is_removed():
+    ad = job(RUNNING)
+    ad = apply(ad, act(ad, Action.VACATE, now=T0 + 20))
+    removed = apply(ad, act(ad, Action.REMOVE, now=T0 + 30))
+    assert "VacateRequested" not in removed
+    broken = applied(job(IDLE), {"VacateRequested": T0})
+    with pytest.raises(AssertionError, match="a vacate is asked only of a job on a machine"):
+        validate(broken)
 
 
 def test_suspend_and_continue_count_the_time():
