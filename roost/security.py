@@ -595,4 +595,6 @@ def describe_rpc_error(err: grpc.RpcError, what: str, address: str) -> str:
         return f"permission denied by {where}: {details}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"{where} did not answer in time"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:  # out of room: its own words say which
+        return f"{where} refused the call: {details}"
     return f"{where} failed the call ({code.name.lower()}): {details}"

@@ -11,12 +11,15 @@ queue administrator: owners change their own jobs, administrators anyone's.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
 from schedd import lifecycle, queue_store
@@ -39,6 +42,11 @@ class QueueError(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class QueueFull(Exception):
+    """The disk that holds the job queue is full: the write was rolled back, so nothing of
+    the request is kept, and what was committed before is as it was."""
 
 
 @dataclass(frozen=True)
@@ -305,8 +313,13 @@ class JobQueue:
                 connection = self._writers[durable] = self.engine.connect()
                 if not durable:
                     _commit_without_waiting(connection)
-            with connection.begin():
-                yield connection
+            try:
+                with connection.begin():
+                    yield connection
+            except Exception as error:  # through SQLAlchemy, or from the driver (COPY)
+                if not _disk_full(error):
+                    raise
+                raise QueueFull(_full_message(self.engine)) from None
 
     def close(self) -> None:
         """Close the writers' connections (the engine's pool keeps the others)."""
@@ -382,6 +395,39 @@ class JobQueue:
             changeset.flush()
         self._tell(events)
         return len(events)
+
+
+# PostgreSQL's SQLSTATE for "could not extend file ...: No space left on device".
+_PG_DISK_FULL = "53100"
+
+
+def _disk_full(error: Exception) -> bool:
+    """Whether the database refused a write for want of disk space (SQLite's SQLITE_FULL,
+    PostgreSQL's disk_full), rather than for any other reason."""
+    orig = error.orig if isinstance(error, DBAPIError) else error
+    if getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return True
+    return _PG_DISK_FULL in (getattr(orig, "sqlstate", None), getattr(orig, "pgcode", None))
+
+
+def _full_message(engine: Engine) -> str:
+    """One line naming the file system that is full, for the caller and the log."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        database = Path(url.database).absolute()
+        return (f"no space left on the file system at {_mount_point(database.parent)} that "
+                f"holds the job queue ({database}); nothing of this request was written")
+    return (f"no space left on the file systems of the job queue's database server "
+            f"({url.host or 'local'}, database {url.database}); nothing of this request "
+            "was written")
+
+
+def _mount_point(directory: Path) -> Path:
+    """The directory where the file system holding ``directory`` is mounted."""
+    device = directory.stat().st_dev
+    while directory.parent != directory and directory.parent.stat().st_dev == device:
+        directory = directory.parent
+    return directory
 
 
 def _commit_without_waiting(connection: Connection) -> None:

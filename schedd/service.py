@@ -21,7 +21,7 @@ from roost.messages import ad_message, message_ad
 from roost.rpc import classad_pb2, schedd_pb2, schedd_pb2_grpc
 from roost.security import current_identity
 from schedd.autocluster import AutoclusterIndex
-from schedd.job_queue import Caller, JobChange, JobQueue, QueueError
+from schedd.job_queue import Caller, JobChange, JobQueue, QueueError, QueueFull
 from schedd.lifecycle import Action
 
 log = logging.getLogger("roost.schedd")
@@ -203,7 +203,10 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         self._subscribers = _Subscribers(max_streams)
         jobs.listen(self._subscribers.publish)
 
-    def _fail(self, context: grpc.ServicerContext, error: QueueError):
+    def _fail(self, context: grpc.ServicerContext, error: QueueError | QueueFull):
+        if isinstance(error, QueueFull):
+            log.warning("%s", error)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
         context.abort(_CODES[error.kind], str(error))
 
     def Submit(self, request, context):
@@ -214,7 +217,7 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad job ad: {error}")
         try:
             cluster_id, procs = self.jobs.submit(caller(), cluster_ad, proc_ads, request.count)
-        except QueueError as error:
+        except (QueueError, QueueFull) as error:
             self._fail(context, error)
         log.info("cluster %d: %d job(s) submitted by %s", cluster_id, procs, caller().user)
         return schedd_pb2.SubmitReply(cluster_id=cluster_id, first_proc=0, num_procs=procs)
@@ -264,7 +267,7 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         try:
             outcome = self.jobs.act(caller(), action, list(request.job_ids), request.constraint,
                                     request.reason)
-        except QueueError as error:
+        except (QueueError, QueueFull) as error:
             self._fail(context, error)
         return schedd_pb2.ActReply(matched=outcome.matched, changed=outcome.changed,
                                    errors=outcome.errors)
@@ -273,7 +276,7 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         attrs = {a.name: a.expr for a in request.attrs}
         try:
             changed = self.jobs.edit(caller(), list(request.job_ids), request.constraint, attrs)
-        except QueueError as error:
+        except (QueueError, QueueFull) as error:
             self._fail(context, error)
         return schedd_pb2.EditReply(changed=changed)
 

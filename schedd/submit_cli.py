@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
         if args.batch_name:
             cluster_ad["JobBatchName"] = args.batch_name
         result = schedd.submit_cluster(cluster_ad, procs, count)
+        _record(schedd.config.home, result.cluster(), owner)
     if args.json:
         ids = [f"{result.cluster()}.{p}" for p in range(result.first_proc(),
                                                          result.first_proc() + result.num_procs())]
@@ -79,6 +80,18 @@ def main(argv: list[str]) -> int:
     first = procs[0] if procs else None
     _warn_if_nothing_matches(cluster_ad, first, result.cluster())
     return 0
+
+
+def _record(home: Path, cluster: int, owner: str) -> None:
+    """Record the cluster for a bare ``roost wait``; the jobs are queued whatever comes of
+    it, so a record that cannot be written is a warning, not a failure."""
+    from schedd import last_submit
+
+    try:
+        last_submit.record(home, cluster, owner)
+    except RoostError as error:
+        print(f"WARNING: {error}; 'roost wait' without job ids will not know of cluster "
+              f"{cluster}", file=sys.stderr)
 
 
 def _warn_if_nothing_matches(cluster_ad, first_proc, cluster: int) -> None:

@@ -9,6 +9,10 @@ every job finished, one more read confirms it (an event may be older than the la
 The state of the jobs lives in ``schedd.wait_progress``; this module is its shell: the
 command line, the stream's reader thread, the reads and the output.
 
+Without job ids it follows clusters whole (``_own_clusters``), never just the jobs that
+happen to be in the queue when it starts: a job that failed a moment before is a failure
+of the cluster, and the exit status says so.
+
 The progress line goes to standard error: on a terminal one line redrawn in place, else a
 line whenever the counts change, at most once a second.  The jobs that ended badly and a
 summary go to standard output (to standard error with ``-json``, whose records have
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from roost.cli_options import Grammar, any_of
 from roost.errors import RoostError, UsageError
+from schedd import last_submit
 from schedd.wait_progress import (
     WATCHED,
     Counts,
@@ -51,8 +56,10 @@ HELP = f"""usage: {PROG} [-timeout SECONDS] [-quiet] [-json] [CLUSTER | CLUSTER.
 
 Follow jobs until they have finished, with a line that shows how many are done, running,
 idle and held; then name those that ended badly.  A job has finished when it completed,
-was removed or is held (a held job does not go on by itself).  Without jobs named, your
-jobs in the queue now.  roost wait listens to the schedd's job events; it does not poll.
+was removed or is held (a held job does not go on by itself).  Without jobs named, every
+cluster of yours that has a job in the queue now, and the cluster you submitted last from
+this roost home, each whole: its jobs that finished before roost wait began count too.
+roost wait listens to the schedd's job events; it does not poll.
 
 which jobs:
   CLUSTER            the jobs of a cluster, those that already finished too
@@ -90,6 +97,7 @@ _IDENTITY = ("ClusterId", "ProcId", "JobStatus", "EnteredCurrentStatus")
 # Seconds between redraws of the progress line: on a terminal, elsewhere.
 TTY_INTERVAL = 0.1
 LINE_INTERVAL = 1.0
+NOTHING = "You have no jobs in the queue to wait for."
 # Events taken from the reader at most before the loop looks at the clock again.
 _DRAIN = 1000
 
@@ -161,9 +169,9 @@ def follow(schedd: Schedd, options: Options, out: TextIO, err: TextIO,
     ``schedd`` (which ends the event stream)."""
     deadline = None if options.timeout is None else clock() + options.timeout
     report = err if options.json else out
-    names = options.names or _own_job_ids(schedd)
+    names = options.names or [str(c) for c in _own_clusters(schedd)]
     if not names:
-        print("You have no jobs in the queue to wait for.", file=report)
+        print(NOTHING, file=report)
         return 0
     follower = Follower(names)
     display = _Display(err, quiet=options.quiet)
@@ -200,6 +208,9 @@ def follow(schedd: Schedd, options: Options, out: TextIO, err: TextIO,
         display.end()
         schedd.close()
         reader.join(timeout=5)
+    if not options.names and follower.synced and not follower.counts.total:
+        print(NOTHING, file=report)  # the last submit's cluster is gone from the history
+        return 0
     failures = follower.failures()
     for line in failure_lines(failures):
         print(line, file=report)
@@ -248,12 +259,19 @@ def _sync(follower: Follower, schedd: Schedd, named: bool) -> list[Finished]:
     return finished
 
 
-def _own_job_ids(schedd: Schedd) -> list[str]:
-    """The ids of the caller's jobs in the queue now."""
+def _own_clusters(schedd: Schedd) -> list[int]:
+    """What a bare ``roost wait`` follows: the caller's clusters with a job in the queue
+    now, and the one they submitted last from this roost home.  That one too, even with
+    others in the queue, so that ``roost submit X && roost wait`` reports on X however fast
+    X's jobs end; the others, so that it reports on every cluster still going."""
     from classad import quote
 
-    ads = schedd.iter_query(f"Owner == {quote(schedd.user)}", ["ClusterId", "ProcId"])
-    return [f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}" for ad in ads]
+    ads = schedd.iter_query(f"Owner == {quote(schedd.user)}", ["ClusterId"])
+    clusters = {ad.eval("ClusterId") for ad in ads}
+    last = last_submit.last_cluster(schedd.config.home, schedd.user)
+    if last is not None:
+        clusters.add(last)
+    return sorted(clusters)
 
 
 def _values(ad, names: Sequence[str]) -> dict[str, object]:

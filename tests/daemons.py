@@ -41,8 +41,8 @@ class Daemons:
             self.env["ROOST_SCHEDD_DATABASE_URL"] = database_url
         self.pids: dict[str, int] = {}
 
-    def start(self, verb: str) -> int:
-        started = subprocess.run([sys.executable, "-m", "roost", verb], env=self.env,
+    def start(self, verb: str, *args: str) -> int:
+        started = subprocess.run([sys.executable, "-m", "roost", verb, *args], env=self.env,
                                  capture_output=True, text=True, timeout=60)
         assert started.returncode == 0, started.stderr
         pid = int((self.home / "run" / f"{verb}.pid").read_text())

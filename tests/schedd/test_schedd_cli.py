@@ -137,10 +137,13 @@ def test_many_watchers_are_served_and_submits_go_on(pool):
 
     watchers, received = [], []
     lock = threading.Lock()
+    subscribed = threading.Semaphore(0)  # a release per stream the schedd has subscribed
 
     def watch(client):
         for event in client.job_events(include_current=False):
-            if event.kind == "submitted":
+            if event.kind == "subscribed":
+                subscribed.release()
+            elif event.kind == "submitted":
                 with lock:
                     received.append(event.job_id)
                 return
@@ -152,7 +155,10 @@ def test_many_watchers_are_served_and_submits_go_on(pool):
         thread = threading.Thread(target=watch, args=(client,), daemon=True)
         thread.start()
         threads.append(thread)
-    time.sleep(2)  # every stream subscribed
+    deadline = time.monotonic() + 60
+    for _ in threads:
+        assert subscribed.acquire(timeout=max(0.0, deadline - time.monotonic())), \
+            "not every event stream was subscribed"
     with Schedd() as schedd:
         cluster = schedd.submit(ClassAd({"Cmd": "/bin/true"})).cluster()
     for thread in threads:

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import queue
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +25,7 @@ from roost.errors import RoostError
 from roost.rpc import schedd_pb2, schedd_pb2_grpc
 from roost.security import call_metadata
 from roost.submit_description import complete_job_ad
-from schedd import wait_cli
+from schedd import last_submit, wait_cli
 from schedd.database import default_url
 from schedd.job_queue import JobChange
 from schedd.job_status import JobStatus
@@ -373,6 +377,14 @@ class FakeTerminal(io.StringIO):
         return True
 
 
+def shown(stream: io.StringIO, text: str, seconds: float = 10.0) -> None:
+    """Wait until ``text`` has been written to ``stream`` (by roost wait's thread)."""
+    deadline = time.monotonic() + seconds
+    while text not in stream.getvalue():
+        assert time.monotonic() < deadline, f"{text!r} never shown: {stream.getvalue()!r}"
+        time.sleep(0.01)
+
+
 def start_wait(pool, *args, err=None):
     """``roost wait ARGS`` in a thread; (thread, result) where result gets "status",
     "out" and "err" when it ends."""
@@ -494,10 +506,9 @@ def test_progress_on_a_terminal_is_one_line_redrawn(pool):
     pool.client().submit_cluster(job(), [], 2)
     terminal = FakeTerminal()
     thread, result = start_wait(pool, "1", err=terminal)
-    subscribed(pool)
-    time.sleep(0.2)  # the first counts are drawn
+    shown(terminal, "0/2 done")  # roost wait has read the jobs
     run(pool, "1.0")
-    time.sleep(0.2)
+    shown(terminal, "1/2 done")
     run(pool, "1.1", exit_code=1)
     status, _, err = finish(thread, result)
     assert status == 1
@@ -519,6 +530,63 @@ def test_without_names_it_follows_the_callers_jobs_in_the_queue(pool):
         run(pool, "3.0")
         status, out, _ = finish(thread, result)
     assert (status, out) == (0, "2 jobs: 2 succeeded, 0 failed, 0 held\n")
+
+
+def test_without_names_a_cluster_is_followed_whole(pool):
+    """A job of the cluster that failed before roost wait began is a failure of the wait."""
+    with pool.client() as alice:
+        alice.submit_cluster(job(), [], 3)
+        run(pool, "1.0", exit_code=3)  # in the history before the wait starts
+        thread, result = start_wait(pool, "-quiet")
+        subscribed(pool)
+        run(pool, "1.1")
+        run(pool, "1.2")
+    status, out, _ = finish(thread, result)
+    assert status == 1
+    assert out.splitlines() == ["Job 1.0 exited with code 3",
+                                "3 jobs: 2 succeeded, 1 failed, 0 held; failed or held: 1.0"]
+
+
+def test_without_names_the_last_submit_is_followed_with_the_clusters_in_the_queue(pool):
+    with pool.client() as alice:
+        alice.submit_cluster(job(), [], 1)  # still in the queue
+        alice.submit_cluster(job(), [], 2)
+    last_submit.record(pool.config.home, 2, "alice")
+    run(pool, "2.0")
+    run(pool, "2.1", signal=9)  # cluster 2 has left the queue before the wait
+    thread, result = start_wait(pool, "-quiet")
+    subscribed(pool)
+    run(pool, "1.0")
+    status, out, _ = finish(thread, result)
+    assert status == 1
+    assert out.splitlines() == ["Job 2.1 killed by signal 9",
+                                "3 jobs: 2 succeeded, 1 failed, 0 held; failed or held: 2.1"]
+
+
+def test_the_last_submit_of_someone_else_or_of_a_gone_cluster_is_nothing_to_wait_for(pool):
+    with pool.client("bob@pool") as bob:
+        bob.submit_cluster(job(), [], 1)
+    run(pool, "1.0", exit_code=1)
+    last_submit.record(pool.config.home, 1, "bob")  # bob's token, used from this home
+    thread, result = start_wait(pool)
+    assert finish(thread, result)[:2] == (0, "You have no jobs in the queue to wait for.\n")
+    last_submit.record(pool.config.home, 9, "alice")  # in neither the queue nor the history
+    thread, result = start_wait(pool)
+    assert finish(thread, result)[:2] == (0, "You have no jobs in the queue to wait for.\n")
+
+
+def test_the_record_of_the_last_submit(tmp_path):
+    assert last_submit.last_cluster(tmp_path, "alice") is None
+    last_submit.record(tmp_path, 4, "alice")
+    last_submit.record(tmp_path, 5, "alice")
+    assert last_submit.last_cluster(tmp_path, "alice") == 5
+    assert last_submit.last_cluster(tmp_path, "bob") is None
+    assert [p.name for p in tmp_path.iterdir()] == [last_submit.NAME]  # nothing half-written
+    last_submit.path(tmp_path).write_text("5\n")
+    assert last_submit.last_cluster(tmp_path, "alice") is None
+    (tmp_path / "file").write_text("")
+    with pytest.raises(RoostError, match="cannot record the submit"):
+        last_submit.record(tmp_path / "file", 6, "alice")
 
 
 def test_nothing_to_wait_for(pool):
@@ -579,26 +647,34 @@ def daemons(tmp_path, monkeypatch):
     started.stop_all()
 
 
-def roost_in_thread(*args):
-    result: dict = {}
-    thread = threading.Thread(target=lambda: result.setdefault("status", cli.main(list(args))),
-                              daemon=True)
-    thread.start()
-    return thread, result
+def roost(*args: str, **options) -> subprocess.Popen:
+    """``roost ARGS`` as a user runs it, in the test's roost home and directory."""
+    return subprocess.Popen([sys.executable, "-m", "roost", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)
+
+
+def first_line(stream, seconds: float = 20.0) -> str:
+    """The first line written to ``stream``, within ``seconds``."""
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True).start()
+    try:
+        return lines.get(timeout=seconds)
+    except queue.Empty:
+        raise AssertionError(f"nothing written within {seconds} s") from None
 
 
 def test_hold_and_rm_with_real_daemons(daemons, tmp_path, capsys):
     (tmp_path / "j.ad").write_text('Cmd = "/bin/true"\n')
     assert cli.main(["submit", "j.ad", "-queue", "3"]) == 0
     capsys.readouterr()
-    thread, result = roost_in_thread("wait", "1", "-quiet")
-    time.sleep(0.5)
+    waiting = roost("wait", "1")
+    # The first progress line: roost wait has subscribed and read the jobs.
+    assert first_line(waiting.stderr).startswith("[................] 0/3 done")
     with Schedd() as schedd:
         schedd.act(JobAction.Hold, "1.0", "data not staged")
         schedd.act(JobAction.Remove, ["1.1", "1.2"], "not needed")
-    thread.join(20)
-    assert not thread.is_alive() and result["status"] == 1
-    out, _ = capsys.readouterr()
+    out, _ = waiting.communicate(timeout=20)
+    assert waiting.returncode == 1
     assert out.splitlines() == [
         "Job 1.0 held: data not staged",
         "Job 1.1 removed: not needed",
@@ -626,3 +702,81 @@ def test_timeout_with_real_daemons(daemons, tmp_path, capsys):
     assert time.monotonic() - started < 10
     assert out == "timed out after 1.5 s: 1 job, 0 done (0 failed), 0 running, 1 idle, 0 held\n"
     assert err.splitlines() == ["[................] 0/1 done  0 running  1 idle  0 held  0 failed"]
+
+
+# -- bare roost wait in a pool that runs the jobs --------------------------------------------
+
+
+@pytest.fixture
+def running_pool(tmp_path, monkeypatch):
+    """A matchmaker, a schedd and a startd of eight slots, under a roost home of the test's;
+    the test's directory is the user's."""
+    started = Daemons(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    started.env["ROOST_MATCHMAKER_NEGOTIATOR_INTERVAL"] = "2"
+    if os.geteuid() == 0:  # as root the startd runs jobs as root rather than refuse them
+        started.env["ROOST_STARTD_RUN_AS"] = "root"
+    for name, value in started.env.items():
+        if name.startswith("ROOST_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    started.start("matchmaker")
+    started.start("schedd")
+    started.start("startd", "--cpus", "8", "--memory", "4096", "--slots", "8")
+    yield started
+    started.stop_all()
+
+
+def sweep(count: int, failing: int) -> str:
+    """A submit description of ``count`` jobs of which proc ``failing`` exits with 3."""
+    return ("executable = /bin/sh\n"
+            f"arguments = \"-c 'test $(Process) -ne {failing} || exit 3'\"\n"
+            f"queue {count}\n")
+
+
+def submitted(description: str) -> int:
+    """``roost submit`` of ``description`` (as a file); its cluster."""
+    Path("jobs.sub").write_text(description)
+    submit = roost("submit", "jobs.sub", "-json")
+    out, err = submit.communicate(timeout=60)
+    assert submit.returncode == 0, err
+    return json.loads(out)["ClusterId"]
+
+
+def left_the_queue(constraint: str, count: int, seconds: float = 120.0) -> None:
+    """Wait until ``count`` jobs matching ``constraint`` are in the history."""
+    deadline = time.monotonic() + seconds
+    with Schedd() as schedd:
+        while len(list(schedd.history(constraint, ["ProcId"]))) < count:
+            assert time.monotonic() < deadline, f"never {count} jobs of {constraint} done"
+            time.sleep(0.1)
+
+
+def bare_wait() -> tuple[int, list[str]]:
+    """``roost wait -quiet`` with no job named: its exit status and standard output."""
+    waiting = roost("wait", "-quiet")
+    out, err = waiting.communicate(timeout=180)
+    assert err == ""
+    return waiting.returncode, out.splitlines()
+
+
+def test_a_job_that_failed_before_roost_wait_began_fails_it(running_pool):
+    cluster = submitted(sweep(1000, failing=7))
+    left_the_queue(f"ClusterId == {cluster} && ProcId == 7", 1)
+    assert bare_wait() == (1, [f"Job {cluster}.7 exited with code 3",
+                               f"1000 jobs: 999 succeeded, 1 failed, 0 held; failed or held: "
+                               f"{cluster}.7"])
+
+
+def test_a_cluster_that_ended_before_roost_wait_is_the_last_submit(running_pool):
+    first = submitted(sweep(20, failing=3))
+    left_the_queue(f"ClusterId == {first}", 20)
+    with Schedd() as schedd:
+        assert schedd.query() == []  # nothing of the user's left in the queue
+    assert bare_wait() == (1, [f"Job {first}.3 exited with code 3",
+                               f"20 jobs: 19 succeeded, 1 failed, 0 held; failed or held: "
+                               f"{first}.3"])
+    # The next submit is the last one: the first cluster's failure is not this one's.
+    second = submitted(sweep(20, failing=20))
+    left_the_queue(f"ClusterId == {second}", 20)
+    assert bare_wait() == (0, ["20 jobs: 20 succeeded, 0 failed, 0 held"])

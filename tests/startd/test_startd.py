@@ -80,6 +80,11 @@ def job(script: str = "exit 0", **attributes) -> classad.ClassAd:
     return ad
 
 
+def stubborn_script(trapped: Path) -> str:
+    """A job that ignores SIGTERM (and makes ``trapped`` once it does) and runs on."""
+    return f"trap \"\" TERM; : > {trapped}; sleep 300 & wait; sleep 300"
+
+
 def slot_named(startd: Startd, name: str):
     return next(slot for slot in startd.slots() if slot.name == name)
 
@@ -246,8 +251,8 @@ def test_shutdown_vacates_jobs_and_kills_what_stays(make, tmp_path):
     for slot in (slot1, slot2):
         assert startd.request_claim(slot.claim_id, job()).accepted
     polite = startd.activate(slot1.claim_id, job("sleep 300"))
-    stubborn = startd.activate(slot2.claim_id, job("trap \"\" TERM; sleep 300 & wait; sleep 300"))
-    time.sleep(0.2)  # the trap is set
+    stubborn = startd.activate(slot2.claim_id, job(stubborn_script(tmp_path / "trapped")))
+    wait_until((tmp_path / "trapped").exists)
     began = time.monotonic()
     startd.shutdown(grace=1)
     assert time.monotonic() - began < 8
@@ -319,13 +324,13 @@ def test_a_lower_ranked_preempting_claim_is_refused_at_once(make):
     assert slot.activity is Activity.BUSY
 
 
-def test_a_preempting_claim_that_waits_too_long_is_withdrawn(make):
+def test_a_preempting_claim_that_waits_too_long_is_withdrawn(make, tmp_path):
     clock = Clock()
     startd = make(policy=RANKS_BETTER, clock=clock, preempt_wait=0.5)
     slot = slot_named(startd, f"slot1@{HOST}")
     assert startd.request_claim(slot.claim_id, job()).accepted
-    events = startd.activate(slot.claim_id, job("trap \"\" TERM; sleep 300 & wait; sleep 300"))
-    time.sleep(0.2)  # the trap is set
+    events = startd.activate(slot.claim_id, job(stubborn_script(tmp_path / "trapped")))
+    wait_until((tmp_path / "trapped").exists)
     reply = startd.request_claim(slot.private_ad().eval("ClaimId"), job(Better=True))
     assert not reply.accepted and "did not leave within 0.5 s" in reply.reason
     assert slot.waiting_claim_id is None
