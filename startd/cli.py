@@ -80,7 +80,7 @@ def _serve(daemon, args) -> None:
     from startd.machine_ad import MachineInfo, local_platform_info
     from startd.policy import policy_by_name
     from startd.resources import detect_resources
-    from startd.service import METHOD_SCOPES, StartdService
+    from startd.service import METHOD_SCOPES, StartdService, worker_threads
     from startd.slots import Amounts, SlotLayoutError, SlotTable
     from startd.startd import Startd, measure_host
     from startd.starter import become_subreaper, clean_up_after_a_dead_startd
@@ -124,22 +124,23 @@ def _serve(daemon, args) -> None:
         key = daemon.pool_key()
         token = security.daemon_token(key, f"startd@{name}", ["advertise-startd"],
                                       config.get("security", "token_lifetime_days") * 86400.0)
+    try:
+        table = SlotTable(name, Amounts(resources.cpus, resources.memory_mb,
+                                        resources.disk_kb), settings.slot_types())
+    except SlotLayoutError as error:
+        raise RoostError(f"startd slots: {error}") from None
     service = StartdService(None)
     address = settings.address
     port = daemon.start_server(
         lambda server: startd_pb2_grpc.add_StartdServicer_to_server(service, server), address,
-        interceptors=[security.AuthInterceptor(_verifier(daemon, args), METHOD_SCOPES)])
+        interceptors=[security.AuthInterceptor(_verifier(daemon, args), METHOD_SCOPES)],
+        max_workers=worker_threads(table.most_jobs()))
     host = address.rpartition(":")[0] or "127.0.0.1"
     my_address = f"{host}:{port}"
     machine = MachineInfo.from_resources(
         resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
         custom=custom, lifetime=interval * LIFETIME_UPDATES,
         to_die=lifetime.to_die if lifetime else None)
-    try:
-        table = SlotTable(name, Amounts(resources.cpus, resources.memory_mb,
-                                        resources.disk_kb), settings.slot_types())
-    except SlotLayoutError as error:
-        raise RoostError(f"startd slots: {error}") from None
     policy = policy_by_name(settings.policy, **settings.policy_overrides())
     startd = Startd(machine, table, policy, execute_dir=settings.execute_dir,
                     measure=measure_host(), run_as=settings.run_as,

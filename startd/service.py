@@ -16,6 +16,7 @@ from __future__ import annotations
 import grpc
 
 from classad import ClassAd, ClassAdSyntaxError
+from roost.daemon import MAX_WORKERS
 from roost.messages import ad_message, message_ad
 from roost.rpc import startd_pb2, startd_pb2_grpc
 from startd.startd import CONTINUE, SUSPEND, VACATE, JobEvent, Startd
@@ -34,6 +35,27 @@ _CONTROLS = {startd_pb2.JOB_CONTROL_SUSPEND: SUSPEND,
              startd_pb2.JOB_CONTROL_CONTINUE: CONTINUE,
              startd_pb2.JOB_CONTROL_VACATE: VACATE}
 FOLLOW_WAIT = 1.0  # seconds a stream waits for an event before it checks the caller is there
+# A slot that runs a job may hold, at the same time: its claim's RunJobs stream, a
+# reconnection (ActivateClaim) whose broken stream has not yet seen its caller go (within
+# FOLLOW_WAIT), and a preempting RequestClaim waiting for the job to leave.
+CALLS_PER_JOB = 3
+
+
+def worker_threads(most_jobs: int) -> int:
+    """The threads the startd's gRPC server may use, for a machine that runs at most
+    ``most_jobs`` jobs at once (``SlotTable.most_jobs``).
+
+    A synchronous gRPC server serves each call on one thread of its pool for the whole
+    call, and a claim's RunJobs stream lasts as long as the claim: a pool of a fixed size
+    caps the jobs that run at once (the daemons' default of 16 did), and the calls that
+    come after (claims, keep-alives, releases) queue behind streams that do not end.  So
+    the pool grows with the slots, and ``MAX_WORKERS`` more serve those short calls
+    whatever runs.  An asyncio server would hold no thread per stream, but every call into
+    the startd's shell blocks (its lock, a preempting claim that waits up to PREEMPT_WAIT,
+    a stream waiting for the next event), so its calls would run on a thread pool all the
+    same; and the pool makes threads only as calls need them, so a large bound costs an
+    idle startd nothing."""
+    return MAX_WORKERS + CALLS_PER_JOB * most_jobs
 
 
 class StartdService(startd_pb2_grpc.StartdServicer):

@@ -305,6 +305,12 @@ class SlotTable:
     def slot(self, name: str) -> Slot:
         return self._slots[name]
 
+    def most_jobs(self) -> int:
+        """How many jobs the machine can run at once: one per static slot, one per CPU of a
+        partitionable slot (a dynamic slot takes at least one CPU)."""
+        return sum(slot.size.cpus if slot.kind == PARTITIONABLE else 1
+                   for slot in self._slots.values() if slot.kind != DYNAMIC)
+
     def children(self, pslot_name: str) -> list[Slot]:
         """The dynamic slots carved from a partitionable slot, oldest first."""
         return [self._slots[name] for name in self._children[pslot_name]]

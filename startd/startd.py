@@ -27,7 +27,9 @@ and activations from schedds, job exits, the clock) and carries out what it answ
 Every ``poll_interval`` ``tick`` measures the machine (load, keyboard and console idle),
 ticks every slot (the owner's policy), expires claims whose schedd has not been heard from
 within the lease, stops jobs over their memory, records usage, and asks the glide-in's
-``Lifetime`` whether to go on.  A reaper thread waits for jobs to end (``ExitWaiter``).
+``Lifetime`` whether to go on.  A reaper thread waits for jobs to end (``ExitWaiter``); a
+glide-in's job dead of SIGTERM or SIGKILL is reported when its ``BATCH_SIGNAL_WINDOW``
+closes (or the startd's stop overtakes it), while the reaper goes on with other jobs.
 
 A job that ends is reported with HTCondor's attributes: ``ExitCode`` or ``ExitSignal`` and
 ``ExitBySignal``, ``RemoteUserCpu``, ``RemoteSysCpu``, ``RemoteWallClockTime``,
@@ -219,6 +221,9 @@ class Startd:
         self._answers: dict[str, ClaimReply] = {}
         self._answered = threading.Condition(self._lock)
         self._waiter = starter.ExitWaiter()
+        # Jobs dead of a batch system's signal, waiting out BATCH_SIGNAL_WINDOW: job ->
+        # (its result, when the window closes on the monotonic clock).  The reaper's own.
+        self._unsettled: dict[starter.RunningJob, tuple[starter.JobResult, float]] = {}
         self._reaper = threading.Thread(target=self._reap, name="startd:reaper", daemon=True)
         self._reaper.start()
         self.tick()
@@ -404,6 +409,7 @@ class Startd:
         """Stop: jobs are vacated (soft kill) and killed if still there after ``grace``
         seconds; returns when they are gone (or after a few more seconds for a kill)."""
         self._stopping.set()
+        self._waiter.wake()  # the jobs that died of a batch system's signal are its vacates
         stopped_as = WALLTIME if self.lifetime is not None else EVICTED
         with self._lock:
             for slot in list(self._slots.values()):
@@ -532,16 +538,46 @@ class Startd:
     def _reap(self) -> None:
         while not self._closed:
             try:
-                for job, result in self._waiter.wait(timeout=1.0):
-                    self._job_ended(job, result)
+                for job, result in self._waiter.wait(timeout=self._reap_pause()):
+                    stopping = self._stopping.is_set()
+                    if self._batch_signal(result) and not stopping:
+                        # Perhaps the batch system's: decided when the window closes, or
+                        # when the startd's stop comes first.  Other jobs meanwhile go on
+                        # being reaped, and every such job's window runs at once.
+                        self._unsettled[job] = (result, time.monotonic() + BATCH_SIGNAL_WINDOW)
+                    else:
+                        self._job_ended(job, result,
+                                        batch_stop=stopping and self._batch_signal(result))
+                self._settle()
             except Exception:
                 log.exception("reaping jobs failed")
                 time.sleep(0.1)
 
-    def _job_ended(self, job: starter.RunningJob, result: starter.JobResult) -> None:
-        batch_stop = (self.lifetime is not None and result.failure == starter.FAILURE_SIGNAL
-                      and result.exit_signal in _BATCH_SIGNALS
-                      and self._stopping.wait(BATCH_SIGNAL_WINDOW))
+    def _reap_pause(self) -> float:
+        """How long the reaper may wait for an exit: at most until the first window of an
+        unsettled job closes."""
+        if not self._unsettled:
+            return 1.0
+        closes = min(deadline for _, deadline in self._unsettled.values())
+        return min(1.0, max(0.0, closes - time.monotonic()))
+
+    def _settle(self) -> None:
+        """Report the unsettled jobs whose window has closed (a death by a signal) or that
+        the startd's stop has overtaken (a walltime eviction)."""
+        stopping, now = self._stopping.is_set(), time.monotonic()
+        for job, (result, deadline) in list(self._unsettled.items()):
+            if stopping or now >= deadline:
+                del self._unsettled[job]
+                self._job_ended(job, result, batch_stop=stopping)
+
+    def _batch_signal(self, result: starter.JobResult) -> bool:
+        """Whether a glide-in's job died of a signal a batch system ends allocations with."""
+        return (self.lifetime is not None and result.failure == starter.FAILURE_SIGNAL
+                and result.exit_signal in _BATCH_SIGNALS)
+
+    def _job_ended(self, job: starter.RunningJob, result: starter.JobResult, *,
+                   batch_stop: bool) -> None:
+        """Report a job's end; ``batch_stop``: its death was the batch system's vacate."""
         with self._lock:
             name = job.slot_name
             run = self._runs.get(name)

@@ -149,6 +149,15 @@ def test_names_and_kinds():
     made.validate()
 
 
+def test_most_jobs_is_one_per_static_slot_and_one_per_cpu_of_a_partitionable_one():
+    made = SlotTable(H, Amounts(8, 8000, 8 * GIB_KB),
+                     [SlotType("25%", count=2), SlotType("auto", partitionable=True)])
+    assert made.most_jobs() == 2 + 4
+    carved(made.carve(f"slot3@{H}", job(cpus=3)))  # what is carved is still counted once
+    assert made.most_jobs() == 6
+    assert SlotTable(H, Amounts(64, 64 * 128, GIB_KB), static_slots(64)).most_jobs() == 64
+
+
 # -- carving -------------------------------------------------------------------------------
 
 

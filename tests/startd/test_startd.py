@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -20,7 +21,7 @@ from startd.lifetime import Lifetime, Verdict
 from startd.machine_ad import MachineInfo, Measurements, local_platform_info
 from startd.policy import Policy, always, policy_by_name
 from startd.slots import Amounts, SlotTable, partitionable_slot, static_slots
-from startd.startd import Startd
+from startd.startd import BATCH_SIGNAL_WINDOW, Startd
 from startd.states import Activity, State
 
 HOST = "node.test"
@@ -52,11 +53,12 @@ def make():
     directory.chmod(0o755)
 
     def make_startd(types=None, policy: Policy | None = None, **options) -> Startd:
+        cpus = options.pop("cpus", 4)
         machine = MachineInfo(fqdn=HOST, address="127.0.0.1:1", platform=local_platform_info(),
-                              total_cpus=4, total_memory_mb=4096, total_disk_kb=10 * GIB_KB,
-                              detected_cpus=4, detected_memory_mb=4096,
+                              total_cpus=cpus, total_memory_mb=4096, total_disk_kb=10 * GIB_KB,
+                              detected_cpus=cpus, detected_memory_mb=4096,
                               to_die=options.pop("to_die", None))
-        table = SlotTable(HOST, Amounts(4, 4096, 10 * GIB_KB),
+        table = SlotTable(HOST, Amounts(cpus, 4096, 10 * GIB_KB),
                           static_slots(2) if types is None else types)
         options.setdefault("measure", lambda now: Measurements(keyboard_idle=10**6,
                                                                console_idle=10**6))
@@ -289,6 +291,34 @@ def test_a_glidein_leaves_when_idle_and_its_jobs_are_walltime_evictions(make):
     clock.now += 1
     idle.tick()
     assert ended == [Verdict.IDLE_TIMEOUT]
+
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["signal", "batch-stop"])
+def test_twenty_glidein_jobs_killed_at_once_are_all_reported_within_a_few_seconds(
+        make, tmp_path, stopped):
+    # Each death by SIGKILL waits BATCH_SIGNAL_WINDOW for the startd's stop, all at once:
+    # one after the other, 20 would take 40 s.
+    startd = make(static_slots(20), cpus=20, lifetime=Lifetime.of(time.time(), lifetime=3600))
+    runs = []
+    for n, slot in enumerate(startd.slots()):
+        assert startd.request_claim(slot.claim_id, job(ProcId=n), lease=600).accepted
+        runs.append(startd.activate(slot.claim_id, job(
+            f"echo $$ > {tmp_path}/{n}.pid; exec sleep 300", ProcId=n)))
+    pid_files = [tmp_path / f"{n}.pid" for n in range(20)]
+    wait_until(lambda: all(path.exists() and path.read_text().strip().isdigit()
+                           for path in pid_files))
+    began = time.monotonic()
+    for path in pid_files:
+        os.kill(int(path.read_text()), signal.SIGKILL)
+    if stopped:  # the batch system signals the startd too
+        threading.Thread(target=startd.shutdown, args=(2,)).start()
+    ends = [events_of(run, timeout=30)[-1] for run in runs]
+    elapsed = time.monotonic() - began
+    expected = ("evicted", "walltime") if stopped else ("exited", "signal")
+    assert [(end.kind, end.attrs["Failure"], end.attrs["ExitSignal"]) for end in ends] == [
+        (*expected, 9)] * 20
+    assert elapsed < BATCH_SIGNAL_WINDOW + 4, elapsed
+    assert startd.running_jobs == 0
 
 
 RANKS_BETTER = Policy(rank="ifThenElse(TARGET.Better =?= true, 10, 0)")
