@@ -3,11 +3,13 @@
 The negotiator hands the schedd matches (a slot ad and its claim id).  For each, a thread
 of ``ClaimRunner``:
 
-1. picks the owner's next idle job that the slot takes (both Requirements), reserving it so
-   no other claim starts it too;
-2. claims the slot (RequestClaim, with the claim's lease); a partitionable slot answers
-   with a dynamic slot and its own claim id.  The claim is written to the ``claims`` table
-   before the job starts, so a schedd that restarts knows where its jobs run;
+1. looks at the owner's next idle job that the slot takes (both Requirements);
+2. claims the slot for it (RequestClaim, with the claim's lease); a partitionable slot
+   answers with a dynamic slot and its own claim id.  The claim is written to the
+   ``claims`` table with the job it takes (the first idle job the claimed slot takes that
+   no other claim holds: the one looked at, unless another claim took it meanwhile) in
+   one transaction, before the job starts, so a schedd that restarts knows where its jobs
+   run, and no two claims ever hold one job (``ClaimRecord``);
 3. runs the job (ActivateClaim) and follows its events: ``started`` makes it Running,
    ``exited``/``evicted`` hand the run's end to the queue (``JobQueue.job_exited``), which
    completes, requeues or holds it as the job's policy says;
@@ -30,7 +32,9 @@ goes back to Idle (``Failure.MACHINE_LOST``, which does not use up a retry).
 **Restart.**  ``recover`` runs at start: each claim in the table is reconnected to
 (ActivateClaim with ``reconnect``: the startd replays the run's events, including an exit
 that happened while the schedd was down), and a job the queue says is Running without a
-claim goes back to Idle.
+claim goes back to Idle.  A claim's job stays the claim's until it takes another or is
+dropped, through a restart too: the table, not the schedd's memory, says which claim may
+start a job.
 """
 
 from __future__ import annotations
@@ -75,7 +79,6 @@ class ClaimRunner:
         self.lease = lease
         self.worklife = worklife
         self._lock = threading.Lock()
-        self._reserved: set[str] = set()
         self._active: dict[str, tuple[str, object]] = {}  # claim id -> (address, client)
         self._running: dict[str, str] = {}  # job id -> the claim it runs on
         self._controls: dict[str, threading.Lock] = {}  # job id -> one control at a time
@@ -96,8 +99,6 @@ class ClaimRunner:
         (or Suspended) jobs no claim accounts for."""
         records = self.jobs.claims()
         claimed = {record.job_id for record in records if record.job_id}
-        with self._lock:  # no new claim may take a job an old one may still be running
-            self._reserved |= claimed
         on_machines = " || ".join(f"JobStatus == {int(state)}"
                                   for state in sorted(lifecycle.ON_A_MACHINE))
         for job in self.jobs.query(on_machines):  # Running or Suspended
@@ -181,7 +182,6 @@ class ClaimRunner:
             return  # the jobs ran elsewhere meanwhile: the match is not needed
         address = slot_ad.eval("MyAddress")
         if not isinstance(address, str):
-            self._unreserve(job)
             log.warning("the match for %s has no MyAddress", slot_ad.eval("Name"))
             return
         client = self.startd(address)
@@ -189,12 +189,10 @@ class ClaimRunner:
             reply = client.request_claim(claim_id, job, lease=self.lease,
                                          schedd_address=self.address)
         except RoostError as error:
-            self._unreserve(job)
             log.warning("cannot claim %s: %s", slot_ad.eval("Name"), error)
             client.close()
             return
         if not reply.accepted:
-            self._unreserve(job)
             log.info("%s refused the claim: %s", slot_ad.eval("Name"), reply.reason)
             client.close()
             return
@@ -202,11 +200,14 @@ class ClaimRunner:
         for granted in ("MatchedConcurrencyLimits", "RemoteGroup"):
             if granted in slot_ad:
                 claimed[granted] = slot_ad.lookup(granted)
-        record = {"claim_id": reply.claim_id, "startd_address": address,
-                  "slot_name": str(reply.slot_ad.eval("Name")), "owner": owner,
-                  "slot_ad": claimed.print_old(),
-                  "job_id": _job_id(job), "lease": self.lease}
-        self.jobs.add_claim(**record)
+        record = {"startd_address": address, "slot_name": str(reply.slot_ad.eval("Name")),
+                  "owner": owner, "slot_ad": claimed.print_old(), "lease": self.lease}
+        job = self._next_job(owner, claimed, reply.claim_id, record)
+        if job is None:  # taken by other claims meanwhile
+            with contextlib.suppress(RoostError):
+                client.release(reply.claim_id, "no more jobs for the claim")
+            client.close()
+            return
         self._hold(reply.claim_id, address, client)
         self._serve(client, reply.claim_id, owner, claimed, job)
 
@@ -221,15 +222,14 @@ class ClaimRunner:
             outcome = self._follow(client, record.claim_id, slot_ad, job, reconnect=True,
                                    started=running)
             if outcome is NEVER_RAN:
-                # Claimed, but the schedd stopped before it could start the job there.
+                # Claimed, but the schedd stopped before it could start the job there; the
+                # record still names it, so no other claim has taken it since.
                 self._serve(client, record.claim_id, record.owner, slot_ad,
                             None if running else job)
                 return
             if not outcome:
                 self._drop(record.claim_id, client)
                 return
-        elif record.job_id:
-            self._unreserve_id(record.job_id)
         self._serve(client, record.claim_id, record.owner, slot_ad, None)
 
     def _serve(self, client, claim_id: str, owner: str, slot_ad: ClassAd,
@@ -309,7 +309,6 @@ class ClaimRunner:
             with self._lock:
                 self._running.pop(job_id, None)
                 self._controls.pop(job_id, None)
-            self._unreserve_id(job_id)
 
     def _ended(self, job_id: str, event: lifecycle.JobExited) -> bool:
         """Record a run's end; False when the job had left Running meanwhile (removed or
@@ -322,11 +321,13 @@ class ClaimRunner:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _next_job(self, owner: str, slot_ad: ClassAd, claim_id: str = "") -> ClassAd | None:
+    def _next_job(self, owner: str, slot_ad: ClassAd, claim_id: str = "",
+                  new_claim: dict | None = None) -> ClassAd | None:
         """The owner's next idle job the slot takes and that needs the concurrency limits
         the match was made with, in the match's accounting group (as HTCondor's schedd, a
         claim is not reused for a job the negotiator did not grant it for).  With
-        ``claim_id``, the job is recorded as the claim's (``JobQueue.idle_job_for``)."""
+        ``claim_id``, the job becomes the claim's (``JobQueue.idle_job_for``; with
+        ``new_claim``, the claim's record is added with it)."""
         granted = _limits_text(slot_ad.eval("MatchedConcurrencyLimits"))
         group = slot_ad.eval("RemoteGroup")  # set when the pool has accounting groups
 
@@ -338,18 +339,7 @@ class ClaimRunner:
             return (_limits_text(ad.eval("ConcurrencyLimits")) == granted
                     and classad.symmetric_match(ad, slot_ad))
 
-        with self._lock:
-            job = self.jobs.idle_job_for(owner, runs_here, self._reserved, claim_id)
-            if job is not None:
-                self._reserved.add(_job_id(job))
-            return job
-
-    def _unreserve(self, job: ClassAd) -> None:
-        self._unreserve_id(_job_id(job))
-
-    def _unreserve_id(self, job_id: str) -> None:
-        with self._lock:
-            self._reserved.discard(job_id)
+        return self.jobs.idle_job_for(owner, runs_here, claim_id, new_claim)
 
     def _hold(self, claim_id: str, address: str, client) -> None:
         with self._lock:

@@ -277,20 +277,32 @@ class JobQueue:
     # -- runs --------------------------------------------------------------------------------
 
     def idle_job_for(self, owner: str, accept: Callable[[ClassAd], bool],
-                     exclude: set[str], claim_id: str = "") -> ClassAd | None:
+                     claim_id: str = "", new_claim: dict | None = None) -> ClassAd | None:
         """The owner's next runnable idle job that ``accept`` takes (a slot's match test)
-        and that is not in ``exclude`` (jobs already being started).  With ``claim_id``,
-        the job found becomes that claim's job in the same (non-durable) transaction: a
-        restarted schedd must know where a job may run before it is started there."""
+        and that no other claim holds.
+
+        With ``claim_id``, the job found becomes that claim's in the same transaction (its
+        record names it: see ``ClaimRecord``), and the claim's previous job is no longer
+        held; ``new_claim`` (the other columns of its record) adds the claim with the job,
+        durably, as a claim just granted.  A restarted schedd must know where a job may
+        run before it is started there.  None, holding nothing new, when no job is left or
+        the claim has been dropped.  Without ``claim_id`` the job is only looked at: what
+        a claim is requested with."""
         if not claim_id:
             with self.engine.connect() as connection:
-                return queue_store.idle_job_for(connection, owner, self.now(), accept,
-                                                exclude)
-        with self._writing(durable=False) as connection:
-            job = queue_store.idle_job_for(connection, owner, self.now(), accept, exclude)
-            if job is not None:
-                connection.execute(_SET_CLAIM_JOB, {"key_claim": claim_id,
-                                                    "job_id": lifecycle.job_id(job)})
+                return queue_store.idle_job_for(connection, owner, self.now(), accept)
+        with self._writing(durable=new_claim is not None) as connection:
+            job = queue_store.idle_job_for(connection, owner, self.now(), accept, claim_id)
+            if job is None:
+                return None
+            if new_claim is not None:
+                connection.execute(insert(ClaimRecord).values(
+                    claim_id=claim_id, job_id=lifecycle.job_id(job), **new_claim))
+            elif connection.execute(_SET_CLAIM_JOB, {"key_claim": claim_id,
+                                                     "job_id": lifecycle.job_id(job)}
+                                    ).rowcount != 1:
+                connection.rollback()  # the claim was dropped: nothing holds the job
+                return None
             return job
 
     @contextlib.contextmanager
@@ -334,10 +346,6 @@ class JobQueue:
         """The claims the schedd holds (``schedd.claims`` keeps them for reconnection)."""
         with self.engine.connect() as connection:
             return list(connection.execute(select(ClaimRecord)).all())
-
-    def add_claim(self, **record) -> None:
-        with self._writing() as connection:
-            connection.execute(insert(ClaimRecord).values(**record))
 
     def drop_claim(self, claim_id: str) -> None:
         with self._writing() as connection:

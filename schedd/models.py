@@ -13,7 +13,7 @@ a test fails when the models and the migrations disagree.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -103,9 +103,17 @@ class HistoryJob(Base):
 
 class ClaimRecord(Base):
     """A slot the schedd holds a claim on, and the job it runs there, so that a schedd
-    that restarts reconnects to its running jobs instead of losing them."""
+    that restarts reconnects to its running jobs instead of losing them.
+
+    The record's job is the claim's from the moment it is picked (in the same transaction:
+    ``JobQueue.idle_job_for``) until the claim takes another or is dropped, and no other
+    claim picks it meanwhile; the unique index makes two claims holding one job impossible
+    whatever the schedd's threads or restarts do."""
 
     __tablename__ = "claims"
+    __table_args__ = (Index("ix_claims_job_id", "job_id", unique=True,
+                            sqlite_where=text("job_id != ''"),
+                            postgresql_where=text("job_id != ''")),)
 
     claim_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     startd_address: Mapped[str] = mapped_column(String(255))

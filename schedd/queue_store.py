@@ -10,7 +10,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 import classad
@@ -18,7 +32,7 @@ from classad import ClassAd, ExprTree, Value
 from roost.client import ClusterSummary
 from schedd.job_status import FINISHED, JobStatus
 from schedd.lifecycle import applied
-from schedd.models import Cluster, HistoryJob, Job, QueueHeader
+from schedd.models import ClaimRecord, Cluster, HistoryJob, Job, QueueHeader
 
 # Attributes kept in columns of the jobs table, by lower-cased name: (spelling, column).
 COLUMNS: dict[str, tuple[str, str]] = {
@@ -648,25 +662,23 @@ def _string(ad: ClassAd, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def idle_job_for(connection: Connection, owner: str, now: int, accept, exclude: set[str]
+def idle_job_for(connection: Connection, owner: str, now: int, accept, claim_id: str = ""
                  ) -> ClassAd | None:
     """The first of an owner's runnable idle jobs (by JobPrio, then cluster and proc) that
-    ``accept(ad)`` takes and whose id is not in ``exclude``.  The procs of a cluster that
-    hold nothing of their own share one ad, so one test serves them all.
+    ``accept(ad)`` takes and that no claim but ``claim_id`` holds (``ClaimRecord.job_id``).
+    The procs of a cluster that hold nothing of their own share one ad, so one test serves
+    them all.
 
     The first rows in that order are read first, which is all a claim reusing itself for
     the next job of a big cluster needs; only when none of them will do are all the
     owner's idle jobs looked at."""
-    limit = len(exclude) + _FIRST_ROWS
     verdicts: dict[int, bool] = {}
     read = 0
     # Row by row: the first is usually the one.
     with connection.execute(_FIRST_IDLE, {"owner": owner.lower(), "now": now,
-                                          "limit": limit}) as rows:
+                                          "claim_id": claim_id}) as rows:
         for row in rows:
             read += 1
-            if f"{row.cluster_id}.{row.proc_id}" in exclude:
-                continue
             if not row.ad and verdicts.get(row.cluster_id) is False:
                 continue
             ad = materialize(cluster_ad(row.cluster_ad), row)
@@ -675,38 +687,42 @@ def idle_job_for(connection: Connection, owner: str, now: int, accept, exclude: 
                 verdicts[row.cluster_id] = taken
             if taken:
                 return ad
-    if read < limit:
+    if read < _FIRST_ROWS:
         return None
-    return _idle_job_by_cluster(connection, owner, now, accept, exclude)
+    return _idle_job_by_cluster(connection, owner, now, accept, claim_id)
 
 
 _FIRST_ROWS = 64  # rows idle_job_for reads before it looks at every idle job
+# Whether a claim other than the one picking holds the job.  The index's condition is
+# spelled out as a literal, so that the lookup goes through the claims' unique index (a
+# partial one) instead of reading every claim for each row.
+_HELD = exists().where(
+    ClaimRecord.job_id != literal_column("''"),
+    ClaimRecord.job_id == cast(Job.cluster_id, String) + "." + cast(Job.proc_id, String),
+    ClaimRecord.claim_id != bindparam("claim_id"))
 _FIRST_IDLE = (_JOB_AND_CLUSTER.where(
     Job.status == JobStatus.IDLE, func.lower(Job.owner) == bindparam("owner"),
-    or_(Job.retry_after.is_(None), Job.retry_after <= bindparam("now")))
-    .order_by(Job.job_prio.desc(), Job.cluster_id, Job.proc_id).limit(bindparam("limit")))
+    or_(Job.retry_after.is_(None), Job.retry_after <= bindparam("now")), ~_HELD)
+    .order_by(Job.job_prio.desc(), Job.cluster_id, Job.proc_id).limit(_FIRST_ROWS))
 
 
 def _idle_job_by_cluster(connection: Connection, owner: str, now: int, accept,
-                         exclude: set[str]) -> ClassAd | None:
+                         claim_id: str) -> ClassAd | None:
     for ad, count in idle_jobs(connection, owner, now):
         if not accept(ad):
             continue
-        job_id = f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}"
-        if job_id not in exclude:
-            return ad
-        if count == 1:
-            continue
+        # The first job of the group that no other claim holds: a group of one is that
+        # job; a bigger one is a cluster's procs that share its ad.
         cluster_id = ad.eval("ClusterId")
-        taken = {int(j.partition(".")[2]) for j in exclude
-                 if j.partition(".")[0] == str(cluster_id)}
+        same = Job.proc_id == ad.eval("ProcId") if count == 1 else Job.ad == ""
         row = connection.execute(
             select(Job).where(Job.cluster_id == cluster_id, Job.status == JobStatus.IDLE,
-                              Job.ad == "", Job.proc_id.not_in(taken),
-                              or_(Job.retry_after.is_(None), Job.retry_after <= now))
-            .order_by(Job.proc_id).limit(1)).first()
+                              same, or_(Job.retry_after.is_(None), Job.retry_after <= now),
+                              ~_HELD)
+            .order_by(Job.proc_id).limit(1), {"claim_id": claim_id}).first()
         if row is not None:
-            return materialize(ClusterAds(connection).get(cluster_id), row)
+            return ad if count == 1 else materialize(ClusterAds(connection).get(cluster_id),
+                                                     row)
     return None
 
 
