@@ -151,8 +151,9 @@ def test_a_suspended_job_that_is_vacated_is_evicted_and_idle(pool, startd):
 
 def test_a_restarted_schedd_follows_a_suspended_job_and_keeps_it_suspended(pool, startd):
     pool.jobs.submit(ALICE, ClassAd({"Cmd": "/bin/true", "Requirements": True}), [], 1)
-    pool.jobs.add_claim(claim_id="claim-1", startd_address="fake:1", slot_name="slot1@fake",
-                        owner="alice", slot_ad=SLOT.print_old(), job_id="1.0", lease=60)
+    pool.jobs.idle_job_for("alice", lambda ad: True, "claim-1", {
+        "startd_address": "fake:1", "slot_name": "slot1@fake", "owner": "alice",
+        "slot_ad": SLOT.print_old(), "lease": 60})  # the claim takes job 1.0
     pool.jobs.job_started("1.0", JobStarted("slot1@fake", pool.jobs.now()))
     pool.jobs.act(ALICE, Action.SUSPEND, ["1.0"], "", "")  # then the schedd stopped
     startd.runner.recover()
