@@ -43,9 +43,11 @@ def test_every_benchmark_has_a_smoke_run():
 
 def _param(name: str):
     marks = ()
-    if name in NEEDS_SLURM:  # as the glide-in tests: .ci/run installs Slurm where it can
-        marks = pytest.mark.skipif(bool(missing_programs()),
-                                   reason=f"Slurm is not installed ({INSTALL_HINT})")
+    if name in NEEDS_SLURM:  # as the glide-in tests: .ci/run installs Slurm where it can,
+        # and one Slurm cluster runs at a time (their xdist group)
+        marks = (pytest.mark.xdist_group("slurm"),
+                 pytest.mark.skipif(bool(missing_programs()),
+                                    reason=f"Slurm is not installed ({INSTALL_HINT})"))
     return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
 
 
