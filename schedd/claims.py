@@ -92,8 +92,11 @@ class ClaimRunner:
         """Reconnect to the claims of an earlier run of the schedd; requeue the Running
         jobs no claim accounts for."""
         records = self.jobs.claims()
-        claimed = {record.job_id for record in records if record.job_id}
-        for job in self.jobs.query(f"JobStatus == {int(JobStatus.RUNNING)}"):
+        running = list(self.jobs.query(f"JobStatus == {int(JobStatus.RUNNING)}"))
+        # Read after the Running jobs: a match may come in while the schedd recovers, and
+        # its claim's record names a job before the job runs.
+        claimed = {record.job_id for record in self.jobs.claims() if record.job_id}
+        for job in running:
             job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
             if job_id not in claimed:
                 self._lost(job_id, "the schedd restarted and no claim runs the job")

@@ -240,6 +240,40 @@ def test_a_recovered_claim_that_never_ran_its_job_keeps_it_from_other_claims(poo
     assert sorted(ad.eval("NumJobStarts") for ad in pool.jobs.history()) == [1, 1]
 
 
+class Matched(JobQueue):
+    """A queue on which, just after the schedd's recovery has read the claims, a match
+    that came in meanwhile takes a job and starts it (``then``)."""
+
+    def __init__(self, engine, clock, then: Callable[[JobQueue], None]) -> None:
+        super().__init__(engine, clock=clock)
+        self.then = then
+
+    def claims(self) -> list:
+        records = super().claims()
+        then, self.then = self.then, lambda jobs: None
+        then(self)
+        return records
+
+
+def test_a_job_started_by_a_match_during_recovery_is_not_requeued(pool):
+    submit(pool.jobs, 1)
+
+    def match(jobs: JobQueue) -> None:
+        assert jobs.idle_job_for("alice", lambda ad: True, "M", record("slot1@fake"))
+        jobs.job_started("1.0", JobStarted("slot1@fake", jobs.now()))
+
+    jobs = Matched(pool.engine, pool.clock, match)
+    runner = ClaimRunner(jobs, Startds().client())
+    try:
+        runner.recover()
+    finally:
+        runner.stop()
+        jobs.close()
+    (job,) = pool.jobs.query()
+    assert job.eval("JobStatus") == int(JobStatus.RUNNING)
+    assert "NumMachineLosses" not in job
+
+
 def test_no_job_runs_twice_through_concurrent_claims_and_schedd_restarts(pool):
     """Slots claimed and given back all the time (claims live 50 ms), a schedd killed four
     times at random points of its claims and restarted: every job runs once."""
