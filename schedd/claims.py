@@ -25,9 +25,12 @@ Running in the queue until the startd reports the run evicted (its processes gon
 requeues it; the claim ends with it, and the slot goes back to the negotiator.
 
 **Leases.**  A keep-alive thread renews every claim at a third of its lease.  When the
-event stream of a run breaks (the startd went away, or the network), the thread tries to
-reconnect to the run until the lease is over; if it cannot, the machine is lost: the job
-goes back to Idle (``Failure.MACHINE_LOST``, which does not use up a retry).
+event stream of a run breaks (the startd went away, or the network), the claim is no
+longer renewed and the thread tries to reconnect to the run until the lease is over,
+counted from the last time the startd heard from the claim (an event, or a keep-alive it
+answered), when the startd stops the job too; if it cannot, the machine is lost: the job
+goes back to Idle (``Failure.MACHINE_LOST``, which does not use up a retry), never while
+the startd may still run it.
 
 **Restart.**  ``recover`` runs at start: each claim in the table is reconnected to
 (ActivateClaim with ``reconnect``: the startd replays the run's events, including an exit
@@ -82,6 +85,8 @@ class ClaimRunner:
         self._active: dict[str, tuple[str, object]] = {}  # claim id -> (address, client)
         self._running: dict[str, str] = {}  # job id -> the claim it runs on
         self._controls: dict[str, threading.Lock] = {}  # job id -> one control at a time
+        self._renewed: dict[str, float] = {}  # claim id -> the startd's last keep-alive
+        self._adrift: set[str] = set()  # claims whose run is out of touch: not renewed
         self._stopping = threading.Event()
         jobs.listen(self._changed)
         self._keeper = threading.Thread(target=self._keep_alive, name="schedd:keepalive",
@@ -98,10 +103,13 @@ class ClaimRunner:
         """Reconnect to the claims of an earlier run of the schedd; requeue the Running
         (or Suspended) jobs no claim accounts for."""
         records = self.jobs.claims()
-        claimed = {record.job_id for record in records if record.job_id}
         on_machines = " || ".join(f"JobStatus == {int(state)}"
                                   for state in sorted(lifecycle.ON_A_MACHINE))
-        for job in self.jobs.query(on_machines):  # Running or Suspended
+        running = list(self.jobs.query(on_machines))  # Running or Suspended
+        # Read after the jobs on machines: a match may come in while the schedd recovers,
+        # and its claim's record names a job before the job runs.
+        claimed = {record.job_id for record in self.jobs.claims() if record.job_id}
+        for job in running:
             job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
             if job_id not in claimed:
                 self._lost(job_id, "the schedd restarted and no claim runs the job")
@@ -272,6 +280,9 @@ class ClaimRunner:
                     for event in client.activate(claim_id, None if reconnect else job,
                                                  reconnect=reconnect):
                         deadline = time.monotonic() + self.lease
+                        if reconnect:
+                            with self._lock:
+                                self._adrift.discard(claim_id)
                         if (event.kind == "started" and reconnect
                                 and event.attrs.eval("JobId") != job_id):
                             return NEVER_RAN  # the claim's last run was another job's
@@ -297,7 +308,11 @@ class ClaimRunner:
                     if "failed_precondition" in str(error).lower():
                         self._lost(job_id, f"the startd no longer has the claim: {error}")
                         return False
-                    if time.monotonic() >= deadline or self._stopping.is_set():
+                    with self._lock:  # renewed no more, the claim's lease runs out
+                        self._adrift.add(claim_id)
+                        renewed = self._renewed.get(claim_id, 0.0)
+                    if (time.monotonic() >= max(deadline, renewed + self.lease)
+                            or self._stopping.is_set()):
                         if not self._stopping.is_set():
                             self._lost(job_id, f"the startd cannot be reached: {error}")
                         return False
@@ -309,6 +324,7 @@ class ClaimRunner:
             with self._lock:
                 self._running.pop(job_id, None)
                 self._controls.pop(job_id, None)
+                self._adrift.discard(claim_id)
 
     def _ended(self, job_id: str, event: lifecycle.JobExited) -> bool:
         """Record a run's end; False when the job had left Running meanwhile (removed or
@@ -348,6 +364,7 @@ class ClaimRunner:
     def _drop(self, claim_id: str, client) -> None:
         with self._lock:
             self._active.pop(claim_id, None)
+            self._renewed.pop(claim_id, None)
         self.jobs.drop_claim(claim_id)
         client.close()
 
@@ -360,10 +377,14 @@ class ClaimRunner:
     def _keep_alive(self) -> None:
         while not self._stopping.wait(max(1.0, self.lease / 3)):
             with self._lock:
-                active = list(self._active.items())
+                active = [(claim_id, held) for claim_id, held in self._active.items()
+                          if claim_id not in self._adrift]
             for claim_id, (address, client) in active:
                 try:
-                    client.keep_alive(claim_id)
+                    if client.keep_alive(claim_id):
+                        with self._lock:  # the startd heard from the claim by now
+                            if claim_id in self._active:
+                                self._renewed[claim_id] = time.monotonic()
                 except (RoostError, ValueError) as error:
                     log.info("keep-alive of a claim at %s failed: %s", address, error)
 

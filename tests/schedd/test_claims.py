@@ -240,6 +240,40 @@ def test_a_recovered_claim_that_never_ran_its_job_keeps_it_from_other_claims(poo
     assert sorted(ad.eval("NumJobStarts") for ad in pool.jobs.history()) == [1, 1]
 
 
+class Matched(JobQueue):
+    """A queue on which, just after the schedd's recovery has read the claims, a match
+    that came in meanwhile takes a job and starts it (``then``)."""
+
+    def __init__(self, engine, clock, then: Callable[[JobQueue], None]) -> None:
+        super().__init__(engine, clock=clock)
+        self.then = then
+
+    def claims(self) -> list:
+        records = super().claims()
+        then, self.then = self.then, lambda jobs: None
+        then(self)
+        return records
+
+
+def test_a_job_started_by_a_match_during_recovery_is_not_requeued(pool):
+    submit(pool.jobs, 1)
+
+    def match(jobs: JobQueue) -> None:
+        assert jobs.idle_job_for("alice", lambda ad: True, "M", record("slot1@fake"))
+        jobs.job_started("1.0", JobStarted("slot1@fake", jobs.now()))
+
+    jobs = Matched(pool.engine, pool.clock, match)
+    runner = ClaimRunner(jobs, Startds().client())
+    try:
+        runner.recover()
+    finally:
+        runner.stop()
+        jobs.close()
+    (job,) = pool.jobs.query()
+    assert job.eval("JobStatus") == int(JobStatus.RUNNING)
+    assert "NumMachineLosses" not in job
+
+
 def test_no_job_runs_twice_through_concurrent_claims_and_schedd_restarts(pool):
     """Slots claimed and given back all the time (claims live 50 ms), a schedd killed four
     times at random points of its claims and restarted: every job runs once."""
@@ -289,3 +323,95 @@ def test_no_job_runs_twice_through_concurrent_claims_and_schedd_restarts(pool):
     done = list(queues[-1].history())
     assert len(done) == total and {ad.eval("JobStatus") for ad in done} == {
         int(JobStatus.COMPLETED)}
+
+
+class Partition:
+    """Two slots' startds: on claim A, job J runs until the network cuts A's startd off
+    from the schedd (``cut``), when every call to it fails as to an unreachable startd;
+    that startd stops J once A's lease runs out, counted from when it last heard from the
+    schedd.  On claim B a job runs at once."""
+
+    def __init__(self, lease: float) -> None:
+        self.lease = lease
+        self.changed = threading.Condition()
+        self.cut_off = False
+        self.heard = 0.0  # when A's startd last heard from the schedd (monotonic)
+        self.keep_alives = 0
+        self.starts: dict[str, float] = {}  # claim id -> when it started the job
+
+    def client(self, address: str) -> Partition:
+        return self
+
+    def _reach(self, claim_id: str) -> None:
+        with self.changed:
+            if claim_id == "A" and self.cut_off:
+                raise RoostError("cannot reach the startd at 127.0.0.1:1 (is the pool up?)")
+            if claim_id == "A":
+                self.heard = time.monotonic()
+
+    def cut(self) -> None:
+        with self.changed:
+            self.cut_off = True
+            self.changed.notify_all()
+
+    def request_claim(self, claim_id: str, job: ClassAd, *, lease: int = 0,
+                      schedd_address: str = "") -> ClaimResult:
+        self._reach(claim_id)
+        return ClaimResult(True, "", slot_ad(f"slot-{claim_id}@fake"), claim_id)
+
+    def activate(self, claim_id: str, job: ClassAd | None = None, *,
+                 reconnect: bool = False):
+        self._reach(claim_id)
+        job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
+        with self.changed:
+            self.starts[claim_id] = time.monotonic()
+        yield event("started", job_id)
+        if claim_id == "A":
+            with self.changed:
+                self.changed.wait_for(lambda: self.cut_off, WAIT)
+            self._reach(claim_id)
+        yield event("exited", job_id)
+
+    def release(self, claim_id: str, reason: str = "") -> bool:
+        self._reach(claim_id)
+        return True
+
+    def keep_alive(self, claim_id: str) -> str:
+        self._reach(claim_id)
+        with self.changed:
+            self.keep_alives += claim_id == "A"
+            self.changed.notify_all()
+        return "Claimed/Busy"
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_job_cut_off_with_its_startd_runs_again_only_once_the_startd_stopped_it(pool):
+    """The run's last event is older than a lease when the network fails, but the
+    startd heard a keep-alive since: the schedd waits a lease from that keep-alive before
+    it puts the job back in the queue, when the startd has stopped the job."""
+    submit(pool.jobs, 1)
+    startds = Partition(lease=2)
+    runner = ClaimRunner(pool.jobs, startds.client, lease=2)
+    try:
+        runner.matched("alice", slot_ad("slot-A@fake"), "A")
+        with startds.changed:
+            # Keep-alives every second: the last one comes a lease after the start.
+            assert startds.changed.wait_for(lambda: startds.keep_alives >= 3, WAIT)
+        startds.cut()
+        deadline = time.monotonic() + WAIT
+        while pool.jobs.claims():  # A is given up: its job is back in the queue
+            assert time.monotonic() < deadline, "claim A still held"
+            time.sleep(0.05)
+        runner.matched("alice", slot_ad("slot-B@fake"), "B")
+        while left(pool.jobs):
+            assert time.monotonic() < deadline, "the job has not run again"
+            time.sleep(0.05)
+    finally:
+        runner.stop()
+        startds.cut()
+    assert startds.starts["B"] >= startds.heard + startds.lease  # not while A still ran it
+    (done,) = pool.jobs.history()
+    assert (done.eval("NumJobStarts"), done.eval("NumMachineLosses")) == (2, 1)
