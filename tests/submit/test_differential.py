@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cases import EMPTY, HAND, REFUSED, Case, generated
-from known_differences import KNOWN_DIFFERENCES
-from meaning import facets
 
 from roost.submit_description import SubmitError, parse_submit
+
+from . import oracle as condor23
+from .cases import EMPTY, HAND, REFUSED, Case, generated
+from .known_differences import KNOWN_DIFFERENCES
+from .meaning import facets
 
 CASES = HAND + generated()
 FACETS_OF = {"config-request-memory": "RequestMemory", "config-request-disk": "RequestDisk"}
@@ -21,8 +23,6 @@ FACETS_OF = {"config-request-memory": "RequestMemory", "config-request-disk": "R
 def oracle(tmp_path_factory):
     """HTCondor's result for every case, from one run of the oracle: name → (directory,
     ads or error text); and the environment it ran in."""
-    import oracle as condor23
-
     every = [(case.name, case.text, case.files) for case in CASES]
     every += [(name, text, {}) for name, text, _ in REFUSED]
     every += [(name, text, {}) for name, text in EMPTY]
