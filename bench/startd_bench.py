@@ -8,9 +8,11 @@ One job at a time, as on one slot, each ``/bin/true``, measured three ways:
 - **startd**: the same through the startd's shell on a claimed slot, as a schedd reusing
   its claim drives it: ``Startd.activate`` -> the slot's state machine -> the starter ->
   the reaper thread -> the exit event and the slot back to Claimed/Idle;
-- **startd over gRPC**: ActivateClaim on a loopback gRPC server, the client reading the
-  event stream to the exit event.  This is the figure the target is for.  Beside it, the
-  floor of the transport: the same call to a server that answers at once with two events.
+- **startd over gRPC**: the startd's service on a loopback gRPC server, driven as the
+  schedd drives it (``roost.client.Startd.activate``): each job one request on the claim's
+  one RunJobs stream, the client reading the run's events to the exit event.  This is the
+  figure the target is for.  Beside it, the floor of the transport: the same stream to a
+  server that answers each request at once with two events.
 
 As the reference measured in the same run, the machine's raw spawn rate:
 ``subprocess.Popen(["/bin/true"]).wait()`` in a loop.  Rounds alternate and the best round
@@ -159,15 +161,16 @@ def serve(servicer):
 
 
 def instant_servicer():
-    """A Startd servicer whose ActivateClaim answers at once with a start and an exit."""
+    """A Startd servicer whose RunJobs answers each job at once with a start and an exit."""
     from roost.rpc import startd_pb2, startd_pb2_grpc
 
     class Instant(startd_pb2_grpc.StartdServicer):
-        def ActivateClaim(self, request, context):
-            yield startd_pb2.StartdJobEvent(kind="started")
-            exited = startd_pb2.StartdJobEvent(kind="exited")
-            exited.attrs.attrs.add(name="Failure", expr='"exit"')
-            yield exited
+        def RunJobs(self, request_iterator, context):
+            for _ in request_iterator:
+                yield startd_pb2.StartdJobEvent(kind="started")
+                exited = startd_pb2.StartdJobEvent(kind="exited", last=True)
+                exited.attrs.attrs.add(name="Failure", expr='"exit"')
+                yield exited
 
     return Instant()
 
@@ -179,6 +182,8 @@ def main() -> int:
     parser.add_argument("--user", help="run the jobs as this user (needs root)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the target is missed")
     options = parser.parse_args()
+    if options.jobs < 1 or options.rounds < 1:
+        parser.error("--jobs and --rounds must be at least 1")
     owner = options.user or pwd.getpwuid(os.geteuid()).pw_name
     become_subreaper()
     execute_dir = Path(tempfile.mkdtemp(prefix="roost-bench-execute-"))
@@ -193,10 +198,11 @@ def main() -> int:
         raise SystemExit("the slot refused the claim")
     try:
         # Warm up (imports, caches, the tracker's first full scan).
-        starter_rate(50, execute_dir, owner)
-        startd_rate(50, startd, claim_id, owner)
-        grpc_rate(50, address, claim_id, owner)
-        grpc_rate(50, floor_address, claim_id, owner)
+        warm = min(50, options.jobs)
+        starter_rate(warm, execute_dir, owner)
+        startd_rate(warm, startd, claim_id, owner)
+        grpc_rate(warm, address, claim_id, owner)
+        grpc_rate(warm, floor_address, claim_id, owner)
         raw, ours, shell, remote, floor = [], [], [], [], []
         for _ in range(options.rounds):
             raw.append(raw_rate(options.jobs))
@@ -222,7 +228,7 @@ def main() -> int:
     print(line("raw spawn   Popen(['/bin/true']).wait()", raw))
     print(line("starter     start_job -> exit -> cleanup", ours))
     print(line("startd      activate -> exit event", shell))
-    print(line("startd gRPC ActivateClaim -> exit event", remote))
+    print(line("startd gRPC RunJobs -> exit event", remote))
     print(f"{'gRPC floor  the same call, answered at once':<44} {max(floor):8.0f} /s  "
           f"({1e3 / max(floor):.2f} ms each)")
     print(f"ratio       {ratio:.2f} of the raw rate over gRPC (target >= {TARGET_RATIO:.2f})"

@@ -1,0 +1,64 @@
+"""Every benchmark in bench/ runs to its end, at its smallest size: a smoke run that keeps a
+benchmark from rotting as the code under it changes, not a timing (a figure at this size
+means nothing, so only that each figure is printed is checked)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .slurm_cluster import INSTALL_HINT, missing_programs
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+# bench file -> (its smallest-size arguments, the start of each line of figures it prints)
+SMOKE = {
+    "classad_bench.py": (["--scale", "0.01", "--repeat", "1"],
+                         ["(a) parse", "(b) evaluate", "(c) symmetric match"]),
+    "collector_bench.py": (["--seconds", "0.5", "--ads", "100"],
+                           ["  raw gRPC", "  updates through", "  roost status",
+                            "  collector RSS"]),
+    "schedd_bench.py": (["--jobs", "50", "--cluster", "20", "--singles", "5"],
+                        [f"[{db}] ({part})" for db in ("sqlite", "postgresql")
+                         for part in "abcd"]),
+    "startd_bench.py": (["--jobs", "5", "--rounds", "1"],
+                        ["raw spawn", "starter", "startd ", "startd gRPC RunJobs",
+                         "gRPC floor", "ratio"]),
+    "pool_bench.py": (["--jobs", "5", "--latency", "1", "--negotiator-scale", "0.01"],
+                      ["raw spawn", "pool throughput", "latency", "negotiator scale"]),
+    "glidein_bench.py": (["--jobs", "2", "--samples", "1", "--idle-timeout", "2"],
+                         ["first job via a pilot", "  pilot start-up", "  reference:",
+                          "  2 pilots", "  2 sbatch jobs", "  pilots / sbatch"]),
+}
+NEEDS_SLURM = {"glidein_bench.py"}
+
+
+def test_every_benchmark_has_a_smoke_run():
+    assert sorted(path.name for path in BENCH.glob("*.py")) == sorted(SMOKE)
+
+
+def _param(name: str):
+    marks = ()
+    if name in NEEDS_SLURM:  # as the glide-in tests: .ci/run installs Slurm where it can
+        marks = pytest.mark.skipif(bool(missing_programs()),
+                                   reason=f"Slurm is not installed ({INSTALL_HINT})")
+    return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
+
+
+@pytest.mark.parametrize("name", [_param(name) for name in sorted(SMOKE)])
+def test_a_benchmark_runs_to_its_end_at_its_smallest_size(name, tmp_path):
+    arguments, figures = SMOKE[name]
+    # Cycles every 2 s: a job that just misses one waits seconds, not the default 20.  The
+    # benchmarks make (and remove) their own directories in the usual temporary one: under
+    # tmp_path, Slurm's step sockets would have paths longer than a socket's name may be.
+    env = {**os.environ, "ROOST_MATCHMAKER_NEGOTIATOR_INTERVAL": "2"}
+    done = subprocess.run([sys.executable, str(BENCH / name), *arguments], env=env,
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    missing = [start for start in figures if not any(line.startswith(start) for line in lines)]
+    assert not missing, done.stdout
