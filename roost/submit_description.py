@@ -32,7 +32,7 @@ _DEFAULT_DISK = "MAX({1024, (TransferInputSizeMB + 1) * 1.25}) * 1024"
 _CLUSTER = "\x00cluster\x00"
 # Macros whose value changes from one proc of a queue statement to the next (a macro
 # function may take Process as an argument: counted as one).
-_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b|\$[A-Za-z]+\(",
+_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b|\$[A-Za-z_]+\(",
                        re.IGNORECASE)
 _MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)(?::([^)]*))?\)")
 _ASSIGN = re.compile(r"\s*([+A-Za-z_][A-Za-z0-9_.]*)\s*=\s?(.*)$")
@@ -440,7 +440,12 @@ class _Parser:
             except ValueError as error:
                 raise self._macro_error(command, str(error)) from None
             return inner
-        return join_args(classad.job_arguments(text, version=1))
+        # condor_submit's old syntax: \" is a double quote, a bare one is an error.
+        quote = re.search(r'(?<!\\)"', text)
+        if quote:
+            raise self._macro_error(command, "old-syntax arguments may not hold an unescaped "
+                                    'double quote (write \\" or use the new syntax)')
+        return join_args(classad.job_arguments(text.replace('\\"', '"'), version=1))
 
     def _environment(self, get) -> dict[str, str]:
         """What ``getenv`` copies from the submitter's environment, overlaid with

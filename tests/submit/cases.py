@@ -132,6 +132,24 @@ HAND = [
          "arguments = $CHOICE(1, colours)\nqueue\n"),
     Case("macro-f", "executable = x\nf = /data/run/input.tar.gz\n"
          "arguments = $Fn(f) $Fx(f) $Fnx(f) $Fp(f) $Fd(f) $Fdd(f) $Ff(f)\nqueue\n"),
+    Case("macro-f-options", "executable = x\nf = /data/run/input.tar.gz\ng = dir/sub/name\n"
+         "h = /top.c\nk = plain\nw = a\\b\\c.d\n"
+         "arguments = [$Fu(w)] [$Fw(f)] [$Fdb(f)] [$Fddb(g)] [$Fddd(f)] [$Fxb(f)] [$Fpb(g)] "
+         "[$Fpb(h)] [$Fd(h)] [$Fpw(f)] [$Fnw(g)] [$Ffw(g)] [$Fpu(w)] [$Fuw(g)] [$Fwu(w)] "
+         "[$Fab(f)] [$Fdx(f)] [$Fdpx(g)] [$Fpx(k)] [$Fpxb(h)] [$Fdnb(f)] [$Ffn(g)] [$Ffp(g)] "
+         "[$Fnxb(f)] [$DIRNAME(f)] [$BASENAME(g)]\nqueue\n"),
+    Case("macro-f-quotes", "executable = x\nf = /data/run/input.tar.gz\n"
+         "+Double = $Fnq(f)\n+Single = \"$Fqa(f)\"\nqueue\n", attributes=("Double", "Single")),
+    Case("macro-eval-names", "executable = x\nsum = 1 + 2\nslist = \"a,B,c\"\n"
+         "list = split($(slist))\ncount = size($(list))\n"
+         "arguments = $EVAL(sum) $EVAL(sum * 2) $EVAL(slist) $EVAL( sum ) $EVAL(\"q\") "
+         "$EVAL(1/0) $EVAL(count)\nqueue\n"),
+    Case("args-old-quotes", "executable = x\narguments = a\\\"b c\nqueue\n"),
+    Case("args-old-bare-quote", "executable = x\nargs = x \"y\"\nqueue\n"),
+    Case("macro-env-string", "executable = x\ns = \"hello\"\n"
+         "arguments = $ENV(HOME) $ENV(NO_SUCH_VARIABLE) $ENV(NO_SUCH_VARIABLE:dflt) "
+         "$ENV(HOME:dflt) $STRING(s) $STRING(s,<%s>)\nqueue\n"),
+    Case("macro-unclosed", "executable = x\narguments = [$(foo] a$(b $(c\nqueue\n"),
     Case("macro-f-item", "executable = x\narguments = $Fn(item) $Fx(item)\n"
          "queue matching files *.dat\n", files=DATA),
     Case("queue-count", "executable = x\narguments = $(Process) $(Step)\nqueue 3\n"),
