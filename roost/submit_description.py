@@ -163,7 +163,9 @@ class _Parser:
                 raise self.error(line, line.column, f"unknown syntax: {line.text!r}")
             name, value = match.group(1), match.group(2).strip()
             if name.lower() in commands.REFUSED_COMMANDS:
-                raise self.error(line, line.column, f"{name} is not supported by roost")
+                why = commands.REFUSED_WHY.get(name.lower())
+                raise self.error(line, line.column, f"{name} is not supported by roost"
+                                 + (f": {why}" if why else ""))
             value_column = line.column + match.start(2) + (
                 len(match.group(2)) - len(match.group(2).lstrip()))
             if name.lower() == "universe" and value.lower() in commands.REFUSED_UNIVERSES:
@@ -305,9 +307,6 @@ class _Parser:
         if get("concurrency_limits"):
             self._string(ad, "ConcurrencyLimits", re.sub(r"\s*,\s*", ",",
                                                           get("concurrency_limits")))
-        remaps = get("transfer_output_remaps")
-        if remaps:
-            self._string(ad, "TransferOutputRemaps", _unquoted(remaps))
         if get("arguments") or get("args"):
             self._string(ad, "Arguments", self._arguments(get))
         environment = self._environment(get)
@@ -339,6 +338,13 @@ class _Parser:
             if should_transfer == "NO" and get(command):
                 raise self._macro_error(command, f"{command} needs should_transfer_files "
                                                  "YES or IF_NEEDED, not NO")
+        if should_transfer == "YES" and get("transfer_output_files") is not None:
+            # IF_NEEDED (condor_submit's default) transfers nothing on a shared file
+            # system, roost's case; YES would bring back only the files named, by name.
+            raise self._macro_error("transfer_output_files", "transfer_output_files with "
+                                    "should_transfer_files = YES is not supported by roost: "
+                                    "it transfers no files, its jobs write in place, in "
+                                    "their Iwd")
         if self._boolean("hold", get):
             status = 5
             ad["HoldReasonCode"] = HOLD_REASON_SUBMITTED_ON_HOLD
@@ -478,6 +484,9 @@ class _Parser:
         if text.strip().lower() not in commands.NOTIFICATIONS:
             raise self._macro_error("notification", f"bad notification {text!r}: one of "
                                     f"{', '.join(commands.NOTIFICATIONS)}")
+        if text.strip().lower() not in commands.HONOURED_NOTIFICATIONS:
+            raise self._macro_error("notification", f"notification = {text.strip()} is not "
+                                    "supported by roost: it sends no mail (only never)")
         ad["JobNotification"] = commands.NOTIFICATIONS[text.strip().lower()]
 
     def _retries(self, ad: classad.ClassAd, get) -> None:
@@ -595,13 +604,6 @@ def local_platform() -> tuple[str, str]:
     opsys = {"Linux": "LINUX", "Darwin": "MACOSX", "Windows": "WINDOWS"}.get(
         platform.system(), platform.system().upper())
     return arch, opsys
-
-
-def _unquoted(text: str) -> str:
-    stripped = text.strip()
-    if len(stripped) > 1 and stripped[0] == stripped[-1] == '"':
-        return stripped[1:-1]
-    return stripped
 
 
 def split_jobs(jobs: list[classad.ClassAd]) -> SubmitPlan:
