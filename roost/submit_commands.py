@@ -28,6 +28,8 @@ EXPRESSIONS = {
 BOOLEANS = {"stream_output": "StreamOut", "stream_error": "StreamErr"}
 
 NOTIFICATIONS = {"never": 0, "always": 1, "complete": 2, "error": 3}
+# roost sends no mail: only condor_submit's default, never, is honoured.
+HONOURED_NOTIFICATIONS = frozenset({"never"})
 
 UNIVERSES = {"vanilla": 5, "scheduler": 7, "local": 12}
 # Universes HTCondor has and roost's starter does not run: refused at submit, never run
@@ -39,7 +41,13 @@ REFUSED_COMMANDS = (
     "container_image", "container_service_names", "container_target_dir",
     "grid_resource", "machine_count", "java_vm_args", "jar_files",
     "vm_type", "vm_memory", "vm_disk", "vm_networking", "vm_vcpus", "vm_checkpoint",
+    "transfer_output_remaps",
 )
+# Why, where the universe is not the reason.
+REFUSED_WHY = {
+    "transfer_output_remaps": "roost transfers no files (jobs write in place, in their "
+                              "Iwd), so it cannot rename output files",
+}
 
 
 def signal_name(text: str) -> str | None:

@@ -32,7 +32,7 @@ _DEFAULT_DISK = "MAX({1024, (TransferInputSizeMB + 1) * 1.25}) * 1024"
 _CLUSTER = "\x00cluster\x00"
 # Macros whose value changes from one proc of a queue statement to the next (a macro
 # function may take Process as an argument: counted as one).
-_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b|\$[A-Za-z]+\(",
+_PER_PROC = re.compile(r"\$\((process|procid|step|jobid|node)\b|\$[A-Za-z_]+\(",
                        re.IGNORECASE)
 _MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)(?::([^)]*))?\)")
 _ASSIGN = re.compile(r"\s*([+A-Za-z_][A-Za-z0-9_.]*)\s*=\s?(.*)$")
@@ -163,7 +163,9 @@ class _Parser:
                 raise self.error(line, line.column, f"unknown syntax: {line.text!r}")
             name, value = match.group(1), match.group(2).strip()
             if name.lower() in commands.REFUSED_COMMANDS:
-                raise self.error(line, line.column, f"{name} is not supported by roost")
+                why = commands.REFUSED_WHY.get(name.lower())
+                raise self.error(line, line.column, f"{name} is not supported by roost"
+                                 + (f": {why}" if why else ""))
             value_column = line.column + match.start(2) + (
                 len(match.group(2)) - len(match.group(2).lstrip()))
             if name.lower() == "universe" and value.lower() in commands.REFUSED_UNIVERSES:
@@ -305,9 +307,6 @@ class _Parser:
         if get("concurrency_limits"):
             self._string(ad, "ConcurrencyLimits", re.sub(r"\s*,\s*", ",",
                                                           get("concurrency_limits")))
-        remaps = get("transfer_output_remaps")
-        if remaps:
-            self._string(ad, "TransferOutputRemaps", _unquoted(remaps))
         if get("arguments") or get("args"):
             self._string(ad, "Arguments", self._arguments(get))
         environment = self._environment(get)
@@ -339,6 +338,13 @@ class _Parser:
             if should_transfer == "NO" and get(command):
                 raise self._macro_error(command, f"{command} needs should_transfer_files "
                                                  "YES or IF_NEEDED, not NO")
+        if should_transfer == "YES" and get("transfer_output_files") is not None:
+            # IF_NEEDED (condor_submit's default) transfers nothing on a shared file
+            # system, roost's case; YES would bring back only the files named, by name.
+            raise self._macro_error("transfer_output_files", "transfer_output_files with "
+                                    "should_transfer_files = YES is not supported by roost: "
+                                    "it transfers no files, its jobs write in place, in "
+                                    "their Iwd")
         if self._boolean("hold", get):
             status = 5
             ad["HoldReasonCode"] = HOLD_REASON_SUBMITTED_ON_HOLD
@@ -440,7 +446,12 @@ class _Parser:
             except ValueError as error:
                 raise self._macro_error(command, str(error)) from None
             return inner
-        return join_args(classad.job_arguments(text, version=1))
+        # condor_submit's old syntax: \" is a double quote, a bare one is an error.
+        quote = re.search(r'(?<!\\)"', text)
+        if quote:
+            raise self._macro_error(command, "old-syntax arguments may not hold an unescaped "
+                                    'double quote (write \\" or use the new syntax)')
+        return join_args(classad.job_arguments(text.replace('\\"', '"'), version=1))
 
     def _environment(self, get) -> dict[str, str]:
         """What ``getenv`` copies from the submitter's environment, overlaid with
@@ -473,6 +484,9 @@ class _Parser:
         if text.strip().lower() not in commands.NOTIFICATIONS:
             raise self._macro_error("notification", f"bad notification {text!r}: one of "
                                     f"{', '.join(commands.NOTIFICATIONS)}")
+        if text.strip().lower() not in commands.HONOURED_NOTIFICATIONS:
+            raise self._macro_error("notification", f"notification = {text.strip()} is not "
+                                    "supported by roost: it sends no mail (only never)")
         ad["JobNotification"] = commands.NOTIFICATIONS[text.strip().lower()]
 
     def _retries(self, ad: classad.ClassAd, get) -> None:
@@ -590,13 +604,6 @@ def local_platform() -> tuple[str, str]:
     opsys = {"Linux": "LINUX", "Darwin": "MACOSX", "Windows": "WINDOWS"}.get(
         platform.system(), platform.system().upper())
     return arch, opsys
-
-
-def _unquoted(text: str) -> str:
-    stripped = text.strip()
-    if len(stripped) > 1 and stripped[0] == stripped[-1] == '"':
-        return stripped[1:-1]
-    return stripped
 
 
 def split_jobs(jobs: list[classad.ClassAd]) -> SubmitPlan:

@@ -21,6 +21,14 @@ as missing (older HTCondor did the same, and the queue store marks deleted attri
 When a job attribute fires, its ``<Attr>Reason`` and ``<Attr>SubCode`` give the hold
 reason and subcode (``PeriodicHoldReason``, ``OnExitHoldSubCode``...); the code is 3
 (JobPolicy).  The functions only decide; ``schedd.lifecycle`` makes the change.
+
+Before all of them, a Running or Suspended job is held when its run has lasted longer
+than it allows (``allowed_job_duration``, ``allowed_execute_duration``): code 46
+(JobDurationExceeded) once ``AllowedJobDuration`` seconds have passed since the run
+began, 47 (JobExecuteExceeded) once more than ``AllowedExecuteDuration`` have, with
+HTCondor's reasons.  HTCondor counts the first from the shadow's start and the second
+from the job's (after its input transfer); roost transfers no files, so both count from
+``JobCurrentStartDate``.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ PERIODIC_RELEASE = "PeriodicRelease"
 PERIODIC_REMOVE = "PeriodicRemove"
 ON_EXIT_HOLD = "OnExitHold"
 ON_EXIT_REMOVE = "OnExitRemove"
+ALLOWED_JOB_DURATION = "AllowedJobDuration"
+ALLOWED_EXECUTE_DURATION = "AllowedExecuteDuration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +74,16 @@ class Decision:
 NOTHING = Decision(NONE)
 
 
-def periodic_decision(ad: ClassAd) -> Decision:
-    """What the job's periodic expressions ask for now (``NOTHING`` if none fires)."""
+def periodic_decision(ad: ClassAd, now: int | None = None) -> Decision:
+    """What the job's periodic expressions ask for now (``NOTHING`` if none fires); the
+    allowed durations are checked when ``now`` is given."""
     status = ad.eval("JobStatus")
     if status in (JobStatus.COMPLETED, JobStatus.REMOVED):
         return NOTHING  # finished jobs have left the queue; policy no longer applies
+    if now is not None and status in (JobStatus.RUNNING, JobStatus.SUSPENDED):
+        decision = duration_decision(ad, now)
+        if decision is not None:
+            return decision
     held = status == JobStatus.HELD
     if not held:
         decision = _fire(ad, PERIODIC_HOLD, HOLD)
@@ -102,6 +117,38 @@ def exit_decision(ad: ClassAd) -> Decision:
         if not truth:
             return Decision(REQUEUE, _firing_text(ad, ON_EXIT_REMOVE, "FALSE"))
     return Decision(COMPLETE)
+
+
+def duration_decision(ad: ClassAd, now: int) -> Decision | None:
+    """The hold of a run that has outlasted its AllowedJobDuration or
+    AllowedExecuteDuration (whole seconds, as HTCondor reads them), or None."""
+    began = _integer(ad, "JobCurrentStartDate")
+    if began is None:
+        return None
+    allowed = _integer(ad, ALLOWED_JOB_DURATION)
+    if allowed is not None and now - began >= allowed:
+        return Decision(HOLD, f"The job exceeded allowed job duration of {_short(allowed)}",
+                        HoldCode.JOB_DURATION_EXCEEDED)
+    allowed = _integer(ad, ALLOWED_EXECUTE_DURATION)
+    if allowed is not None and now - began > allowed:
+        return Decision(HOLD, "The job exceeded allowed execute duration of "
+                              f"{_short(allowed)}", HoldCode.JOB_EXECUTE_EXCEEDED)
+    return None
+
+
+def _integer(ad: ClassAd, name: str) -> int | None:
+    value = ad.eval(name) if name in ad else None
+    if isinstance(value, float) and value == value and abs(value) < 2**63:
+        value = int(value)  # HTCondor's LookupInteger truncates a real
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _short(seconds: int) -> str:
+    """A duration as HTCondor's hold reasons write it: ``20:00:00``, ``3+00:00:00``."""
+    days, rest = divmod(max(seconds, 0), 86400)
+    hours, rest = divmod(rest, 3600)
+    clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days}+{hours:02d}:{rest // 60:02d}:{rest % 60:02d}" if days else clock
 
 
 # -- evaluation ------------------------------------------------------------------------------

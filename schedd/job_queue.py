@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
 from schedd import lifecycle, queue_store
-from schedd.job_status import JobStatus
+from schedd.job_status import FINISHED, JobStatus
 from schedd.lifecycle import Action, IllegalTransition
 from schedd.models import ClaimRecord, Job
 from schedd.queue_store import JobKey
@@ -33,7 +33,9 @@ PROTECTED = frozenset(name.lower() for name in (
     "ClusterId", "ProcId", "Owner", "User", "JobStatus", "LastJobStatus", "QDate",
     "EnteredCurrentStatus", "NumJobStarts", "NumJobCompletions", "RemoteHost", "Attempts",
     "GlobalJobId", "TotalSubmitProcs", "VacateRequested"))
-EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD})
+# A finished job is in the queue only while its LeaveJobInQueue holds: editing that is
+# how condor_qedit lets it go.
+EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD}) | FINISHED
 
 
 class QueueError(Exception):
@@ -210,7 +212,8 @@ class JobQueue:
 
     def edit(self, caller: Caller, job_ids: list[str], constraint: str,
              attrs: dict[str, str]) -> int:
-        """Set attributes (expression texts) of idle or held jobs; all or nothing."""
+        """Set attributes (expression texts) of idle or held jobs, or of finished ones left
+        in the queue; all or nothing."""
         values: dict[str, ExprTree] = {}
         for name, text in attrs.items():
             if name.lower() in PROTECTED:
@@ -230,7 +233,7 @@ class JobQueue:
                 if row.status not in EDITABLE_STATES:
                     raise QueueError("invalid", f"Job {key} is "
                                      f"{JobStatus(row.status).name.lower()}; only idle or "
-                                     "held jobs can be edited")
+                                     "held jobs, or finished ones left in the queue, can be edited")
             changeset = queue_store.Changeset(connection, now)
             for key, row, ad in selected:
                 try:
@@ -395,6 +398,13 @@ class JobQueue:
             ).all()
             for row in rows:
                 ad = queue_store.materialize(clusters.get(row.cluster_id), row)
+                if row.status in FINISHED:
+                    # Left in the queue (leave_in_queue) until its expression turns false.
+                    if not queue_store.left_in_queue(ad):
+                        key = JobKey(row.cluster_id, row.proc_id)
+                        changeset.apply(key, row, {}, ad)
+                        events.append(_change(key, ad, "policy", now, {}))
+                    continue
                 changes = lifecycle.periodic(ad, now)
                 if changes:
                     key = JobKey(row.cluster_id, row.proc_id)

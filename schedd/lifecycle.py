@@ -62,6 +62,7 @@ TRANSITIONS: dict[tuple[JobStatus, JobStatus], str] = {
     (RUNNING, REMOVED): "remove",
     (HELD, REMOVED): "remove",
     (SUSPENDED, REMOVED): "remove",
+    (COMPLETED, REMOVED): "remove",  # one left in the queue by its LeaveJobInQueue
     (RUNNING, SUSPENDED): "suspend",
     (SUSPENDED, RUNNING): "continue",
     (COMPLETED, IDLE): "retry",
@@ -251,9 +252,9 @@ def act(ad: ClassAd, action: Action, *, reason: str | None = None, now: int) -> 
 def periodic(ad: ClassAd, now: int) -> Changes | None:
     """The change the job's periodic policy asks for now, or None.  (An Idle job waiting
     for its RetryAfter needs nothing here: the negotiator compares the time itself.)"""
-    decision = job_policy.periodic_decision(ad)
-    current = status(ad)
     now = int(now)
+    decision = job_policy.periodic_decision(ad, now)
+    current = status(ad)
     if decision.action == NONE:
         return None
     if decision.action == HOLD:

@@ -45,7 +45,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "enteredcurrentstatus": ("EnteredCurrentStatus", "entered_status"),
     "retryafter": ("RetryAfter", "retry_after"),
 }
-PERIODIC_ATTRS = ("PeriodicHold", "PeriodicRelease", "PeriodicRemove")
+# What makes a cluster's jobs worth the periodic evaluation (schedd.job_policy).
+PERIODIC_ATTRS = ("PeriodicHold", "PeriodicRelease", "PeriodicRemove", "AllowedJobDuration",
+                  "AllowedExecuteDuration", "LeaveJobInQueue")
 
 # A proc's text marks an attribute it deleted, which its cluster's ad may still hold.
 _DELETED = "undefined"
@@ -528,7 +530,7 @@ class Changeset:
                     raise ValueError(f"{known[0]} cannot be changed")
                 columns[known[1]] = None if value is None else _integer(known[0], value)
         status = columns.get("status", row.status)
-        if status in FINISHED:
+        if status in FINISHED and not left_in_queue(new_ad):
             self._to_history(key, new_ad, status)
             return new_ad
         own = parse_text(row.ad)
@@ -590,6 +592,16 @@ _MARK_PERIODIC = update(Cluster).where(_THE_CLUSTER).values(periodic=True)
 _DELETE_EMPTY_CLUSTER = delete(Cluster).where(
     _THE_CLUSTER, ~select(Job.proc_id).where(Job.cluster_id == Cluster.cluster_id).exists())
 _UPDATES: dict[tuple[str, ...], object] = {}
+
+
+def left_in_queue(ad: ClassAd) -> bool:
+    """Whether a finished job stays in the queue: its LeaveJobInQueue (leave_in_queue) is
+    true, or a number not zero, as HTCondor reads it; the job goes to the history once it
+    is not."""
+    value = ad.eval("LeaveJobInQueue") if "LeaveJobInQueue" in ad else False
+    if isinstance(value, float):
+        return not -1.0 < value < 1.0
+    return isinstance(value, int) and value != 0
 
 
 def _update_statement(names: tuple[str, ...]):

@@ -305,3 +305,32 @@ def test_a_job_ad_given_as_is_becomes_a_new_job():
     held = complete_job_ad(classad.ClassAd({"Cmd": "/bin/x", "JobStatus": 5, "HoldReason": "wait",
                                             "HoldReasonCode": 15}), owner="a", now=1, cwd=CWD)
     assert (held.eval("JobStatus"), held.eval("HoldReason")) == (5, "wait")
+
+
+def test_random_integer_draws_in_range_and_step_for_each_job():
+    ads = jobs("executable = x\narguments = $RANDOM_INTEGER(0, 8, 2) $RANDOM_INTEGER(3,5)\n"
+               "queue 200\n")
+    draws = [tuple(int(v) for v in ad.eval("Arguments").split()) for ad in ads]
+    assert {even for even, _ in draws} == {0, 2, 4, 6, 8}  # every value, none other
+    assert {small for _, small in draws} == {3, 4, 5}
+
+
+def test_random_choice_draws_one_of_its_arguments_for_each_job():
+    ads = jobs("executable = x\narguments = $RANDOM_CHOICE(red, green,blue)\nqueue 100\n")
+    assert {ad.eval("Arguments") for ad in ads} == {"red", "green", "blue"}
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    ("$RANDOM_INTEGER(5, 1)", "no integer in that range"),
+    ("$RANDOM_INTEGER(1, 5, 0)", "no integer in that range"),
+    ("$RANDOM_INTEGER(a, 5)", "takes integers"),
+    ("$RANDOM_INTEGER(1)", "takes integers"),
+])
+def test_random_integer_refuses_what_it_cannot_draw(call, message):
+    with pytest.raises(SubmitError, match=rf"^f\.sub:2:13: .*{message}"):
+        parse_submit(f"executable = x\narguments = {call}\nqueue\n", filename="f.sub",
+                     cwd=CWD, owner="alice", now=0)
+
+
+def test_unclosed_macro_is_literal_text():
+    assert one("executable = x\narguments = a$(b $(c").eval("Arguments") == "a$(b $(c"

@@ -88,7 +88,8 @@ def test_table_is_htcondors():
     assert {TRANSITIONS[(s, HELD)] for s in (IDLE, RUNNING, SUSPENDED)} == {"hold"}
     assert {TRANSITIONS[(s, REMOVED)] for s in (IDLE, RUNNING, HELD, SUSPENDED)} == {"remove"}
     assert (REMOVED, REMOVED) not in TRANSITIONS and (HELD, HELD) not in TRANSITIONS
-    assert [to for (frm, to) in TRANSITIONS if frm == COMPLETED] == [IDLE]
+    # A Completed job is retried, or removed while its LeaveJobInQueue keeps it queued.
+    assert {to for (frm, to) in TRANSITIONS if frm == COMPLETED} == {IDLE, REMOVED}
     assert not any(JobStatus.TRANSFERRING_OUTPUT in pair for pair in TRANSITIONS)
 
 
@@ -124,7 +125,8 @@ def test_transition_never_mutates_the_ad():
 POLICY_HELD, USER_HELD = "held by policy", "held by user"
 STATES = {"idle": IDLE, "running": RUNNING, POLICY_HELD: HELD, USER_HELD: HELD,
           "suspended": SUSPENDED, "completed": COMPLETED, "removed": REMOVED}
-REMOVABLE = {name: REMOVED for name in ("idle", "running", POLICY_HELD, USER_HELD, "suspended")}
+REMOVABLE = {name: REMOVED for name in ("idle", "running", POLICY_HELD, USER_HELD, "suspended",
+                                        "completed")}
 
 # action -> {state name: the state it leads to}; every state left out must raise.
 ACT_TABLE = {

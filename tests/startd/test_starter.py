@@ -171,6 +171,20 @@ def test_out_and_err_may_be_one_file(jobs, tmp_path):
     assert (tmp_path / "both").read_text() == "one\ntwo\nthree\n"
 
 
+def test_out_and_err_are_written_in_place_while_the_job_runs(jobs, tmp_path):
+    """What stream_output and stream_error ask for: the job's output reaches its files as
+    it writes it, not when it ends."""
+    job = shell(jobs, "echo early; echo early-err >&2; "
+                      "while [ ! -e go ]; do sleep 0.01; done; echo late",
+                Iwd=str(tmp_path), Out="o", Err="e", StreamOut=True, StreamErr=True)
+    wait_for(lambda: (tmp_path / "o").read_text() == "early\n"
+             and (tmp_path / "e").read_text() == "early-err\n")
+    assert job.poll() is None  # still running, its output already there
+    (tmp_path / "go").touch()
+    assert finish(job).exit_code == 0
+    assert (tmp_path / "o").read_text() == "early\nlate\n"
+
+
 def test_the_jobs_environment(jobs):
     slot = classad.ClassAd()
     slot["Name"] = "slot1_1@test"

@@ -33,7 +33,11 @@ KNOWN_DIFFERENCES = {
         "(docker_image, container_image, grid_resource, vm_*, java_*, machine_count) that "
         "roost's starter does not implement: condor_submit makes a job for it, roost "
         "refuses the file with file:line:col, since running it as a plain vanilla job "
-        "would silently run it differently"
+        "would silently run it differently; so too what roost's daemons would not do as "
+        "the file says: notification other than never (roost sends no mail), "
+        "transfer_output_remaps, and transfer_output_files with should_transfer_files = "
+        "YES (roost transfers no files: its jobs write in place, in their Iwd, which is "
+        "what IF_NEEDED, condor_submit's default, does on a shared file system)"
     ),
     # -- the oracle is the bindings' jobs() iterator, not condor_submit --------------------
     "oracle-empty-items": (
