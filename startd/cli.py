@@ -57,6 +57,12 @@ def main(argv: list[str]) -> int:
         args.foreground = True
     if args.retire_margin is not None and args.retire_margin < 0:
         parser.error("--retire-margin must not be negative")
+    # Relative to where the command runs, not to / where the daemon goes.
+    import os
+
+    for option in ("token", "execute_dir"):
+        if getattr(args, option):
+            setattr(args, option, os.path.abspath(getattr(args, option)))
 
     from roost.config import load_config
     from roost.daemon import run_daemon
