@@ -263,11 +263,19 @@ def _pids_in(netns: str) -> list[int]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        with contextlib.suppress(OSError):  # gone, or a zombie (no namespaces left)
+        with contextlib.suppress(OSError):  # gone meanwhile
             mine = os.stat(f"/proc/{entry}/ns/net")
-            if (mine.st_dev, mine.st_ino) == (target.st_dev, target.st_ino):
+            if (mine.st_dev, mine.st_ino) == (target.st_dev, target.st_ino) \
+                    and not _zombie(entry):
                 found.append(int(entry))
     return found
+
+
+def _zombie(pid: str) -> bool:
+    """Whether ``pid`` has exited and waits for its parent to reap it (signals do nothing
+    to it, and it holds nothing)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()[0] == "Z"
 
 
 def _terminate(namespaces: Sequence[str], grace: float) -> None:
