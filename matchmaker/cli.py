@@ -36,6 +36,7 @@ def _serve(daemon) -> None:
     from matchmaker.collector import AdStore
     from matchmaker.collector_service import METHOD_SCOPES, CollectorService, add_to_server
     from roost import security
+    from roost.addresses import advertised_address
 
     config = daemon.config
     key = daemon.pool_key()
@@ -57,8 +58,10 @@ def _serve(daemon) -> None:
         interceptors=[security.AuthInterceptor(
             key, {**METHOD_SCOPES, **negotiator_service_module.METHOD_SCOPES})],
     )
-    host = address.rpartition(":")[0] or "127.0.0.1"
-    bound = f"{host}:{port}"
+    # The collector is its own collector: bound to a wildcard, it advertises an address
+    # of this host's that other hosts can dial.
+    bound = advertised_address(address, port, collector=address,
+                               override=config.get("matchmaker", "advertise_address"))
     name = f"collector@{machine}"
     daemon.log.info("collector serving on %s", bound)
     service.advertise_self(name, machine, bound)

@@ -49,6 +49,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "wins; empty: ~/.roost)", path=True),
     ("matchmaker", "address"): Key(
         str, "127.0.0.1:9618", "the collector's address: daemons bind it, clients call it"),
+    ("matchmaker", "advertise_address"): Key(
+        str, "", "the address the collector advertises, HOST or HOST:PORT (empty: the bound "
+        "one; for a wildcard, this host's first address that is not loopback)"),
     ("matchmaker", "ad_lifetime"): Key(
         int, 900, "seconds an ad lives without an update, unless it sets ClassAdLifetime",
         minimum=1),
@@ -83,7 +86,12 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("matchmaker", "consider_preemption"): Key(
         bool, True, "whether the negotiator preempts running jobs at all, by the slots' "
         "Rank or by priority (HTCondor's NEGOTIATOR_CONSIDER_PREEMPTION)"),
-    ("schedd", "address"): Key(str, "127.0.0.1:0", "the address the schedd binds (port 0: any)"),
+    ("schedd", "address"): Key(
+        str, "127.0.0.1:0", "the address the schedd binds (port 0: any; 0.0.0.0 or [::]: "
+        "every interface)"),
+    ("schedd", "advertise_address"): Key(
+        str, "", "the address the schedd advertises, HOST or HOST:PORT (empty: the bound one; "
+        "for a wildcard, the address of the interface that routes to the collector)"),
     ("schedd", "database_url"): Key(
         str, "", "SQLAlchemy URL of the job queue (empty: SQLite under the roost home)"),
     ("schedd", "name"): Key(str, "", "the schedd's name in the pool (empty: the host's name)"),
@@ -103,7 +111,12 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "a sleeping thread", minimum=1),
     ("schedd", "query_batch"): Key(
         int, 500, "job ads per message in a query's reply stream", minimum=1),
-    ("startd", "address"): Key(str, "127.0.0.1:0", "the address the startd binds (port 0: any)"),
+    ("startd", "address"): Key(
+        str, "", "the address the startd binds (port 0: any; 0.0.0.0 or [::]: every "
+        "interface; empty: 127.0.0.1:0 for a collector on loopback, else 0.0.0.0:0)"),
+    ("startd", "advertise_address"): Key(
+        str, "", "the address the startd advertises, HOST or HOST:PORT (empty: the bound one; "
+        "for a wildcard, the address of the interface that routes to the collector)"),
     ("startd", "update_interval"): Key(
         int, 60, "seconds between the startd's ad updates", minimum=1),
     ("startd", "name"): Key(

@@ -29,6 +29,7 @@ def _serve(daemon) -> None:
     import socket
 
     from roost import security
+    from roost.addresses import advertised_address, local_address, loopback_warning
     from roost.client import Negotiator, Startd, address_file
     from roost.daemon import MAX_WORKERS, write_address
     from roost.rpc import schedd_pb2_grpc
@@ -64,9 +65,13 @@ def _serve(daemon) -> None:
         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
         max_workers=MAX_WORKERS + watchers,
     )
-    host = address.rpartition(":")[0] or "127.0.0.1"
-    service.address = f"{host}:{port}"
-    write_address(address_file(home, "schedd"), service.address)
+    collector = config.get("matchmaker", "address")
+    service.address = advertised_address(address, port, collector=collector,
+                                         override=config.get("schedd", "advertise_address"))
+    if warning := loopback_warning(address, collector):
+        daemon.warn(warning)
+    # The local commands dial the schedd on this host: loopback, for a wildcard.
+    write_address(address_file(home, "schedd"), local_address(address, port))
     daemon.on_stop(lambda: address_file(home, "schedd").unlink(missing_ok=True))
     daemon.log.info("schedd %s serving on %s, queue %s", name, service.address,
                     engine.url.render_as_string(hide_password=True))

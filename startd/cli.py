@@ -25,7 +25,12 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="roost startd", description="Run the machine daemon.")
     add_daemon_arguments(parser)
     parser.add_argument("--name", help="the host part of the slots' names (startd.name)")
-    parser.add_argument("--address", help="the address to bind, HOST:PORT (startd.address)")
+    parser.add_argument("--address", help="the address to bind, HOST:PORT; 0.0.0.0:0 or "
+                        "[::]:0 for every interface (startd.address)")
+    parser.add_argument("--advertise-address", metavar="HOST[:PORT]",
+                        help="the address to advertise, if not the bound one (for a "
+                             "wildcard: the interface that routes to the collector; "
+                             "startd.advertise_address)")
     parser.add_argument("--policy", choices=("always", "desktop", "glidein"),
                         help="the owner's policy (startd.policy; glidein with --glidein)")
     parser.add_argument("--start", metavar="EXPR", help="a START expression of your own")
@@ -57,6 +62,12 @@ def main(argv: list[str]) -> int:
         args.foreground = True
     if args.retire_margin is not None and args.retire_margin < 0:
         parser.error("--retire-margin must not be negative")
+    # Relative to where the command runs, not to / where the daemon goes.
+    import os
+
+    for option in ("token", "execute_dir"):
+        if getattr(args, option):
+            setattr(args, option, os.path.abspath(getattr(args, option)))
 
     from roost.config import load_config
     from roost.daemon import run_daemon
@@ -69,6 +80,7 @@ def _serve(daemon, args) -> None:
     import time
 
     from roost import security
+    from roost.addresses import advertised_address, default_bind, local_address, loopback_warning
     from roost.client import Collector, address_file
     from roost.daemon import write_address
     from roost.errors import RoostError
@@ -130,13 +142,17 @@ def _serve(daemon, args) -> None:
     except SlotLayoutError as error:
         raise RoostError(f"startd slots: {error}") from None
     service = StartdService(None)
-    address = settings.address
+    collector_address = args.collector or config.get("matchmaker", "address")
+    # Told no address, the startd binds where its collector's other hosts can reach it.
+    address = settings.address or default_bind(collector_address)
     port = daemon.start_server(
         lambda server: startd_pb2_grpc.add_StartdServicer_to_server(service, server), address,
         interceptors=[security.AuthInterceptor(_verifier(daemon, args), METHOD_SCOPES)],
         max_workers=worker_threads(table.most_jobs()))
-    host = address.rpartition(":")[0] or "127.0.0.1"
-    my_address = f"{host}:{port}"
+    my_address = advertised_address(address, port, collector=collector_address,
+                                    override=settings.advertise_address)
+    if warning := loopback_warning(address, collector_address):
+        daemon.warn(warning)
     machine = MachineInfo.from_resources(
         resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
         custom=custom, lifetime=interval * LIFETIME_UPDATES,
@@ -152,7 +168,7 @@ def _serve(daemon, args) -> None:
     for warning in owner_warnings([public for public, _private in startd.ads()]):
         daemon.warn(warning)
     where = address_file(home, daemon.name)
-    write_address(where, my_address)
+    write_address(where, local_address(address, port))
     daemon.on_stop(lambda: where.unlink(missing_ok=True))
     daemon.log.info("startd %s serving on %s: %d CPUs, %d MiB, %d KiB disk (%s), policy %s",
                     name, my_address, resources.cpus, resources.memory_mb, resources.disk_kb,
@@ -211,6 +227,7 @@ class _Settings:
         self.args = args
         self.name = pick(args.name, "name")
         self.address = pick(args.address, "address")
+        self.advertise_address = pick(args.advertise_address, "advertise_address")
         default_policy = "glidein" if args.glidein else config.get("startd", "policy").lower()
         self.policy = args.policy or default_policy
         self.start = pick(args.start, "start")

@@ -47,15 +47,20 @@ def _make_certificates(directory):
 
 
 def _pg_server_module():
-    """tests/pg_server.py, loaded by path (``--import-mode=importlib`` does not put
-    tests/ on sys.path)."""
+    """tests/pg_server.py, loaded by path."""
+    return _helper_module("pg_server")
+
+
+def _helper_module(stem):
+    """tests/STEM.py, loaded by path (``--import-mode=importlib`` does not put tests/ on
+    sys.path)."""
     import importlib.util
     import sys
     from pathlib import Path
 
-    name = "roost_tests_pg_server"
+    name = f"roost_tests_{stem}"
     if name not in sys.modules:
-        path = Path(__file__).with_name("pg_server.py")
+        path = Path(__file__).with_name(f"{stem}.py")
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -98,3 +103,25 @@ def postgres_url(postgres_server, request):
     url = postgres_server.new_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def make_network(tmp_path):
+    """A maker of hosts made of namespaces (tests/hosts.py): ``make(["cm", "desk1"])``
+    returns a started ``Network`` whose hosts keep their directories under
+    ``tmp_path/hosts`` and see nothing else of ``tmp_path``; stopped after the test.  Fails,
+    not skips, where hosts cannot be made (not root, or a command missing)."""
+    hosts = _helper_module("hosts")
+    made = []
+
+    def make(names):
+        reason = hosts.missing()
+        if reason:
+            pytest.fail(f"cannot make namespace hosts: {reason}", pytrace=False)
+        network = hosts.Network(tmp_path / "hosts", names, hide=[tmp_path])
+        made.append(network)
+        return network.start()
+
+    yield make
+    for network in made:
+        network.stop()

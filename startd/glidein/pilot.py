@@ -15,6 +15,9 @@ What a pilot does on each node of its allocation:
   the token's identity, ``startd@NAME`` advertising ``slotN@NAME``, so one token serves one
   node); otherwise each startd signs its own ``startd@glidein-JOBID.NODE`` token with that
   pool key, as the startds of ``roost pool up`` do.
+- Its address is the node's: the pilot names none, so the startd binds every interface
+  (its default for a collector that is not on loopback) and advertises the address of the
+  node's interface that routes to the collector (``roost.addresses``).
 - Its resources are the allocation's: the startd reads Slurm's ``SLURM_CPUS_ON_NODE`` and
   ``SLURM_MEM_PER_NODE``; without ``cpus_per_node`` Slurm gives one CPU per node.  Under
   PBS, which says nothing of the kind to the process, the script passes the requested
