@@ -11,7 +11,8 @@
 - its own hostname (a UTS namespace) and its own view of the file system (a mount
   namespace): its directory ``base/NAME`` is where it is outside, while ``/tmp`` and
   ``base`` itself (so every other host's directory, and whatever else the test keeps
-  there) are hidden under empty tmpfs mounts; ``/etc/hosts`` names every host of the
+  there) are hidden under empty tmpfs mounts (the checkout and its Python are put back
+  where they lie under ``/tmp``); ``/etc/hosts`` names every host of the
   network and ``/etc/resolv.conf`` is empty, so names resolve without DNS.
 
 Each host's namespaces are held by a small process (this file, run with ``--hold``) that
@@ -43,6 +44,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+CHECKOUT = Path(__file__).resolve().parent.parent  # the code every host runs
 SUBNET = "10.77.0"  # .N/24: host N's IPv4 address
 SUBNET6 = "fd72:6f6f:7374::"  # N/64: host N's IPv6 address (unique local)
 INSTALL_HINT = "the host tests need root and the ip, nsenter, unshare and mount commands"
@@ -224,15 +226,17 @@ class Network:
         etc.mkdir(exist_ok=True)
         (etc / "hosts").write_text(self._etc_hosts())
         (etc / "resolv.conf").write_text("")
-        hidden = [*self.hide, self.base]
-        if not _under_tmp(Path(__file__).parent) and not _under_tmp(Path(sys.prefix)):
-            hidden.append(Path("/tmp"))  # a private /tmp, unless the code lives there
         # Outer directories first: what is inside them is hidden with them.
-        hidden = sorted({str(path) for path in hidden}, key=lambda path: len(Path(path).parts))
+        hidden = sorted({str(path) for path in (*self.hide, self.base, Path("/tmp"))},
+                        key=lambda path: len(Path(path).parts))
+        # Each host has a /tmp of its own; the code and its Python, wherever a checkout
+        # lives (a CI clone may be under /tmp), are put back as the host's own directory is.
+        kept = [str(path) for path in (CHECKOUT, Path(sys.prefix).resolve())
+                if path.is_relative_to("/tmp")] + [str(host.directory)]
         host.holder = subprocess.Popen(
             ["nsenter", f"--net=/run/netns/{host.netns}", "--", "unshare", "--mount",
              "--uts", "--propagation", "private", "--", sys.executable, __file__, "--hold",
-             host.name, str(host.directory), str(etc), *hidden],
+             host.name, str(etc), os.pathsep.join(kept), *hidden],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         ready = host.holder.stdout.readline()
         if ready.strip() != "ready":
@@ -244,10 +248,6 @@ class Network:
         lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost"]
         lines += [f"{host.address} {host.name}" for host in self.hosts.values()]
         return "\n".join(lines) + "\n"
-
-
-def _under_tmp(path: Path) -> bool:
-    return path.resolve().is_relative_to("/tmp")
 
 
 # -- clean-up: plain functions, for the watchdog too ----------------------------------------
@@ -310,24 +310,28 @@ def _delete(namespaces: Sequence[str]) -> None:
 # -- the helper processes --------------------------------------------------------------------
 
 
-def _hold(name: str, directory: str, etc: str, *hidden: str) -> None:
+def _hold(name: str, etc: str, keep: str, *hidden: str) -> None:
     """In the host's fresh mount and UTS namespaces: name the host, hide ``hidden`` under
-    empty tmpfs mounts, put the host's own ``directory`` back, give it ``etc``'s hosts and
-    resolv.conf; say "ready" and sleep until stdin closes."""
+    empty tmpfs mounts, put the directories of ``keep`` (os.pathsep between them: the
+    host's own directory, and the code where it was hidden) back, give it ``etc``'s hosts
+    and resolv.conf; say "ready" and sleep until stdin closes."""
     import socket
 
     def mount(*args: str) -> None:
         subprocess.run(["mount", *args], check=True, capture_output=True)
 
     socket.sethostname(name)
+    directories = keep.split(os.pathsep)
     # Opened before they are hidden, so that they can be mounted back from the descriptors.
     kept = {path: os.open(path, os.O_RDONLY) for path in
-            (directory, f"{etc}/hosts", f"{etc}/resolv.conf")}
+            (*directories, f"{etc}/hosts", f"{etc}/resolv.conf")}
     for path in hidden:
         if os.path.isdir(path):  # else already under an earlier one
             mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", path)
-    os.makedirs(directory, exist_ok=True)
-    for source, target in ((directory, directory), (f"{etc}/hosts", "/etc/hosts"),
+    for directory in directories:
+        os.makedirs(directory, exist_ok=True)
+    for source, target in (*((directory, directory) for directory in directories),
+                           (f"{etc}/hosts", "/etc/hosts"),
                            (f"{etc}/resolv.conf", "/etc/resolv.conf")):
         # --no-canonicalize: the descriptor itself, not the path it had (now hidden).
         mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{kept[source]}", target)
