@@ -92,7 +92,7 @@ def _serve(daemon, args) -> None:
     from startd.machine_ad import MachineInfo, local_platform_info
     from startd.policy import policy_by_name
     from startd.resources import detect_resources
-    from startd.service import METHOD_SCOPES, StartdService, worker_threads
+    from startd.service import StartdService, interceptor, worker_threads
     from startd.slots import Amounts, SlotLayoutError, SlotTable
     from startd.startd import Startd, measure_host
     from startd.starter import become_subreaper, clean_up_after_a_dead_startd
@@ -147,7 +147,7 @@ def _serve(daemon, args) -> None:
     address = settings.address or default_bind(collector_address)
     port = daemon.start_server(
         lambda server: startd_pb2_grpc.add_StartdServicer_to_server(service, server), address,
-        interceptors=[security.AuthInterceptor(_verifier(daemon, args), METHOD_SCOPES)],
+        interceptors=[interceptor(_verifier(daemon, args))],
         max_workers=worker_threads(table.most_jobs()))
     my_address = advertised_address(address, port, collector=collector_address,
                                     override=settings.advertise_address)
@@ -199,17 +199,22 @@ def _token_host(token: str) -> str:
 
 
 def _verifier(daemon, args):
-    """The pool key, which checks the tokens of schedds that claim slots.  A startd given
-    a token (a glide-in on a batch node) must find the pool's key in its roost home (a
-    shared file system, or a copy): a key of its own would refuse every schedd."""
+    """The pool key that checks the tokens of the startd's callers, or None.
+
+    A startd given a token (a desktop or a batch node that joined with one copied file)
+    uses the pool key only if its roost home has it (a shared file system, as a personal
+    pool or a glide-in's may); without it, the claim ids authenticate the claims
+    (``startd.service.interceptor``).  It never makes a key of its own, which would refuse
+    every schedd.  A startd without a token signs its own with the pool key, made if need
+    be, as the daemons of a personal pool do."""
     from roost import security
-    from roost.errors import RoostError
 
     path = security.key_path(daemon.config.home)
     if args.token:
         if not path.exists():
-            raise RoostError(f"no pool key at {path}: the startd checks schedds' tokens with "
-                             "it; share the roost home with the pool or copy the key there")
+            daemon.log.info("no pool key at %s: claims are authenticated by their claim "
+                            "ids, and Drain is refused", path)
+            return None
         return security.SigningKey.load(path)
     return daemon.pool_key()
 

@@ -3,6 +3,11 @@
 Who may call: claims (RequestClaim, ActivateClaim, RunJobs, ReleaseClaim, ControlJob,
 KeepAlive) are a schedd's business, so they need the ``advertise-schedd`` scope, and the
 claim id (a secret, compared in constant time) says which slot; Drain needs ``admin``.
+A startd that has no pool key to check tokens with (an execute host that joined with a
+copied token alone, ``interceptor(None)``) lets the claims through on their claim id,
+which is a capability all the same: the startd made it and gave it to the negotiator
+alone, which handed it to the schedd it matched.  Drain it refuses, since it cannot tell
+an administrator's token from anyone's.
 
 An ActivateClaim stream carries the run's events until the job has ended.  RunJobs does
 the same for one job after another over one stream, so that a claim reused for many short
@@ -16,6 +21,7 @@ from __future__ import annotations
 import grpc
 
 from classad import ClassAd, ClassAdSyntaxError
+from roost import security
 from roost.daemon import MAX_WORKERS
 from roost.messages import ad_message, message_ad
 from roost.rpc import startd_pb2, startd_pb2_grpc
@@ -31,6 +37,9 @@ METHOD_SCOPES = {
     f"/{SERVICE}/KeepAlive": "advertise-schedd",
     f"/{SERVICE}/Drain": "admin",
 }
+# The methods a claim id authenticates (the rest, Drain, need a verified token).
+CLAIM_METHODS = frozenset(method for method, scope in METHOD_SCOPES.items()
+                          if scope == "advertise-schedd")
 _CONTROLS = {startd_pb2.JOB_CONTROL_SUSPEND: SUSPEND,
              startd_pb2.JOB_CONTROL_CONTINUE: CONTINUE,
              startd_pb2.JOB_CONTROL_VACATE: VACATE}
@@ -56,6 +65,48 @@ def worker_threads(most_jobs: int) -> int:
     same; and the pool makes threads only as calls need them, so a large bound costs an
     idle startd nothing."""
     return MAX_WORKERS + CALLS_PER_JOB * most_jobs
+
+
+def interceptor(key: security.SigningKey | None) -> grpc.ServerInterceptor:
+    """What authenticates the startd's calls: tokens checked with the pool ``key``, or,
+    with no key, the claim ids alone (see the module's docstring)."""
+    if key is not None:
+        return security.AuthInterceptor(key, METHOD_SCOPES)
+    return _ClaimsOnly()
+
+
+class _ClaimsOnly(grpc.ServerInterceptor):
+    """Claims pass (their claim id is checked by the startd); the Startd service's other
+    methods are refused with a line saying why; other services (health) pass."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if (handler is None or method in CLAIM_METHODS
+                or not method.startswith(f"/{SERVICE}/")):
+            return handler
+        why = (f"this startd has no pool key to verify the {METHOD_SCOPES.get(method)} "
+               f"token {method.rpartition('/')[2]} needs (it joined the pool with a token "
+               "alone); put the pool key in its roost home to allow it")
+
+        def refuse(request, context):
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+
+        return _refusing(handler, refuse)
+
+
+def _refusing(handler: grpc.RpcMethodHandler, refuse) -> grpc.RpcMethodHandler:
+    """A handler of ``handler``'s shape whose behaviour is ``refuse``."""
+    if handler.request_streaming and handler.response_streaming:
+        make = grpc.stream_stream_rpc_method_handler
+    elif handler.request_streaming:
+        make = grpc.stream_unary_rpc_method_handler
+    elif handler.response_streaming:
+        make = grpc.unary_stream_rpc_method_handler
+    else:
+        make = grpc.unary_unary_rpc_method_handler
+    return make(refuse, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
 
 
 class StartdService(startd_pb2_grpc.StartdServicer):

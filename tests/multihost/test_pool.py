@@ -77,16 +77,13 @@ def central_manager(host) -> Site:
 
 
 def join(cm: Site, desk: Site) -> None:
-    """What a desktop gets copied from the central manager: a startd token for its name
-    and, since the startd checks the schedds' claims with it today, the pool key."""
+    """What a desktop gets copied from the central manager: one file, a startd token for
+    its name.  Not the pool key: the schedds' claims are authenticated by their claim
+    ids, which the startd made and the negotiator handed to the schedd."""
     name = desk.host.name
     cm.roost("token", "create", "--identity", f"startd@{name}", "--scope", "advertise-startd",
              "--out", str(cm.host.directory / f"{name}.token"))
     shutil.copy(cm.host.directory / f"{name}.token", desk.host.directory / "startd.token")
-    keys = desk.home / "keys"
-    keys.mkdir(mode=0o700)
-    shutil.copy(cm.home / "keys" / "pool.key", keys / "pool.key")
-    os.chmod(keys / "pool.key", 0o600)
 
 
 def test_a_job_submitted_on_the_central_manager_runs_on_a_desktop(make_network):
@@ -123,4 +120,5 @@ def test_a_job_submitted_on_the_central_manager_runs_on_a_desktop(make_network):
                                            "LastRemoteHost")
     assert (exit_code, remote_host) == ("0", "slot1_1@desk1")
     assert desk_host.path(effect).read_text() == "desk1\n"
+    assert not (desk.home / "keys" / "pool.key").exists()
     assert cm_host.run(["test", "-e", str(effect)]).returncode == 1

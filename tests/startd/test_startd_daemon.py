@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -48,13 +49,14 @@ class Pool:
         self.log = tmp_path / "startd.log"
 
     def startd(self, *args: str, name: str = NAME, env: dict | None = None) -> subprocess.Popen:
-        address_file = self.home / "run" / "startd.address"
+        env = {**self.daemons.env, **(env or {})}
+        address_file = Path(env["ROOST_HOME"]) / "run" / "startd.address"
         address_file.unlink(missing_ok=True)
         with open(self.log, "a") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "roost", "startd", "--foreground", "--name", name,
                  "--execute-dir", str(self.home / "execute"), *args],
-                env={**self.daemons.env, **(env or {})}, stdout=log, stderr=log)
+                env=env, stdout=log, stderr=log)
         self.startds.append(process)
         deadline = time.monotonic() + 30
         while not address_file.exists():
@@ -154,6 +156,35 @@ def test_a_schedd_claims_a_slot_and_runs_jobs(pool, tmp_path):
         assert startd.release(claim.claim_id)
         assert startd.keep_alive(claim.claim_id) == ""
     pool.wait_for_slots(lambda slots: slots[f"slot2@{NAME}"].eval("State") == "Unclaimed")
+
+
+def test_a_startd_with_a_token_and_no_pool_key_takes_claims_by_their_claim_id(pool, tmp_path):
+    # An execute host that was given one file, its startd token, and nothing else.
+    desk = tmp_path / "desk"
+    desk.mkdir()
+    token = desk / "startd.token"
+    key = security.SigningKey.load(security.key_path(pool.home))
+    security.write_token(token, security.daemon_token(key, f"startd@{NAME}",
+                                                      ["advertise-startd"], 600))
+    pool.startd("--token", str(token), env={"ROOST_HOME": str(desk / "home")})
+    assert not security.key_path(desk / "home").exists()
+    slots = pool.wait_for_slots(lambda slots: f"slot1@{NAME}" in slots)
+    claim_id = slots[f"slot1@{NAME}"].eval("ClaimId")
+    # It cannot check tokens: the claim id is the credential, and a forged one is refused.
+    with Startd(pool.address, "not-a-token", config=pool.config) as startd:
+        assert not startd.request_claim("forged", job("true")).accepted
+        claim = startd.request_claim(claim_id, job("true"), lease=60)
+        assert claim.accepted
+        events = list(startd.activate(claim.claim_id, job("exit 5")))
+        assert [event.kind for event in events] == ["started", "exited"]
+        assert events[-1].attrs.eval("ExitCode") == 5
+        assert startd.keep_alive(claim.claim_id) == "Claimed/Idle"
+        assert startd.release(claim.claim_id)
+        # Drain needs an admin's token, which it cannot verify: refused, saying why.
+        with pytest.raises(RoostError, match=r"^permission denied by the startd at .*: this "
+                                             r"startd has no pool key to verify the admin "
+                                             r"token Drain needs"):
+            startd.drain()
 
 
 def test_a_start_that_is_false_without_a_job_is_warned_of_at_start(pool):
