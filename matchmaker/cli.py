@@ -33,10 +33,14 @@ def main(argv: list[str]) -> int:
 
 def _serve(daemon) -> None:
     from matchmaker import negotiator_service as negotiator_service_module
+    from matchmaker.broker import METHOD_SCOPES as BROKER_SCOPES
+    from matchmaker.broker import BrokerService
     from matchmaker.collector import AdStore
     from matchmaker.collector_service import METHOD_SCOPES, CollectorService, add_to_server
     from roost import security
     from roost.addresses import advertised_address
+    from roost.daemon import MAX_WORKERS
+    from roost.rpc import collector_pb2_grpc
 
     config = daemon.config
     key = daemon.pool_key()
@@ -48,15 +52,20 @@ def _serve(daemon) -> None:
     machine = socket.getfqdn()
     negotiator, negotiator_service = _negotiator(daemon, key, service, machine)
     address = config.get("matchmaker", "address")
+    # Each startd registered with the broker holds a thread of the server for good.
+    broker = BrokerService(max_streams=config.get("matchmaker", "broker_streams"))
 
     def register(server) -> None:
         add_to_server(service, server)
         negotiator_service_module.add_to_server(negotiator_service, server)
+        collector_pb2_grpc.add_BrokerServicer_to_server(broker, server)
 
     port = daemon.start_server(
         register, address,
         interceptors=[security.AuthInterceptor(
-            key, {**METHOD_SCOPES, **negotiator_service_module.METHOD_SCOPES})],
+            key, {**METHOD_SCOPES, **negotiator_service_module.METHOD_SCOPES,
+                  **BROKER_SCOPES})],
+        max_workers=MAX_WORKERS + broker.max_streams,
     )
     # The collector is its own collector: bound to a wildcard, it advertises an address
     # of this host's that other hosts can dial.

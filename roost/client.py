@@ -55,7 +55,12 @@ class Client:
         *,
         config: Config | None = None,
         timeout: float = 30.0,
+        target: str | None = None,
+        tls_name: str | None = None,
     ) -> None:
+        """``target``: the address the channel dials, when not ``address`` (the loopback
+        end of a brokered connection, ``roost.broker``); ``tls_name``: the name the
+        daemon's certificate is checked for, when not ``address``'s host."""
         self.config = config or load_config()
         self.address = address or self.config.get(*self.address_key)
         if token is None:
@@ -70,9 +75,11 @@ class Client:
         if ca:
             with open(ca, "rb") as f:
                 credentials = security.channel_credentials(f.read())
-            self.channel = grpc.secure_channel(self.address, credentials)
+            options = [("grpc.ssl_target_name_override", tls_name)] if tls_name else []
+            self.channel = grpc.secure_channel(target or self.address, credentials,
+                                               options=options)
         else:
-            self.channel = grpc.insecure_channel(self.address)
+            self.channel = grpc.insecure_channel(target or self.address)
 
     def close(self) -> None:
         self.channel.close()
@@ -471,8 +478,23 @@ class Startd(Client):
     address_key = ("startd", "address")
 
     def __init__(self, address: str, token: str | None = None, *,
-                 config: Config | None = None, timeout: float = 30.0) -> None:
-        super().__init__(address, token, config=config, timeout=timeout)
+                 config: Config | None = None, timeout: float = 30.0,
+                 rendezvous=None) -> None:
+        """``rendezvous``: what reaches a startd at a broker address (``roost.broker``;
+        a schedd's ``schedd.reverse.Rendezvous``): its ``target(address)`` is the local
+        address to dial instead."""
+        from roost.broker import is_broker_address, parse_broker_address
+
+        target = tls_name = None
+        if is_broker_address(address):
+            if rendezvous is None:
+                raise RoostError(f"the startd at {address} accepts no connection: it is "
+                                 "reached through its collector's broker, by a schedd")
+            # TLS stays end to end: the startd's certificate names its host.
+            tls_name = parse_broker_address(address).broker_id
+            target = rendezvous.target(address)
+        super().__init__(address, token, config=config, timeout=timeout, target=target,
+                         tls_name=tls_name)
         self._stub = startd_pb2_grpc.StartdStub(self.channel)
         # The RunJobs stream the runs go over, opened by the first run: its requests, the
         # call (its replies), or None.
@@ -612,3 +634,32 @@ class Negotiator(Client):
     def cycle_stats(self, last: int = 0) -> list:
         return list(self._unary(self._stub.CycleStats,
                                 negotiator_pb2.CycleStatsRequest(last=last)).cycles)
+
+
+class Broker(Client):
+    """The collector's connection broker (``roost.broker``): whether a startd can be
+    dialled, a startd's registration, and a schedd's request for a connection."""
+
+    what = "collector's broker"
+    address_key = ("matchmaker", "address")
+
+    def __init__(self, address: str | None = None, token: str | None = None, *,
+                 config: Config | None = None, timeout: float = 30.0) -> None:
+        super().__init__(address, token, config=config, timeout=timeout)
+        self._stub = collector_pb2_grpc.BrokerStub(self.channel)
+
+    def dial_back(self, address: str) -> tuple[bool, str]:
+        """Whether the collector can connect to ``address``, and why not."""
+        reply = self._unary(self._stub.DialBack, collector_pb2.DialBackRequest(address=address))
+        return reply.reachable, reply.reason
+
+    def register(self, broker_id: str):
+        """The registration stream of ``BrokerMessage``s (a gRPC call: cancel it to end
+        it), without a deadline or retries: its holder re-registers as it sees fit."""
+        return self._stub.Register(collector_pb2.BrokerRegistration(broker_id=broker_id),
+                                   metadata=self._metadata)
+
+    def connect(self, broker_id: str, schedd_address: str, nonce: str) -> None:
+        """Ask the startd registered as ``broker_id`` to dial ``schedd_address``."""
+        self._unary(self._stub.Connect, collector_pb2.BrokerConnectRequest(
+            broker_id=broker_id, schedd_address=schedd_address, nonce=nonce))

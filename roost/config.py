@@ -63,6 +63,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
         int, 500, "ads per message in a query's reply stream", minimum=1),
     ("matchmaker", "negotiator_interval"): Key(
         int, 20, "seconds between negotiation cycles", minimum=1),
+    ("matchmaker", "broker_streams"): Key(
+        int, 1000, "startds that cannot be dialled the collector's broker serves at once; "
+        "each holds a thread", minimum=1),
     ("matchmaker", "concurrency_limits"): Key(
         str, "", "concurrency limits the negotiator enforces: 'xsw = 3, database = 2' "
         "(HTCondor's <NAME>_LIMIT); jobs name them in ConcurrencyLimits"),
@@ -109,6 +112,10 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("schedd", "max_watchers"): Key(
         int, 1000, "job event streams (roost wait) the schedd serves at once; each holds "
         "a sleeping thread", minimum=1),
+    ("schedd", "max_reverse_connections"): Key(
+        int, 1000, "connections to startds reached through the collector's broker the "
+        "schedd carries at once (one per claim on such a startd); each holds a thread",
+        minimum=1),
     ("schedd", "query_batch"): Key(
         int, 500, "job ads per message in a query's reply stream", minimum=1),
     ("startd", "address"): Key(
@@ -117,6 +124,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
     ("startd", "advertise_address"): Key(
         str, "", "the address the startd advertises, HOST or HOST:PORT (empty: the bound one; "
         "for a wildcard, the address of the interface that routes to the collector)"),
+    ("startd", "outbound_only"): Key(
+        bool, False, "reach the pool only through connections the startd opens, through "
+        "the collector's broker (default: only if the collector cannot dial the startd)"),
     ("startd", "update_interval"): Key(
         int, 60, "seconds between the startd's ad updates", minimum=1),
     ("startd", "name"): Key(

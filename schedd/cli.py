@@ -30,7 +30,7 @@ def _serve(daemon) -> None:
 
     from roost import security
     from roost.addresses import advertised_address, local_address, loopback_warning
-    from roost.client import Negotiator, Startd, address_file
+    from roost.client import Broker, Negotiator, Startd, address_file
     from roost.daemon import MAX_WORKERS, write_address
     from roost.rpc import schedd_pb2_grpc
     from schedd.advertise import ScheddAds
@@ -38,7 +38,8 @@ def _serve(daemon) -> None:
     from schedd.database import default_url, open_database
     from schedd.job_queue import JobQueue
     from schedd.reschedule import Rescheduler
-    from schedd.service import METHOD_SCOPES, ScheddService
+    from schedd.reverse import Rendezvous
+    from schedd.service import METHOD_SCOPES, REVERSE_CONNECT, ScheddService
 
     config = daemon.config
     home = config.home
@@ -52,18 +53,31 @@ def _serve(daemon) -> None:
     name = config.get("schedd", "name") or machine
     token = security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],
                                   config.get("security", "token_lifetime_days") * 86400.0)
-    runner = ClaimRunner(jobs, lambda address: Startd(address, token, config=config),
+
+    def ask_broker(broker, schedd_address: str, nonce: str) -> None:
+        with Broker(broker.collector, token, config=config, timeout=10.0) as client:
+            client.connect(broker.broker_id, schedd_address, nonce)
+
+    # Startds reached through the collector's broker dial the schedd (roost.broker).
+    reverse = Rendezvous(ask_broker)
+    daemon.on_stop(reverse.stop)
+    runner = ClaimRunner(jobs, lambda address: Startd(address, token, config=config,
+                                                      rendezvous=reverse),
                          lease=config.get("schedd", "claim_lease"),
                          worklife=config.get("schedd", "claim_worklife"))
     watchers = config.get("schedd", "max_watchers")
+    # Each connection to a startd through the broker holds a thread while it is open.
+    reverse_streams = config.get("schedd", "max_reverse_connections")
     service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"),
                             on_match=runner.matched, max_streams=watchers)
+    service.reverse = reverse
     address = config.get("schedd", "address")
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
-        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
-        max_workers=MAX_WORKERS + watchers,
+        interceptors=[security.AuthInterceptor(
+            key, METHOD_SCOPES, exempt=(*security.HEALTH_METHODS, REVERSE_CONNECT))],
+        max_workers=MAX_WORKERS + watchers + reverse_streams,
     )
     collector = config.get("matchmaker", "address")
     service.address = advertised_address(address, port, collector=collector,
@@ -77,7 +91,7 @@ def _serve(daemon) -> None:
                     engine.url.render_as_string(hide_password=True))
     ads = ScheddAds(jobs, config, key, name=name, machine=machine, address=service.address,
                     log=daemon.log)
-    runner.address = service.address
+    runner.address = reverse.address = service.address
     runner.recover()
     daemon.on_stop(runner.stop)
     ads.update()

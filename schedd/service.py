@@ -33,6 +33,8 @@ METHOD_SCOPES = {
     f"/{SERVICE}/Edit": "submit",
     f"/{SERVICE}/Negotiate": "negotiate",
 }
+# Needs no token: its nonce is the credential (schedd.reverse).
+REVERSE_CONNECT = f"/{SERVICE}/ReverseConnect"
 
 _ACTIONS = {
     schedd_pb2.JOB_ACTION_REMOVE: Action.REMOVE,
@@ -189,6 +191,10 @@ class _Subscribers:
 
 
 class ScheddService(schedd_pb2_grpc.ScheddServicer):
+    # What joins the startds that dial in to the connections waiting for them
+    # (schedd.reverse.Rendezvous), once the schedd has one.
+    reverse = None
+
     def __init__(self, jobs: JobQueue, *, name: str, address: str = "",
                  query_batch: int = 500, on_match=None,
                  max_streams: int | None = None) -> None:
@@ -352,6 +358,13 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
             elif body == "end":
                 yield schedd_pb2.NegotiateMessage(end=schedd_pb2.NegotiateEnd(reason="done"))
                 return
+
+    def ReverseConnect(self, request_iterator, context):
+        """A startd reachable only through the broker dials in (schedd.reverse)."""
+        if self.reverse is None:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the schedd takes no connection "
+                          "from startds yet")
+        yield from self.reverse.serve(request_iterator, context)
 
 
 def _event_message(change: JobChange) -> schedd_pb2.JobEvent:

@@ -31,6 +31,11 @@ def main(argv: list[str]) -> int:
                         help="the address to advertise, if not the bound one (for a "
                              "wildcard: the interface that routes to the collector; "
                              "startd.advertise_address)")
+    parser.add_argument("--outbound-only", action="store_true", default=None,
+                        help="accept no inbound connection: reach the pool only through "
+                             "connections the startd opens, through the collector's broker "
+                             "(default: only if the collector cannot dial the startd; "
+                             "startd.outbound_only)")
     parser.add_argument("--policy", choices=("always", "desktop", "glidein"),
                         help="the owner's policy (startd.policy; glidein with --glidein)")
     parser.add_argument("--start", metavar="EXPR", help="a START expression of your own")
@@ -151,12 +156,15 @@ def _serve(daemon, args) -> None:
         max_workers=worker_threads(table.most_jobs()))
     my_address = advertised_address(address, port, collector=collector_address,
                                     override=settings.advertise_address)
-    if warning := loopback_warning(address, collector_address):
+    link = _broker_link(daemon, settings, name, token, collector_address,
+                        my_address, local_address(address, port))
+    if link is None and (warning := loopback_warning(address, collector_address)):
         daemon.warn(warning)
     machine = MachineInfo.from_resources(
         resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
         custom=custom, lifetime=interval * LIFETIME_UPDATES,
-        to_die=lifetime.to_die if lifetime else None)
+        to_die=lifetime.to_die if lifetime else None,
+        broker_address=link.address if link is not None else "")
     policy = policy_by_name(settings.policy, **settings.policy_overrides())
     startd = Startd(machine, table, policy, execute_dir=settings.execute_dir,
                     measure=measure_host(), run_as=settings.run_as,
@@ -186,6 +194,40 @@ def _serve(daemon, args) -> None:
     daemon.on_stop(lambda: startd.shutdown(grace))
     daemon.on_stop(ads.stop)
     daemon.on_stop(startd.close)
+    if link is not None:
+        daemon.on_stop(link.stop)  # last: the schedds hear of the jobs' end through it
+
+
+def _broker_link(daemon, settings, name: str, token: str, collector: str, address: str,
+                 local: str):
+    """The startd's registration with the collector's broker (started, and given a few
+    seconds to register), if the collector cannot dial ``address`` or the startd is told
+    to go through the broker; None if it is reached directly."""
+    from roost.broker import BrokerAddress
+    from roost.client import Broker
+    from startd.broker import REGISTER_WAIT, BrokerLink, needs_broker
+
+    config = daemon.config
+
+    def broker(timeout: float = 30.0):
+        return Broker(collector, token=token, config=config, timeout=timeout)
+
+    def ask(address: str) -> tuple[bool, str]:
+        with broker(timeout=10.0) as client:
+            return client.dial_back(address)
+
+    brokered, why = needs_broker(ask, address, collector=collector,
+                                 forced=settings.outbound_only)
+    if not brokered:
+        daemon.log.info("reached directly at %s: %s", address, why)
+        return None
+    link = BrokerLink(broker, name, local, address=str(BrokerAddress(collector, name)),
+                      config=config, log=daemon.log)
+    daemon.log.info("reached through the broker as %s: %s", link.address, why)
+    link.start()
+    if not link.registered.wait(REGISTER_WAIT):
+        daemon.log.warning("not yet registered with the broker at %s", collector)
+    return link
 
 
 def _token_host(token: str) -> str:
@@ -233,6 +275,7 @@ class _Settings:
         self.name = pick(args.name, "name")
         self.address = pick(args.address, "address")
         self.advertise_address = pick(args.advertise_address, "advertise_address")
+        self.outbound_only = pick(args.outbound_only, "outbound_only")
         default_policy = "glidein" if args.glidein else config.get("startd", "policy").lower()
         self.policy = args.policy or default_policy
         self.start = pick(args.start, "start")

@@ -6,7 +6,9 @@ latest measurements, at time ``now``.  The attributes, with HTCondor's names:
 
 - identity: ``MyType = "Machine"``, ``TargetType = "Job"``, ``Name``, ``Machine`` (FQDN),
   ``SlotID``, ``SlotTypeID``, ``SlotType``, ``PartitionableSlot``/``DynamicSlot`` and the
-  slot table's other attributes, ``MyAddress`` and ``StartdIpAddr`` (the startd's address),
+  slot table's other attributes, ``MyAddress`` and ``StartdIpAddr`` (the startd's address;
+  for a startd reached through the collector's broker, ``MyAddress`` is its broker address,
+  ``roost.broker``, and ``StartdIpAddr`` its own),
   ``MyCurrentTime``, ``ClassAdLifetime`` when given;
 - platform: ``Arch`` and ``OpSys`` spelled as ``roost.submit_description.local_platform``
   spells them for jobs, ``OpSysName``, ``OpSysMajorVer`` and ``OpSysAndVer`` (``"Debian12"``,
@@ -130,6 +132,7 @@ class MachineInfo:
     to_die: int | None = None
     to_retire: int | None = None
     lifetime: int | None = None
+    broker_address: str = ""  # where others reach it, when through the broker
 
     @classmethod
     def from_resources(cls, resources: Resources, *, fqdn: str, address: str,
@@ -176,7 +179,7 @@ def slot_ad(machine: MachineInfo, slot: Mapping[str, object], state: SlotState,
         "TargetType": "Job",
         **slot,
         "Machine": machine.fqdn,
-        "MyAddress": machine.address,
+        "MyAddress": machine.broker_address or machine.address,
         "StartdIpAddr": machine.address,
         "MyCurrentTime": now,
         "Arch": machine.platform.arch,

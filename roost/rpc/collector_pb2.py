@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from roost.rpc import classad_pb2 as roost_dot_rpc_dot_classad__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19roost/rpc/collector.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"k\n\x10\x41\x64vertiseRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\x1e\n\x02\x61\x64\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12&\n\nprivate_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"M\n\x0e\x41\x64vertiseReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x12)\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x19.roost.rpc.AdvertiseError\"=\n\x0e\x41\x64vertiseError\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x11InvalidateRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12\x12\n\nconstraint\x18\x03 \x01(\t\"\"\n\x0fInvalidateReply\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"o\n\x0cQueryRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\x12\n\nconstraint\x18\x02 \x01(\t\x12\x12\n\nprojection\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x17\n\x0finclude_private\x18\x05 \x01(\x08\"-\n\nQueryReply\x12\x1f\n\x03\x61\x64s\x18\x01 \x03(\x0b\x32\x12.roost.rpc.ClassAd2\xd5\x01\n\tCollector\x12\x45\n\tAdvertise\x12\x1b.roost.rpc.AdvertiseRequest\x1a\x19.roost.rpc.AdvertiseReply(\x01\x12\x46\n\nInvalidate\x12\x1c.roost.rpc.InvalidateRequest\x1a\x1a.roost.rpc.InvalidateReply\x12\x39\n\x05Query\x12\x17.roost.rpc.QueryRequest\x1a\x15.roost.rpc.QueryReply0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19roost/rpc/collector.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"k\n\x10\x41\x64vertiseRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\x1e\n\x02\x61\x64\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12&\n\nprivate_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\"M\n\x0e\x41\x64vertiseReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x12)\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x19.roost.rpc.AdvertiseError\"=\n\x0e\x41\x64vertiseError\x12\r\n\x05index\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"G\n\x11InvalidateRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12\x12\n\nconstraint\x18\x03 \x01(\t\"\"\n\x0fInvalidateReply\x12\x0f\n\x07removed\x18\x01 \x01(\x03\"o\n\x0cQueryRequest\x12\x0f\n\x07\x61\x64_type\x18\x01 \x01(\t\x12\x12\n\nconstraint\x18\x02 \x01(\t\x12\x12\n\nprojection\x18\x03 \x03(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x17\n\x0finclude_private\x18\x05 \x01(\x08\"-\n\nQueryReply\x12\x1f\n\x03\x61\x64s\x18\x01 \x03(\x0b\x32\x12.roost.rpc.ClassAd\"\"\n\x0f\x44ialBackRequest\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\"2\n\rDialBackReply\x12\x11\n\treachable\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\'\n\x12\x42rokerRegistration\x12\x11\n\tbroker_id\x18\x01 \x01(\t\"v\n\rBrokerMessage\x12\x14\n\nregistered\x18\x01 \x01(\x08H\x00\x12\x32\n\x07\x63onnect\x18\x02 \x01(\x0b\x32\x1f.roost.rpc.BrokerConnectRequestH\x00\x12\x13\n\theartbeat\x18\x03 \x01(\x08H\x00\x42\x06\n\x04\x62ody\"P\n\x14\x42rokerConnectRequest\x12\x11\n\tbroker_id\x18\x01 \x01(\t\x12\x16\n\x0eschedd_address\x18\x02 \x01(\t\x12\r\n\x05nonce\x18\x03 \x01(\t\"\x14\n\x12\x42rokerConnectReply2\xd5\x01\n\tCollector\x12\x45\n\tAdvertise\x12\x1b.roost.rpc.AdvertiseRequest\x1a\x19.roost.rpc.AdvertiseReply(\x01\x12\x46\n\nInvalidate\x12\x1c.roost.rpc.InvalidateRequest\x1a\x1a.roost.rpc.InvalidateReply\x12\x39\n\x05Query\x12\x17.roost.rpc.QueryRequest\x1a\x15.roost.rpc.QueryReply0\x01\x32\xdc\x01\n\x06\x42roker\x12@\n\x08\x44ialBack\x12\x1a.roost.rpc.DialBackRequest\x1a\x18.roost.rpc.DialBackReply\x12\x45\n\x08Register\x12\x1d.roost.rpc.BrokerRegistration\x1a\x18.roost.rpc.BrokerMessage0\x01\x12I\n\x07\x43onnect\x12\x1f.roost.rpc.BrokerConnectRequest\x1a\x1d.roost.rpc.BrokerConnectReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,6 +46,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYREQUEST']._serialized_end=536
   _globals['_QUERYREPLY']._serialized_start=538
   _globals['_QUERYREPLY']._serialized_end=583
-  _globals['_COLLECTOR']._serialized_start=586
-  _globals['_COLLECTOR']._serialized_end=799
+  _globals['_DIALBACKREQUEST']._serialized_start=585
+  _globals['_DIALBACKREQUEST']._serialized_end=619
+  _globals['_DIALBACKREPLY']._serialized_start=621
+  _globals['_DIALBACKREPLY']._serialized_end=671
+  _globals['_BROKERREGISTRATION']._serialized_start=673
+  _globals['_BROKERREGISTRATION']._serialized_end=712
+  _globals['_BROKERMESSAGE']._serialized_start=714
+  _globals['_BROKERMESSAGE']._serialized_end=832
+  _globals['_BROKERCONNECTREQUEST']._serialized_start=834
+  _globals['_BROKERCONNECTREQUEST']._serialized_end=914
+  _globals['_BROKERCONNECTREPLY']._serialized_start=916
+  _globals['_BROKERCONNECTREPLY']._serialized_end=936
+  _globals['_COLLECTOR']._serialized_start=939
+  _globals['_COLLECTOR']._serialized_end=1152
+  _globals['_BROKER']._serialized_start=1155
+  _globals['_BROKER']._serialized_end=1375
 # @@protoc_insertion_point(module_scope)

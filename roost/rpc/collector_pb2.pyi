@@ -70,3 +70,47 @@ class QueryReply(_message.Message):
     ADS_FIELD_NUMBER: _ClassVar[int]
     ads: _containers.RepeatedCompositeFieldContainer[_classad_pb2.ClassAd]
     def __init__(self, ads: _Optional[_Iterable[_Union[_classad_pb2.ClassAd, _Mapping]]] = ...) -> None: ...
+
+class DialBackRequest(_message.Message):
+    __slots__ = ("address",)
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    def __init__(self, address: _Optional[str] = ...) -> None: ...
+
+class DialBackReply(_message.Message):
+    __slots__ = ("reachable", "reason")
+    REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reachable: bool
+    reason: str
+    def __init__(self, reachable: bool = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BrokerRegistration(_message.Message):
+    __slots__ = ("broker_id",)
+    BROKER_ID_FIELD_NUMBER: _ClassVar[int]
+    broker_id: str
+    def __init__(self, broker_id: _Optional[str] = ...) -> None: ...
+
+class BrokerMessage(_message.Message):
+    __slots__ = ("registered", "connect", "heartbeat")
+    REGISTERED_FIELD_NUMBER: _ClassVar[int]
+    CONNECT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    registered: bool
+    connect: BrokerConnectRequest
+    heartbeat: bool
+    def __init__(self, registered: bool = ..., connect: _Optional[_Union[BrokerConnectRequest, _Mapping]] = ..., heartbeat: bool = ...) -> None: ...
+
+class BrokerConnectRequest(_message.Message):
+    __slots__ = ("broker_id", "schedd_address", "nonce")
+    BROKER_ID_FIELD_NUMBER: _ClassVar[int]
+    SCHEDD_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    broker_id: str
+    schedd_address: str
+    nonce: str
+    def __init__(self, broker_id: _Optional[str] = ..., schedd_address: _Optional[str] = ..., nonce: _Optional[str] = ...) -> None: ...
+
+class BrokerConnectReply(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

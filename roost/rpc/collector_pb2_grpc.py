@@ -185,3 +185,181 @@ class Collector(object):
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BrokerStub(object):
+    """The connection broker (HTCondor's CCB): how a schedd reaches a startd that accepts no
+    inbound connection.  Such a startd keeps a Register stream open; a schedd that wants a
+    connection asks Connect, the collector passes the request down the stream, and the
+    startd dials the schedd itself (Schedd/ReverseConnect), carrying the gRPC connection
+    the schedd meant to open the other way (roost.broker).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.DialBack = channel.unary_unary(
+                '/roost.rpc.Broker/DialBack',
+                request_serializer=roost_dot_rpc_dot_collector__pb2.DialBackRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_collector__pb2.DialBackReply.FromString,
+                _registered_method=True)
+        self.Register = channel.unary_stream(
+                '/roost.rpc.Broker/Register',
+                request_serializer=roost_dot_rpc_dot_collector__pb2.BrokerRegistration.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_collector__pb2.BrokerMessage.FromString,
+                _registered_method=True)
+        self.Connect = channel.unary_unary(
+                '/roost.rpc.Broker/Connect',
+                request_serializer=roost_dot_rpc_dot_collector__pb2.BrokerConnectRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_collector__pb2.BrokerConnectReply.FromString,
+                _registered_method=True)
+
+
+class BrokerServicer(object):
+    """The connection broker (HTCondor's CCB): how a schedd reaches a startd that accepts no
+    inbound connection.  Such a startd keeps a Register stream open; a schedd that wants a
+    connection asks Connect, the collector passes the request down the stream, and the
+    startd dials the schedd itself (Schedd/ReverseConnect), carrying the gRPC connection
+    the schedd meant to open the other way (roost.broker).
+    """
+
+    def DialBack(self, request, context):
+        """Dial ``address`` back within a few seconds: may other hosts connect to it?  A startd
+        asks this at start to find out whether it needs the broker.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Register(self, request, context):
+        """A startd's registration, open as long as the startd is reachable through the broker:
+        first a "registered" message, then connection requests (and heartbeats).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Connect(self, request, context):
+        """A schedd asks the startd registered as ``broker_id`` to dial it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BrokerServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'DialBack': grpc.unary_unary_rpc_method_handler(
+                    servicer.DialBack,
+                    request_deserializer=roost_dot_rpc_dot_collector__pb2.DialBackRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_collector__pb2.DialBackReply.SerializeToString,
+            ),
+            'Register': grpc.unary_stream_rpc_method_handler(
+                    servicer.Register,
+                    request_deserializer=roost_dot_rpc_dot_collector__pb2.BrokerRegistration.FromString,
+                    response_serializer=roost_dot_rpc_dot_collector__pb2.BrokerMessage.SerializeToString,
+            ),
+            'Connect': grpc.unary_unary_rpc_method_handler(
+                    servicer.Connect,
+                    request_deserializer=roost_dot_rpc_dot_collector__pb2.BrokerConnectRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_collector__pb2.BrokerConnectReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'roost.rpc.Broker', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('roost.rpc.Broker', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Broker(object):
+    """The connection broker (HTCondor's CCB): how a schedd reaches a startd that accepts no
+    inbound connection.  Such a startd keeps a Register stream open; a schedd that wants a
+    connection asks Connect, the collector passes the request down the stream, and the
+    startd dials the schedd itself (Schedd/ReverseConnect), carrying the gRPC connection
+    the schedd meant to open the other way (roost.broker).
+    """
+
+    @staticmethod
+    def DialBack(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Broker/DialBack',
+            roost_dot_rpc_dot_collector__pb2.DialBackRequest.SerializeToString,
+            roost_dot_rpc_dot_collector__pb2.DialBackReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Register(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roost.rpc.Broker/Register',
+            roost_dot_rpc_dot_collector__pb2.BrokerRegistration.SerializeToString,
+            roost_dot_rpc_dot_collector__pb2.BrokerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Connect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Broker/Connect',
+            roost_dot_rpc_dot_collector__pb2.BrokerConnectRequest.SerializeToString,
+            roost_dot_rpc_dot_collector__pb2.BrokerConnectReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

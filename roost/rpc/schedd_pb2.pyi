@@ -249,3 +249,11 @@ class JobEvent(_message.Message):
     time: int
     attrs: _classad_pb2.ClassAd
     def __init__(self, job_id: _Optional[str] = ..., status: _Optional[int] = ..., kind: _Optional[str] = ..., time: _Optional[int] = ..., attrs: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ...) -> None: ...
+
+class ReverseChunk(_message.Message):
+    __slots__ = ("nonce", "data")
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    nonce: str
+    data: bytes
+    def __init__(self, nonce: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...

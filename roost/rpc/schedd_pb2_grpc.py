@@ -64,6 +64,11 @@ class ScheddStub(object):
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.FromString,
                 _registered_method=True)
+        self.ReverseConnect = channel.stream_stream(
+                '/roost.rpc.Schedd/ReverseConnect',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.ReverseChunk.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.ReverseChunk.FromString,
+                _registered_method=True)
         self.JobEvents = channel.unary_stream(
                 '/roost.rpc.Schedd/JobEvents',
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.JobEventsRequest.SerializeToString,
@@ -121,6 +126,16 @@ class ScheddServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReverseConnect(self, request_iterator, context):
+        """A startd reachable only through the broker dials in to carry a connection the
+        schedd asked for: the first message holds the schedd's nonce, then both ways carry
+        the bytes of that connection (roost.broker).  Needs no token: the nonce is the
+        credential, and the startd's own RPCs inside are authenticated as ever.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def JobEvents(self, request, context):
         """Job events as they happen (roost wait follows these).
         """
@@ -167,6 +182,11 @@ def add_ScheddServicer_to_server(servicer, server):
                     servicer.Negotiate,
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.SerializeToString,
+            ),
+            'ReverseConnect': grpc.stream_stream_rpc_method_handler(
+                    servicer.ReverseConnect,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.ReverseChunk.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.ReverseChunk.SerializeToString,
             ),
             'JobEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.JobEvents,
@@ -341,6 +361,33 @@ class Schedd(object):
             '/roost.rpc.Schedd/Negotiate',
             roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.SerializeToString,
             roost_dot_rpc_dot_schedd__pb2.NegotiateMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReverseConnect(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/roost.rpc.Schedd/ReverseConnect',
+            roost_dot_rpc_dot_schedd__pb2.ReverseChunk.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.ReverseChunk.FromString,
             options,
             channel_credentials,
             insecure,
