@@ -31,16 +31,25 @@ REGISTER_WAIT = 10.0  # seconds the start waits for the first registration
 
 
 def needs_broker(ask: Callable[[str], tuple[bool, str]], address: str, *, collector: str,
-                 forced: bool) -> tuple[bool, str]:
+                 forced: bool = False, configured: bool = False) -> tuple[bool, str]:
     """Whether a startd that advertises ``address`` goes through the broker of the
-    collector at ``collector``, and why (a line for the log).  ``ask(address)`` asks the
-    collector to dial it: (reachable, why not), or RoostError if the collector cannot be
-    asked, in which case the broker it is, since it works wherever the collector can be
-    reached at all."""
+    collector at ``collector``, and why (a line for the log).
+
+    ``forced``: told to (``outbound_only``).  ``configured``: ``address`` is the
+    administrator's ``advertise_address``, a forwarded port or a NAT's, taken at its word.
+    Otherwise a startd whose collector is on this host is dialled directly, one that
+    advertises loopback to a collector elsewhere goes through the broker, and any other
+    asks: ``ask(address)`` has the collector dial it, answering (reachable, why not), or
+    raises RoostError if the collector cannot be asked; then the broker it is, since it
+    works wherever the collector can be reached at all."""
     if forced:
         return True, "told to (startd.outbound_only)"
+    if configured:
+        return False, "its advertise_address says so"
     if is_loopback(split_address(collector)[0]):
         return False, "its collector is on this host"
+    if is_loopback(split_address(address)[0]):
+        return True, f"{address} is a loopback address, which no other host can dial"
     try:
         reachable, why = ask(address)
     except RoostError as error:

@@ -217,7 +217,8 @@ def _broker_link(daemon, settings, name: str, token: str, collector: str, addres
             return client.dial_back(address)
 
     brokered, why = needs_broker(ask, address, collector=collector,
-                                 forced=settings.outbound_only)
+                                 forced=settings.outbound_only,
+                                 configured=bool(settings.advertise_address.strip()))
     if not brokered:
         daemon.log.info("reached directly at %s: %s", address, why)
         return None

@@ -1,6 +1,7 @@
 """What daemons on namespace hosts advertise for what they bind: IPv6 wildcards and
-loopback, ``--advertise-address``, and the warning for a loopback bind with the collector
-on another host (roost.addresses)."""
+loopback, ``--advertise-address``, and a startd bound to loopback with the collector on
+another host, which is reached through the collector's broker (roost.addresses,
+roost.broker)."""
 
 from __future__ import annotations
 
@@ -50,18 +51,22 @@ def test_ipv6_binds_and_advertises(make_network):
     assert cm.values("history", cluster, "-af", "LastRemoteHost") == [["slot1_1@desk1"]]
 
 
-def test_advertise_address_and_the_loopback_warning(make_network):
+def test_advertise_address_and_a_loopback_bind(make_network):
     network = make_network(["cm", "desk1", "desk2"])
     cm = Site(network["cm"], ROOST_MATCHMAKER_ADDRESS=f"0.0.0.0:{PORT}")
     cm.roost("matchmaker")
     desk1, desk2 = Site(network["desk1"]), Site(network["desk2"])
     for desk in (desk1, desk2):
         join(cm, desk)
+    # A startd bound to loopback cannot be dialled from the collector's host: it is
+    # reached through the collector's broker instead (roost.broker), and says so.
     started = desk1.roost("startd", "--collector", f"cm:{PORT}", "--token", "startd.token",
                           "--address", "127.0.0.1:0")
-    assert "no other host can reach this daemon" in started.stderr
+    assert "no other host can reach this daemon" not in started.stderr
     desk2.roost("startd", "--collector", f"cm:{PORT}", "--token", "startd.token",
                 "--advertise-address", "desk2.example.org")
-    addresses = dict(cm.wait_for("slots", "status", "-af", "Name", "MyAddress", count=2))
-    assert re.fullmatch(r"127\.0\.0\.1:\d+", addresses["slot1@desk1"]), addresses
-    assert re.fullmatch(r"desk2\.example\.org:\d+", addresses["slot1@desk2"]), addresses
+    found = cm.wait_for("slots", "status", "-af", "Name", "MyAddress", "StartdIpAddr", count=2)
+    addresses = {name: (my, own) for name, my, own in found}
+    assert addresses["slot1@desk1"][0] == f"broker://cm:{PORT}/desk1", addresses
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", addresses["slot1@desk1"][1]), addresses
+    assert re.fullmatch(r"desk2\.example\.org:\d+", addresses["slot1@desk2"][0]), addresses
