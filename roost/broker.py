@@ -68,9 +68,12 @@ def parse_broker_address(address: str) -> BrokerAddress:
     if not is_broker_address(text):
         raise RoostError(f"address {address!r} is not a broker address ({SCHEME}HOST:PORT/ID)")
     collector, slash, broker_id = text[len(SCHEME):].partition("/")
-    if not slash or not broker_id or "/" in broker_id:
-        raise RoostError(f"broker address {address!r}: expected {SCHEME}HOST:PORT/ID")
-    split_address(collector)  # RoostError if it is not HOST:PORT
+    try:
+        if not slash or not broker_id or "/" in broker_id:
+            raise RoostError("no ID")
+        split_address(collector)  # RoostError if it is not HOST:PORT
+    except RoostError:
+        raise RoostError(f"broker address {address!r}: expected {SCHEME}HOST:PORT/ID") from None
     return BrokerAddress(collector, unquote(broker_id))
 
 
@@ -81,14 +84,15 @@ class Splice:
     stream) until the socket's peer stops sending; ``to_socket(chunks)`` writes what
     arrives from the stream, then passes the end on (a half close, so the other direction
     drains).  A direction that fails (the stream broke, the socket reset) breaks both, so
-    that neither side waits for ever.  The socket is closed once both directions are over
-    (the reading one counts as over if it never began by the time the writing one ends:
-    a call that failed at once never reads its requests)."""
+    that neither side waits for ever.  ``finished()`` says the stream's call is over.
+    The socket is closed once both directions and the call are over; a reading direction
+    that had not begun when the call ended never will (a call that failed at once never
+    reads its requests), so it counts as over."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._lock = threading.Lock()
-        self._open = {"read", "write"}  # directions not yet over
+        self._open = {"read", "write", "call"}  # what is not yet over
         self._reading = False
 
     def from_socket(self) -> Iterator[bytes]:
@@ -117,20 +121,23 @@ class Splice:
             with contextlib.suppress(OSError):
                 self.sock.shutdown(socket.SHUT_WR)
         finally:
-            with self._lock:
-                never_read = not self._reading
-            if never_read:
-                self._over("read")
             self._over("write")
+
+    def finished(self) -> None:
+        with self._lock:
+            never_read = not self._reading
+        if never_read:
+            self._over("read")
+        self._over("call")
 
     def abort(self) -> None:
         """Break both directions: a blocked read or write returns at once."""
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
-    def _over(self, direction: str) -> None:
+    def _over(self, part: str) -> None:
         with self._lock:
-            self._open.discard(direction)
+            self._open.discard(part)
             last = not self._open
         if last:
             self.sock.close()  # a late reader gets EBADF (an OSError), never another fd

@@ -175,7 +175,12 @@ class Rendezvous:
             context.abort(grpc.StatusCode.PERMISSION_DENIED,
                           "no connection waits for that nonce (wrong, used, or too late)")
         splice = Splice(sock)
-        context.add_callback(splice.abort)  # the startd went: the channel hears of it
+
+        def over() -> None:  # the startd went, or the channel did: the other hears of it
+            splice.abort()
+            splice.finished()
+
+        context.add_callback(over)
         threading.Thread(target=splice.to_socket, args=((r.data for r in requests),),
                          name="schedd:reverse:in", daemon=True).start()
         for data in splice.from_socket():

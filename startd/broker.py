@@ -13,7 +13,6 @@ reach the server as if the schedd had dialled it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import threading
@@ -115,7 +114,8 @@ class BrokerLink:
             if self._call is not None:
                 self._call.cancel()
         for thread in self._threads:
-            thread.join(5)
+            if thread.ident is not None:  # started
+                thread.join(5)
         with self._lock:
             channels, self._channels = list(self._channels.values()), {}
         for channel in channels:
@@ -182,6 +182,8 @@ class BrokerLink:
     def _carry(self, request) -> None:
         """Dial the schedd, present its nonce, and join the stream to a new connection to
         this startd's server."""
+        import grpc
+
         from roost.rpc import schedd_pb2, schedd_pb2_grpc
 
         try:
@@ -200,11 +202,13 @@ class BrokerLink:
 
         stub = schedd_pb2_grpc.ScheddStub(self._channel(request.schedd_address))
         replies = stub.ReverseConnect(outgoing())
-        splice.to_socket(reply.data for reply in replies)
-        with contextlib.suppress(Exception):
-            if replies.code().name != "OK":
-                self.log.warning("the connection from the schedd at %s ended: %s",
-                                 request.schedd_address, replies.details())
+        try:
+            splice.to_socket(reply.data for reply in replies)  # until the call is over
+        finally:
+            splice.finished()
+        if replies.code() != grpc.StatusCode.OK:
+            self.log.warning("the connection for the schedd at %s ended: %s",
+                             request.schedd_address, replies.details())
 
     def _channel(self, address: str):
         with self._lock:
