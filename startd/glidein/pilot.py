@@ -7,14 +7,14 @@ output file, and the startd's command line), so the two cannot disagree on what 
 What a pilot does on each node of its allocation:
 
 - It joins the pool at ``spec.collector`` with the pool's roost home (``$ROOST_HOME``, set
-  in the script to the submitter's): the startd checks schedds' tokens with the pool key
-  found there, so the nodes must see that directory (a shared file system, as batch
-  clusters have) or a copy of it.  A node that cannot read the key ends the pilot with one
-  line in the job's output instead of a startd that refuses every schedd.
+  in the script to the submitter's).
 - Its credential: ``spec.token_file`` when given (the startd then names its slots after
   the token's identity, ``startd@NAME`` advertising ``slotN@NAME``, so one token serves one
-  node); otherwise each startd signs its own ``startd@glidein-JOBID.NODE`` token with that
-  pool key, as the startds of ``roost pool up`` do.
+  node), and nothing else: a startd without the pool key takes claims on their claim ids.
+  Otherwise each startd signs its own ``startd@glidein-JOBID.NODE`` token with the pool
+  key in that roost home, as the startds of ``roost pool up`` do, so the nodes must see
+  that directory (a shared file system, as batch clusters have) or a copy of it; a node
+  that cannot read the key ends the pilot with one line in the job's output.
 - Its address is the node's: the pilot names none, so the startd binds every interface
   (its default for a collector that is not on loopback) and advertises the address of the
   node's interface that routes to the collector (``roost.addresses``).
@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PILOT_JOB_NAME = "roost-glidein"
-# The key the startd checks schedds' tokens with (roost.security.key_path, spelled out so
-# that this module imports nothing of gRPC).
+# The key the startds sign their tokens with, and check the schedds' with
+# (roost.security.key_path, spelled out so that this module imports nothing of gRPC).
 KEY_FILE = Path("keys") / "pool.key"
 SCRIPT_DIR = "glidein"  # under the roost home: scripts, tokens and the jobs' output
 MAX_RETIRE_MARGIN = 600  # glideinWMS's default: no job without MaxRuntime in the last 10 min
@@ -180,6 +180,10 @@ class _Plan:
         return arguments
 
     def key_check(self) -> list[str]:
+        """The script's lines that stop a node that cannot read the pool key, which the
+        startds sign their tokens with; none for a pilot given a token."""
+        if self.spec.token_file is not None:
+            return []
         key = self.home / KEY_FILE
         message = (f"{PILOT_JOB_NAME}: cannot read the pool key {key}: the nodes must see "
                    "the roost home of the pool")

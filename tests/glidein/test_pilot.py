@@ -130,6 +130,7 @@ def test_a_given_token_names_the_startd(tmp_path):
     _bash_reads(script, tmp_path)
     assert "--token /home/a/pilot.token" in script
     assert "--name" not in script
+    assert "pool.key" not in script  # the token is all a node needs
 
 
 def test_pbs_script_is_the_same_pilot(tmp_path):
