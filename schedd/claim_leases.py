@@ -25,19 +25,19 @@ startd's own lease is over, and ``grace`` more seconds cover the startd's pollin
 leases and the kill of the job.  So a job never runs on two hosts at once.
 
 **Renewal.**  A healthy claim is renewed every third of its lease (``SendKeepAlive``,
-each call with a deadline of ``deadline`` seconds, well under the lease).  When a renewing
-call fails or a run's stream breaks, the claim is *adrift*.  A startd that is slow (a
+each call with a deadline of ``deadline`` seconds, under the lease).  When a renewing call
+fails or a run's stream breaks, the claim is *adrift*.  A startd that is only slow (a
 machine busy starting many jobs) looks the same as one cut off, and it still holds the
 claim on account of the last renewal it answered: so renewals go on, answered or not,
 every ``probe`` seconds, while they land within that lease (``confirmed + lease``, less a
-call's deadline); a broken stream is reconnected to (``Reconnect``) as often.  After that, each renewal that may
-reach the startd would only push ``exposed`` (and the requeue) further out, so the startd
-is *probed* instead, every ``probe`` seconds, with a call that renews nothing; a probe
-answered makes one renewing call (a keep-alive, or the stream's reconnection).  An
-answered renewal ends the drift.  So a partition that heals within the lease costs
-nothing, a slow startd keeps its claims, and a startd cut off for good costs its job at
-most two leases (the one its last answered renewal gave, and the one an unanswered
-renewal may have given since), a deadline and the grace.
+call's deadline), and a broken stream is reconnected to (``Reconnect``) as often.  After
+that, each renewal that may reach the startd would only push ``exposed`` (and the
+requeue) further out, so the startd is *probed* instead, every ``probe`` seconds, with a
+call that renews nothing; a probe answered makes one renewing call (a keep-alive, or the
+stream's reconnection).  An answered renewal ends the drift.  So a partition that heals
+within the lease costs nothing, a slow startd keeps its claims, and a startd cut off for
+good costs its job at most two leases (the one its last answered renewal gave, and the
+one an unanswered renewal may have given since) and the grace.
 
 Claims are known from ``ClaimHeld`` (granted, or recovered from the claims table after a
 restart) until the shell drops them (``ClaimDropped``) or the core gives them up.

@@ -27,13 +27,15 @@ requeues it; the claim ends with it, and the slot goes back to the negotiator.
 **Leases.**  When each claim is renewed, and when a claim whose startd has gone silent
 is over, is decided by a pure core, ``schedd.claim_leases.Leases``; this shell feeds it
 what its calls found and carries out what it says.  Every claim is renewed on its own, in
-threads of its own, each call with a deadline well under the lease, so startds that do not
+threads of its own, each call with a deadline under the lease, so startds that do not
 answer delay no other claim.  A claim cut off from its startd (a keep-alive fails, or its
-run's stream breaks) is renewed no more but probed, and reconnected to as soon as the
-startd answers; if it does not, the claim is given up once the startd's lease is surely
-over (counted from the last call that may have reached it), when the startd has stopped
-the job too: the job goes back to Idle (``Failure.MACHINE_LOST``, which does not use up a
-retry), never while the startd may still run it.
+run's stream breaks) is renewed and reconnected to while its startd may still hold it on
+account of the last renewal it answered, then only probed (a keep-alive of no claim), and
+reconnected to as soon as the startd answers; if it does not, the claim is given up once
+the startd's lease is surely over (counted from the last call that may have reached it),
+when the startd has stopped the job too: the job goes back to Idle
+(``Failure.MACHINE_LOST``, which does not use up a retry), never while the startd may
+still run it.
 
 **Restart.**  ``recover`` runs at start: each claim in the table is reconnected to
 (ActivateClaim with ``reconnect``: the startd replays the run's events, including an exit
@@ -93,8 +95,9 @@ class _Held:
     permits: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
 
     def close(self) -> None:
-        for client in {id(self.client): self.client, id(self.keeper): self.keeper}.values():
-            with contextlib.suppress(Exception):
+        for client in (self.client, self.keeper) if self.keeper is not self.client \
+                else (self.client,):
+            with contextlib.suppress(Exception):  # closing twice, or a broken channel
                 client.close()
 
 
