@@ -122,6 +122,16 @@ class Host:
         """The processes in this host's network namespace."""
         return _pids_in(self.netns)
 
+    def cut_off(self) -> None:
+        """A partition: the host's port of the bridge goes down, so nothing passes between
+        it and the other hosts either way (its own processes and loopback go on; its
+        eth0 loses its carrier, and keeps its addresses)."""
+        _ip("-n", self.network.bridge_netns, "link", "set", f"port{self.number}", "down")
+
+    def heal(self) -> None:
+        """The partition heals: the host's port of the bridge comes back up."""
+        _ip("-n", self.network.bridge_netns, "link", "set", f"port{self.number}", "up")
+
 
 class Network:
     """Hosts on one bridge; see the module's docstring."""

@@ -66,11 +66,12 @@ class Site:
         return "\n".join(found)
 
 
-def central_manager(host) -> Site:
+def central_manager(host, **settings: str) -> Site:
     """A central manager's matchmaker and schedd, bound to every interface, as one
-    roost.toml there would have it: ``matchmaker.address = "0.0.0.0:9618"``."""
+    roost.toml there would have it: ``matchmaker.address = "0.0.0.0:9618"``.
+    ``settings``: more of its environment (ROOST_* keys)."""
     cm = Site(host, ROOST_MATCHMAKER_ADDRESS=f"0.0.0.0:{PORT}",
-              ROOST_SCHEDD_ADDRESS="0.0.0.0:0")
+              ROOST_SCHEDD_ADDRESS="0.0.0.0:0", **settings)
     cm.roost("matchmaker")
     cm.roost("schedd")
     return cm

@@ -28,8 +28,8 @@ class Killed(Exception):
     """Ends the parked threads of a schedd the test killed, once the test is over."""
 
 
-def slot_ad(name: str) -> ClassAd:
-    return ClassAd({"Name": name, "MyAddress": "127.0.0.1:1", "Requirements": True})
+def slot_ad(name: str, address: str = "127.0.0.1:1") -> ClassAd:
+    return ClassAd({"Name": name, "MyAddress": address, "Requirements": True})
 
 
 def event(kind: str, job_id: str) -> StartdJobEvent:
@@ -326,10 +326,10 @@ def test_no_job_runs_twice_through_concurrent_claims_and_schedd_restarts(pool):
 
 
 class Partition:
-    """Two slots' startds: on claim A, job J runs until the network cuts A's startd off
-    from the schedd (``cut``), when every call to it fails as to an unreachable startd;
-    that startd stops J once A's lease runs out, counted from when it last heard from the
-    schedd.  On claim B a job runs at once."""
+    """Two slots' startds, A's at address ``a:1`` and B's at ``b:1``: on claim A, job J
+    runs until the network cuts A's startd off from the schedd (``cut``), when every call
+    to it fails as to an unreachable startd; that startd stops J once A's lease runs out,
+    counted from when it last heard from the schedd.  On claim B a job runs at once."""
 
     def __init__(self, lease: float) -> None:
         self.lease = lease
@@ -339,36 +339,46 @@ class Partition:
         self.keep_alives = 0
         self.starts: dict[str, float] = {}  # claim id -> when it started the job
 
-    def client(self, address: str) -> Partition:
-        return self
-
-    def _reach(self, claim_id: str) -> None:
-        with self.changed:
-            if claim_id == "A" and self.cut_off:
-                raise RoostError("cannot reach the startd at 127.0.0.1:1 (is the pool up?)")
-            if claim_id == "A":
-                self.heard = time.monotonic()
+    def client(self, address: str) -> _PartitionClient:
+        return _PartitionClient(self, address.partition(":")[0].upper())
 
     def cut(self) -> None:
         with self.changed:
             self.cut_off = True
             self.changed.notify_all()
 
+
+class _PartitionClient:
+    def __init__(self, partition: Partition, startd: str) -> None:
+        self.partition = partition
+        self.startd = startd  # "A" or "B"
+
+    def _reach(self, claim_id: str) -> None:
+        """A call to this client's startd about ``claim_id`` ("": renewing nothing)."""
+        partition = self.partition
+        with partition.changed:
+            if self.startd == "A" and partition.cut_off:
+                raise RoostError("cannot reach the startd at a:1 (is the pool up?)")
+            if self.startd == "A" and claim_id:
+                partition.heard = time.monotonic()
+
     def request_claim(self, claim_id: str, job: ClassAd, *, lease: int = 0,
                       schedd_address: str = "") -> ClaimResult:
         self._reach(claim_id)
-        return ClaimResult(True, "", slot_ad(f"slot-{claim_id}@fake"), claim_id)
+        return ClaimResult(True, "", slot_ad(f"slot-{claim_id}@fake", f"{claim_id}:1"),
+                           claim_id)
 
     def activate(self, claim_id: str, job: ClassAd | None = None, *,
                  reconnect: bool = False):
         self._reach(claim_id)
+        partition = self.partition
         job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
-        with self.changed:
-            self.starts[claim_id] = time.monotonic()
+        with partition.changed:
+            partition.starts[claim_id] = time.monotonic()
         yield event("started", job_id)
         if claim_id == "A":
-            with self.changed:
-                self.changed.wait_for(lambda: self.cut_off, WAIT)
+            with partition.changed:
+                partition.changed.wait_for(lambda: partition.cut_off, WAIT)
             self._reach(claim_id)
         yield event("exited", job_id)
 
@@ -378,9 +388,10 @@ class Partition:
 
     def keep_alive(self, claim_id: str) -> str:
         self._reach(claim_id)
-        with self.changed:
-            self.keep_alives += claim_id == "A"
-            self.changed.notify_all()
+        partition = self.partition
+        with partition.changed:
+            partition.keep_alives += claim_id == "A"
+            partition.changed.notify_all()
         return "Claimed/Busy"
 
     def close(self) -> None:
@@ -396,7 +407,7 @@ def test_a_job_cut_off_with_its_startd_runs_again_only_once_the_startd_stopped_i
     startds = Partition(lease=2)
     runner = ClaimRunner(pool.jobs, startds.client, lease=2)
     try:
-        runner.matched("alice", slot_ad("slot-A@fake"), "A")
+        runner.matched("alice", slot_ad("slot-A@fake", "a:1"), "A")
         with startds.changed:
             # Keep-alives every second: the last one comes a lease after the start.
             assert startds.changed.wait_for(lambda: startds.keep_alives >= 3, WAIT)
@@ -405,7 +416,7 @@ def test_a_job_cut_off_with_its_startd_runs_again_only_once_the_startd_stopped_i
         while pool.jobs.claims():  # A is given up: its job is back in the queue
             assert time.monotonic() < deadline, "claim A still held"
             time.sleep(0.05)
-        runner.matched("alice", slot_ad("slot-B@fake"), "B")
+        runner.matched("alice", slot_ad("slot-B@fake", "b:1"), "B")
         while left(pool.jobs):
             assert time.monotonic() < deadline, "the job has not run again"
             time.sleep(0.05)
