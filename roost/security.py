@@ -435,6 +435,10 @@ class _ActingAs:
             return next(self._responses)
 
 
+# The health service's methods: every daemon serves them to anyone.
+HEALTH_METHODS = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch")
+
+
 class AuthInterceptor(grpc.ServerInterceptor):
     """Authenticates every call by its token and checks the scope of its method.
 
@@ -450,7 +454,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         key: SigningKey,
         method_scopes: Mapping[str, str],
         default_scope: str = "read",
-        exempt: Iterable[str] = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"),
+        exempt: Iterable[str] = HEALTH_METHODS,
     ) -> None:
         for scope in (*method_scopes.values(), default_scope):
             _check_scope(scope)

@@ -38,7 +38,8 @@ def _serve(daemon) -> None:
     from schedd.database import default_url, open_database
     from schedd.job_queue import JobQueue
     from schedd.reschedule import Rescheduler
-    from schedd.service import METHOD_SCOPES, ScheddService
+    from schedd.service import METHOD_SCOPES, TOKENLESS, ScheddService
+    from schedd.transfer import TransferQueue, TransferServer, queue_lookup
 
     config = daemon.config
     home = config.home
@@ -56,14 +57,25 @@ def _serve(daemon) -> None:
                          lease=config.get("schedd", "claim_lease"),
                          worklife=config.get("schedd", "claim_worklife"))
     watchers = config.get("schedd", "max_watchers")
+    uploads = config.get("schedd", "max_concurrent_uploads")
+    downloads = config.get("schedd", "max_concurrent_downloads")
+    queue = TransferQueue(uploads, downloads)
+    transfer = TransferServer(queue_lookup(jobs), spool=home / "spool", queue=queue,
+                              max_input_mb=config.get("schedd", "max_transfer_input_mb"),
+                              max_output_mb=config.get("schedd", "max_transfer_output_mb"))
+    jobs.listen(transfer.forget)
     service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"),
-                            on_match=runner.matched, max_streams=watchers)
+                            on_match=runner.matched, max_streams=watchers, transfer=transfer,
+                            file_system_domain=config.get("schedd", "file_system_domain")
+                            or machine)
     address = config.get("schedd", "address")
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
-        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES)],
-        max_workers=MAX_WORKERS + watchers,
+        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES, exempt=(
+            *security.HEALTH_METHODS, *TOKENLESS))],
+        # Transfers hold a thread each while they move files or wait for room.
+        max_workers=MAX_WORKERS + watchers + uploads + downloads + queue.max_waiting,
     )
     collector = config.get("matchmaker", "address")
     service.address = advertised_address(address, port, collector=collector,
