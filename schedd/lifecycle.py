@@ -17,9 +17,9 @@ ended: ``Attempt``, ``Host``, ``Slot``, ``Start``, ``End``, ``Failure``, ``Reaso
 ``Outcome``, ``TransferInputSeconds``/``TransferOutputSeconds`` for a run whose files
 moved, and ``RetryAfter``/``RequestMemory`` when they matter; the last
 ``MAX_ATTEMPTS_KEPT`` are kept), ``CumulativeTransferTime`` (HTCondor's: the seconds all
-runs' files took to move, apart from RemoteWallClockTime), ``RemoteSlot`` (the slot a running job is on),
-``RetryReason`` (why it was retried) and ``VacateRequested`` (when a vacate was asked
-for, until the run ends).
+runs' files took to move, apart from RemoteWallClockTime), ``RemoteSlot`` (the slot a
+running job is on), ``RetryReason`` (why it was retried) and ``VacateRequested`` (when a
+vacate was asked for, until the run ends).
 
 A vacate (condor_vacate_job) does not move the job by itself: it asks (``VacateReason``,
 ``VacateRequested``) and the job stays Running, or Suspended, until its machine reports

@@ -47,6 +47,7 @@ import logging
 import os
 import pwd
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -119,14 +120,19 @@ def landing_name(item: str, preserve: bool) -> str:
     return os.path.basename(clean)
 
 
-def input_entries(ad: ClassAd, spool: Path | None = None) -> list[ft.Entry]:
-    """The files a job's run needs in its sandbox, from its submit directory (Iwd) and,
-    for ON_EXIT_OR_EVICT, what an evicted run left in ``spool``.  TransferError when one
-    cannot be sent (missing, unreadable, two landing on one name, a URL)."""
-    iwd = Path(_text(ad, "Iwd") or "/")
-    if not iwd.is_dir():
-        raise ft.TransferError(ft.MISSING, f"the job's submit directory {iwd} no longer "
-                               "exists (or is not a directory)")
+def spool_entries(spool: Path | None) -> list[ft.Entry]:
+    """What an evicted run left in the job's spool directory (ON_EXIT_OR_EVICT)."""
+    if spool is None or not spool.is_dir():
+        return []
+    return [ft.Entry(e.name[2:], e.size, e.mode, e.directory, e.source)
+            for e in ft.tree(spool, "_")[1:]]
+
+
+def input_entries(ad: ClassAd, spooled: list[ft.Entry] = ()) -> list[ft.Entry]:
+    """The files a job's run needs in its sandbox, from its submit directory (Iwd), and
+    ``spooled`` (``spool_entries``), which win over files of the same name.  TransferError
+    when one cannot be sent (missing, unreadable, two landing on one name, a URL)."""
+    iwd = _submit_directory(ad, "cannot read the job's input from its submit directory")
     preserve = _flag(ad, "PreserveRelativePaths", False)
     entries: list[ft.Entry] = []
     cmd = _text(ad, "Cmd")
@@ -155,12 +161,9 @@ def input_entries(ad: ClassAd, spool: Path | None = None) -> list[ft.Entry]:
         entry = ft.entry_of(source, name)
         entries += ft.tree(source, name) if entry.directory else [entry]
     entries = _with_parents(entries)
-    if spool is not None and spool.is_dir():
-        spooled = ft.tree(spool, "_")[1:]
-        names = {e.name[2:] for e in spooled}
-        entries = [e for e in entries if e.name not in names]  # the later run's files win
-        entries += [ft.Entry(e.name[2:], e.size, e.mode, e.directory, e.source)
-                    for e in spooled]
+    if spooled:
+        names = {e.name for e in spooled}
+        entries = [e for e in entries if e.name not in names] + list(spooled)
     seen: dict[str, ft.Entry] = {}
     for entry in entries:
         earlier = seen.get(entry.name)
@@ -173,6 +176,21 @@ def input_entries(ad: ClassAd, spool: Path | None = None) -> list[ft.Entry]:
                                    f"{entry.source}")
         seen[entry.name] = entry
     return list(seen.values())
+
+
+def _submit_directory(ad: ClassAd, what: str) -> Path:
+    """The job's Iwd, or TransferError saying why it cannot be used."""
+    iwd = Path(_text(ad, "Iwd") or "/")
+    try:
+        info = iwd.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as error:
+        raise ft.TransferError(ft.UNREADABLE, f"{what} {iwd}: "
+                               f"{ft.describe_os_error(error)}") from None
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        raise ft.TransferError(ft.MISSING, f"{what} {iwd}: it no longer exists")
+    return iwd
 
 
 def _with_parents(entries: list[ft.Entry]) -> list[ft.Entry]:
@@ -386,26 +404,31 @@ class TransferServer:
         try:
             with self.queue.room("upload"):
                 identity = OwnerIdentity(_text(job, "Owner"))
+                spooled = spool_entries(self.spool_of(request.job_id))  # the schedd's own
                 with identity:
-                    entries = input_entries(job, self.spool_of(request.job_id))
+                    entries = input_entries(job, spooled)
                 limit = limit_bytes(job, "MaxTransferInputMB", self.max_input_mb)
                 size = total_bytes(entries)
                 if limit is not None and size > limit:
                     raise ft.TransferError(ft.LIMIT, f"the job's input is {_mb(size)} MB, "
                                            f"more than MaxTransferInputMB "
                                            f"({limit // MiB} MB)")
-                spooled = {e.name for e in entries if self.spool is not None and e.source
-                           and self.spool in e.source.parents}
-                messages = ft.send(entries, opener=lambda path: _open_as(identity, path))
+                from_spool = {e.source for e in spooled}
+                names = {e.name for e in spooled}
+                messages = ft.send(entries, opener=lambda path: _open_as(
+                    None if path in from_spool else identity, path))
                 for message in messages:
                     for listed in message.files:
-                        listed.intermediate = listed.name in spooled
+                        listed.intermediate = listed.name in names
                     yield message
         except Busy as busy:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
         except ft.TransferError as error:
             log.info("job %s: input refused: %s", request.job_id, error)
             context.abort(_STATUS[error.kind], str(error))
+        except OSError as error:  # whatever the file system says, in one line
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"cannot send the job's input: {error}")
         log.info("job %s: input sent (%d files, %d bytes) in %.2f s", request.job_id,
                  len(entries), size, time.monotonic() - started)
 
@@ -419,7 +442,9 @@ class TransferServer:
         fresh = None
         try:
             with self.queue.room("download"):
-                identity = OwnerIdentity(_text(job, "Owner"))
+                # The spool is the schedd's own; the submit directory the owner's.
+                identity = (contextlib.nullcontext() if first.evicted
+                            else OwnerIdentity(_text(job, "Owner")))
                 with identity:
                     if first.evicted:
                         fresh = self._fresh_spool(first.job_id)
@@ -433,6 +458,9 @@ class TransferServer:
         except ft.TransferError as error:
             log.info("job %s: output refused: %s", first.job_id, error)
             context.abort(_STATUS[error.kind], str(error))
+        except OSError as error:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"cannot store the job's output: {error}")
         except grpc.RpcError:
             # The stream broke (the startd went away): nothing was put in place.
             context.abort(grpc.StatusCode.DATA_LOSS, "the output stream broke off")
@@ -459,10 +487,7 @@ class TransferServer:
                    f"({limit // MiB} MB)" if limit is not None else "")
         if spool is not None:
             return ft.Receiver(spool, limit=limit, durable=True, limit_message=message)
-        iwd = Path(_text(job, "Iwd") or "/")
-        if not iwd.is_dir():
-            raise ft.TransferError(ft.MISSING, f"cannot put the job's output in its submit "
-                                   f"directory {iwd}: it no longer exists")
+        _submit_directory(job, "cannot put the job's output in its submit directory")
         return ft.Receiver(place=output_place(job), limit=limit, durable=True,
                            limit_message=message)
 
@@ -476,9 +501,9 @@ class TransferServer:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _open_as(identity: OwnerIdentity, path: Path):
-    with identity:
-        return open(path, "rb")
+def _open_as(identity: OwnerIdentity | None, path: Path):
+    with identity or contextlib.nullcontext():
+        return open(path, "rb")  # noqa: SIM115
 
 
 def _chain(first, rest):

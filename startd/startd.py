@@ -534,8 +534,6 @@ class Startd:
         starts there, unless the run was stopped meanwhile."""
         stage = run.job
         try:
-            if not stage.transfer.address:
-                raise RuntimeError("the claim's schedd gave no address to fetch input from")
             ready, result = transfer.stage_in(stage, job_ad, execute_dir=self.execute_dir,
                                               run_as=self.run_as)
         except Exception as error:  # never leave the run hanging

@@ -59,7 +59,9 @@ HOLD_MAX_INPUT = 32
 HOLD_MAX_OUTPUT = 33
 MiB = 1 << 20
 BUSY_PAUSE = (1.0, 15.0)  # first and longest pause before asking a busy schedd again
-UNAVAILABLE_TRIES = 3  # calls that find the schedd unreachable before the run is lost
+# How long an unreachable schedd is tried again (one restarting comes back within it;
+# the claim's lease decides beyond).
+UNAVAILABLE_SECONDS = 60.0
 ON_EXIT, ON_SUCCESS, ON_EXIT_OR_EVICT = "ON_EXIT", "ON_SUCCESS", "ON_EXIT_OR_EVICT"
 # Why the startd stopped a run, when output still goes to the spool (ON_EXIT_OR_EVICT):
 # the schedd can be told (not a lost lease).
@@ -348,12 +350,12 @@ class Transfer:
 
     def _call(self, attempt, *, input_side: bool):
         """``attempt(stub)`` until it succeeds; a busy schedd is asked again after a
-        pause, an unreachable one a few times; the rest become TransferFailed or
-        TransferLost."""
+        pause, an unreachable one for up to UNAVAILABLE_SECONDS; the rest become
+        TransferFailed or TransferLost."""
         hold, limit = ((HOLD_TRANSFER_INPUT, HOLD_MAX_INPUT) if input_side
                        else (HOLD_TRANSFER_OUTPUT, HOLD_MAX_OUTPUT))
         pause = BUSY_PAUSE[0]
-        unavailable = 0
+        unavailable_until = time.monotonic() + UNAVAILABLE_SECONDS
         channel = self.channel(self.address)
         try:
             stub = schedd_pb2_grpc.ScheddStub(channel)
@@ -378,10 +380,8 @@ class Transfer:
                     if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
                         log.info("job %s: %s; asking again in %.0f s", self.job_id,
                                  details, pause)
-                    elif code is grpc.StatusCode.UNAVAILABLE and unavailable + 1 < \
-                            UNAVAILABLE_TRIES:
-                        unavailable += 1
-                    else:
+                    elif (code is not grpc.StatusCode.UNAVAILABLE
+                          or time.monotonic() >= unavailable_until):
                         raise TransferLost(f"file transfer with the schedd at "
                                            f"{self.address} failed: {details}") from None
                     if self._cancelled.wait(pause * random.uniform(0.8, 1.2)):
@@ -447,6 +447,9 @@ def stage_in(stage: Stage, job_ad: ClassAd, *, execute_dir: Path,
              run_as: str | None) -> tuple[ClassAd | None, starter.JobResult | None]:
     """Make the sandbox and fetch the input into it: the job ad to start (and None), or
     (None and) the result of a run that ends here."""
+    if not stage.transfer.address:
+        return None, result_of(FAILURE_TRANSFER, "the job's schedd gave no address to "
+                               "transfer its files from", HOLD_TRANSFER_INPUT)
     try:
         stage.sandbox, owner, stage.user = starter.make_sandbox(job_ad, execute_dir=execute_dir,
                                                                 run_as=run_as)

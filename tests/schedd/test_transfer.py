@@ -5,7 +5,9 @@ real on 127.0.0.1, driven by the startd's side (startd.transfer)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from concurrent import futures
@@ -36,6 +38,7 @@ from schedd.transfer import (
     output_place,
     parse_remaps,
     queue_lookup,
+    spool_entries,
 )
 from startd import transfer as startd_transfer
 
@@ -125,7 +128,7 @@ def test_an_evicted_runs_spool_comes_with_the_input(submit_dir, tmp_path):
     spool.mkdir()
     (spool / "checkpoint").write_text("step 5")
     (spool / "a.dat").write_text("a, as the job changed it")
-    entries = input_entries(job(submit_dir, TransferInput="a.dat"), spool)
+    entries = input_entries(job(submit_dir, TransferInput="a.dat"), spool_entries(spool))
     assert sorted(names(entries)) == ["a.dat", "checkpoint", "run.sh"]
     assert next(e for e in entries if e.name == "a.dat").source == spool / "a.dat"
 
@@ -199,18 +202,18 @@ class Schedd:
         self.address = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
         self.server.start()
 
-    def submit(self, directory: Path, text: str) -> str:
+    def submit(self, directory: Path, text: str, owner: str = "root") -> str:
         """Submit through the Schedd service, as roost submit does."""
-        token = security.create_token(self.key, "root@pool", ["read", "submit"], 3600.0)
+        token = security.create_token(self.key, f"{owner}@pool", ["read", "submit"], 3600.0)
         config = load_config(env={"ROOST_HOME": str(directory)})
         with Client(self.address, token, config=config) as client:
             done = client.submit(f"executable = run.sh\n{text}\nqueue\n", cwd=str(directory))
         return f"{done.cluster()}.0"
 
-    def claim(self, claim_id: str) -> str:
-        """A claim that takes the next idle job (as schedd.claims records one)."""
-        ad = self.jobs.idle_job_for("root", lambda ad: True, claim_id, {
-            "startd_address": "", "slot_name": "slot1@exec", "owner": "root",
+    def claim(self, claim_id: str, owner: str = "root") -> str:
+        """A claim that takes the owner's next idle job (as schedd.claims records one)."""
+        ad = self.jobs.idle_job_for(owner, lambda ad: True, claim_id, {
+            "startd_address": "", "slot_name": "slot1@exec", "owner": owner,
             "slot_ad": "", "lease": 60})
         return f"{ad.eval('ClusterId')}.{ad.eval('ProcId')}"
 
@@ -404,3 +407,26 @@ def test_an_evicted_runs_output_goes_to_the_spool_and_back(schedd, submit_dir, t
     assert again.intermediate == {"checkpoint"}
     schedd.jobs.act(Caller("root", True), Action.REMOVE, [job_id], "", "done")
     assert not (schedd.transfer.spool / job_id).exists()
+
+
+def test_files_are_read_and_written_with_the_owners_rights(schedd, tmp_path):
+    """The schedd runs as root here: a job of nobody's cannot have root's files sent, nor
+    write where nobody may not."""
+    assert os.geteuid() == 0, "this test needs the schedd to run as root"
+    work = Path(tempfile.mkdtemp(prefix="roost-owner-", dir="/tmp"))  # nobody reaches it
+    try:
+        os.chmod(work, 0o755)
+        (work / "run.sh").write_text("#!/bin/sh\n")
+        (work / "secret").write_text("root's only")
+        os.chmod(work / "secret", 0o600)
+        job_id = schedd.submit(work, "transfer_input_files = secret", owner="nobody")
+        schedd.claim("c", owner="nobody")
+        with pytest.raises(startd_transfer.TransferFailed, match="secret") as failed:
+            startd_transfer.fetch_input(schedd.address, "c", job_id, tmp_path)
+        assert failed.value.hold_code == 13
+        (tmp_path / "out").write_text("o")
+        with pytest.raises(startd_transfer.TransferFailed, match="Permission denied"):
+            startd_transfer.send_output(schedd.address, "c", job_id, tmp_path, ["out"])
+        assert not (work / "out").exists()
+    finally:
+        shutil.rmtree(work)
