@@ -83,6 +83,40 @@ def _fail(kind: str, what: str, error: OSError) -> TransferError:
     return TransferError(kind, f"{what}: {describe_os_error(error)}")
 
 
+class FileIdentity:
+    """The calling thread's file-system identity (setfsuid/setfsgid, Linux) switched to
+    ``ids`` (uid, gid) inside the ``with`` block, so that files are read and written with
+    that user's rights, not root's; other threads are not affected.  None: no switch."""
+
+    def __init__(self, ids: tuple[int, int] | None) -> None:
+        self.ids = ids
+
+    def __enter__(self) -> FileIdentity:
+        if self.ids is not None:
+            libc = _libc()
+            libc.setfsgid(self.ids[1])
+            libc.setfsuid(self.ids[0])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.ids is not None:
+            libc = _libc()
+            libc.setfsuid(os.geteuid())
+            libc.setfsgid(os.getegid())
+
+
+_libc_handle = None
+
+
+def _libc():
+    global _libc_handle
+    if _libc_handle is None:
+        import ctypes
+
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
+
+
 # -- sending -------------------------------------------------------------------------------
 
 

@@ -41,7 +41,6 @@ for a damaged or broken stream (the run is tried again).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hmac
 import logging
 import os
@@ -264,13 +263,12 @@ def total_bytes(entries: list[ft.Entry]) -> int:
 # -- the owner's identity ------------------------------------------------------------------
 
 
-class OwnerIdentity:
-    """The calling thread's file-system identity (setfsuid/setfsgid) switched to the job
-    owner's inside the ``with`` block, when the schedd is root and the owner is someone
-    else; other threads are not affected."""
+class OwnerIdentity(ft.FileIdentity):
+    """The job owner's file-system identity (``roost.file_transfer.FileIdentity``), when
+    the schedd is root and the owner is someone else."""
 
     def __init__(self, owner: str) -> None:
-        self.ids: tuple[int, int] | None = None
+        super().__init__(None)
         if os.geteuid() != 0 or not owner or owner == "root":
             return
         try:
@@ -280,19 +278,6 @@ class OwnerIdentity:
                                    "submit host") from None
         if entry.pw_uid != 0:
             self.ids = (entry.pw_uid, entry.pw_gid)
-
-    def __enter__(self) -> OwnerIdentity:
-        if self.ids is not None:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.setfsgid(self.ids[1])
-            libc.setfsuid(self.ids[0])
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.ids is not None:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.setfsuid(0)
-            libc.setfsgid(0)
 
 
 # -- the transfer queue --------------------------------------------------------------------

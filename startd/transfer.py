@@ -148,10 +148,12 @@ def prepared_ad(job_ad: ClassAd, sandbox: Path) -> ClassAd:
         ad["Cmd"] = os.path.basename(cmd)
     if _stream(job_ad, "In"):
         ad["In"] = os.path.basename(_text(job_ad, "In"))
-    out, err = _text(job_ad, "Out"), _text(job_ad, "Err")
-    if out and out != os.devnull:
+    # Streams not transferred (TransferOut/TransferErr = false) are written where they
+    # say on this machine, as HTCondor does.
+    out, err = _stream(job_ad, "Out"), _stream(job_ad, "Err")
+    if out:
         ad["Out"] = STDOUT
-    if err and err != os.devnull:
+    if err:
         ad["Err"] = STDOUT if err == out else STDERR
     return ad
 
@@ -261,6 +263,9 @@ class Transfer:
         self.input = Moved()
         self.output = Moved()
         self.intermediate: frozenset[str] = frozenset()  # inputs an evicted run left
+        # The (uid, gid) the job runs as, when not the startd's own: its output is read
+        # with its rights (a job must not have root read /etc/shadow for it by a symlink).
+        self.owner: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._calls: list = []
         self._cancelled = threading.Event()
@@ -312,8 +317,9 @@ class Transfer:
         def messages() -> Iterator[schedd_pb2.FileTransferMessage]:
             first = schedd_pb2.FileTransferMessage(claim_id=self.claim_id, job_id=self.job_id,
                                                    evicted=evicted)
+            identity = ft.FileIdentity(self.owner)
             try:
-                yield from ft.send(entries, first)
+                yield from ft.send(entries, first, opener=lambda path: _open_as(identity, path))
             except ft.TransferError as error:
                 # Stopping here ends the stream short: the schedd keeps nothing of it.
                 failure.append(error)
@@ -391,6 +397,11 @@ class Transfer:
             channel.close()
 
 
+def _open_as(identity: ft.FileIdentity, path: Path):
+    with identity:
+        return open(path, "rb")  # noqa: SIM115
+
+
 def _flagging(call, transfer: Transfer):
     """The input stream, noting which files an evicted run left (``intermediate``)."""
     spooled = set()
@@ -456,6 +467,7 @@ def stage_in(stage: Stage, job_ad: ClassAd, *, execute_dir: Path,
     except starter.StartFailed as failure:
         return None, result_of(starter.FAILURE_START, failure.reason, failure.hold_code,
                              failure.subcode)
+    stage.transfer.owner = owner
     try:
         stage.transfer.fetch_input(stage.sandbox, owner=owner)
     except TransferFailed as failed:
@@ -472,9 +484,10 @@ def stage_out(stage: Stage, job_ad: ClassAd, result: starter.JobResult, *,
     whether it is lost (the way to the schedd failed; not the job's doing)."""
     spool = evicted(result, stopped_as)
     try:
-        entries = output_entries(job_ad, stage.job.sandbox, before,
-                                 intermediate=stage.transfer.intermediate,
-                                 for_spool=spool, where=stage.slot_name)
+        with ft.FileIdentity(stage.transfer.owner):
+            entries = output_entries(job_ad, stage.job.sandbox, before,
+                                     intermediate=stage.transfer.intermediate,
+                                     for_spool=spool, where=stage.slot_name)
         limit = output_limit(job_ad)
         size = sum(e.size for e in entries if not e.directory)
         if limit is not None and size > limit:

@@ -5,6 +5,7 @@ real on 127.0.0.1, driven by the startd's side (startd.transfer)."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -430,3 +431,26 @@ def test_files_are_read_and_written_with_the_owners_rights(schedd, tmp_path):
         assert not (work / "out").exists()
     finally:
         shutil.rmtree(work)
+
+
+def test_the_startd_reads_output_with_the_jobs_rights(schedd, submit_dir):
+    """A job run as nobody that links its output to a file only root may read does not
+    get the startd (root) to send that file."""
+    assert os.geteuid() == 0, "this test needs the startd's side to run as root"
+    job_id = schedd.submit(submit_dir, "")
+    schedd.claim("c")
+    sandbox = Path(tempfile.mkdtemp(prefix="roost-sandbox-", dir="/tmp"))
+    try:
+        os.chmod(sandbox, 0o755)
+        (sandbox / "secret").write_text("root's only")
+        os.chmod(sandbox / "secret", 0o600)
+        os.symlink(sandbox / "secret", sandbox / "out.txt")
+        nobody = pwd.getpwnam("nobody")
+        transfer = startd_transfer.Transfer(schedd.address, "c", job_id)
+        transfer.owner = (nobody.pw_uid, nobody.pw_gid)
+        with pytest.raises(startd_transfer.TransferFailed, match="Permission denied") as failed:
+            transfer.send_output([ft.entry_of(sandbox / "out.txt", "out.txt")])
+        assert failed.value.hold_code == 12
+        assert not (submit_dir / "out.txt").exists()
+    finally:
+        shutil.rmtree(sandbox)

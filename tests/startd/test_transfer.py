@@ -71,6 +71,9 @@ def test_the_job_runs_in_its_sandbox_with_its_files_by_base_name(tmp_path):
     kept = prepared_ad(ClassAd({"Cmd": "/bin/sleep", "TransferExecutable": False,
                                 "Err": "e.txt", "Out": "/dev/null"}), tmp_path)
     assert (kept["Cmd"], kept["Err"], kept["Out"]) == ("/bin/sleep", STDERR, "/dev/null")
+    # A stream that is not transferred is written where it says, on this machine.
+    there = prepared_ad(ClassAd({"Out": "/shared/o.txt", "TransferOut": False}), tmp_path)
+    assert there["Out"] == "/shared/o.txt"
 
 
 def sandbox_with_input(path: Path) -> dict:
