@@ -268,14 +268,15 @@ class Receiver:
             raise TransferError(CORRUPT, f"unexpected data for {incoming.entry.name}")
         if incoming.temporary is None:
             self._open(incoming)
-        if piece.data:
-            self.bytes += len(piece.data)
+        data = piece.data  # read once: each read of a bytes field makes a copy
+        if data:
+            self.bytes += len(data)
             if self.limit is not None and self.bytes > self.limit:
                 raise TransferError(LIMIT, self.limit_message or
                                     f"more than {self.limit} bytes")
-            incoming.digest.update(piece.data)
-            incoming.received += len(piece.data)
-            view = memoryview(piece.data)
+            incoming.digest.update(data)
+            incoming.received += len(data)
+            view = memoryview(data)
             try:
                 while view:
                     view = view[os.write(incoming.descriptor, view):]
