@@ -118,6 +118,22 @@ SCHEMA: dict[tuple[str, str], Key] = {
         minimum=1),
     ("schedd", "query_batch"): Key(
         int, 500, "job ads per message in a query's reply stream", minimum=1),
+    ("schedd", "file_system_domain"): Key(
+        str, "", "the submit host's FileSystemDomain, put into jobs' ads (HTCondor's "
+        "FILESYSTEM_DOMAIN; empty: the host's name): a slot of another domain transfers "
+        "an IF_NEEDED job's files"),
+    ("schedd", "max_concurrent_uploads"): Key(
+        int, 100, "jobs' inputs sent at once (HTCondor's MAX_CONCURRENT_UPLOADS)", minimum=1),
+    ("schedd", "max_concurrent_downloads"): Key(
+        int, 100, "jobs' outputs received at once (HTCondor's MAX_CONCURRENT_DOWNLOADS)",
+        minimum=1),
+    ("schedd", "max_transfer_input_mb"): Key(
+        int, -1, "the largest input a job may transfer, in MB, unless it sets "
+        "max_transfer_input_mb (HTCondor's MAX_TRANSFER_INPUT_MB; -1: no limit)", minimum=-1),
+    ("schedd", "max_transfer_output_mb"): Key(
+        int, -1, "the largest output a job may transfer, in MB, unless it sets "
+        "max_transfer_output_mb (HTCondor's MAX_TRANSFER_OUTPUT_MB; -1: no limit)",
+        minimum=-1),
     ("startd", "address"): Key(
         str, "", "the address the startd binds (port 0: any; 0.0.0.0 or [::]: every "
         "interface; empty: 127.0.0.1:0 for a collector on loopback, else 0.0.0.0:0)"),
@@ -129,6 +145,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "the collector's broker (default: only if the collector cannot dial the startd)"),
     ("startd", "update_interval"): Key(
         int, 60, "seconds between the startd's ad updates", minimum=1),
+    ("startd", "file_system_domain"): Key(
+        str, "", "the slots' FileSystemDomain (HTCondor's FILESYSTEM_DOMAIN; empty: the "
+        "host's name): jobs of another domain get their files by transfer"),
     ("startd", "name"): Key(
         str, "", "the host part of the startd's slot names, slot1@NAME (empty: the host's "
         "name); several startds on one host need different names"),

@@ -435,7 +435,7 @@ class _ActingAs:
             return next(self._responses)
 
 
-# The health service's methods, which need no token.
+# The health service's methods: every daemon serves them to anyone.
 HEALTH_METHODS = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch")
 
 

@@ -14,7 +14,7 @@ STRINGS = {
     "executable": "Cmd", "input": "In", "output": "Out", "error": "Err", "log": "UserLog",
     "batch_name": "JobBatchName",
     "transfer_input_files": "TransferInput", "transfer_output_files": "TransferOutput",
-    "when_to_transfer_output": "WhenToTransferOutput", "notify_user": "NotifyUser",
+    "notify_user": "NotifyUser",
 }
 # command → attribute, for commands whose value is a ClassAd expression.
 EXPRESSIONS = {
@@ -41,13 +41,9 @@ REFUSED_COMMANDS = (
     "container_image", "container_service_names", "container_target_dir",
     "grid_resource", "machine_count", "java_vm_args", "jar_files",
     "vm_type", "vm_memory", "vm_disk", "vm_networking", "vm_vcpus", "vm_checkpoint",
-    "transfer_output_remaps",
 )
 # Why, where the universe is not the reason.
-REFUSED_WHY = {
-    "transfer_output_remaps": "roost transfers no files (jobs write in place, in their "
-                              "Iwd), so it cannot rename output files",
-}
+REFUSED_WHY: dict[str, str] = {}
 
 
 def signal_name(text: str) -> str | None:

@@ -328,23 +328,7 @@ class _Parser:
             ad["RequestGPUs"] = gpus
         ad["TransferInputSizeMB"] = 0
         ad["JobPrio"] = self._number("priority", get, 0, 1)
-        should_transfer = (get("should_transfer_files") or "").upper()
-        if should_transfer:
-            if should_transfer not in ("YES", "NO", "IF_NEEDED"):
-                raise self._macro_error("should_transfer_files",
-                                        f"bad should_transfer_files {should_transfer!r}")
-            ad["ShouldTransferFiles"] = should_transfer
-        for command in ("transfer_input_files", "transfer_output_files"):
-            if should_transfer == "NO" and get(command):
-                raise self._macro_error(command, f"{command} needs should_transfer_files "
-                                                 "YES or IF_NEEDED, not NO")
-        if should_transfer == "YES" and get("transfer_output_files") is not None:
-            # IF_NEEDED (condor_submit's default) transfers nothing on a shared file
-            # system, roost's case; YES would bring back only the files named, by name.
-            raise self._macro_error("transfer_output_files", "transfer_output_files with "
-                                    "should_transfer_files = YES is not supported by roost: "
-                                    "it transfers no files, its jobs write in place, in "
-                                    "their Iwd")
+        should_transfer = self._file_transfer(ad, get)
         if self._boolean("hold", get):
             status = 5
             ad["HoldReasonCode"] = HOLD_REASON_SUBMITTED_ON_HOLD
@@ -370,6 +354,62 @@ class _Parser:
             if key.startswith("+"):
                 ad[self.custom[key]] = self._expression(key, get(key))
         return ad
+
+    def _file_transfer(self, ad: classad.ClassAd, get) -> str:
+        """The file-transfer attributes, as condor_submit writes them: should_transfer_files
+        (IF_NEEDED unless given; YES for ON_EXIT_OR_EVICT), when_to_transfer_output
+        (ON_EXIT unless given; none when nothing moves), the file lists, remaps and
+        limits.  Returns ShouldTransferFiles."""
+        should = (get("should_transfer_files") or "").upper()
+        when = (get("when_to_transfer_output") or "").upper()
+        if should and should not in ("YES", "NO", "IF_NEEDED"):
+            raise self._macro_error("should_transfer_files",
+                                    f"bad should_transfer_files {should!r}")
+        if when and when not in ("ON_EXIT", "ON_EXIT_OR_EVICT", "ON_SUCCESS"):
+            raise self._macro_error("when_to_transfer_output", f"bad when_to_transfer_output "
+                                    f"{when!r}: ON_EXIT, ON_EXIT_OR_EVICT or ON_SUCCESS")
+        if not should:
+            should = "YES" if when == "ON_EXIT_OR_EVICT" else "IF_NEEDED"
+        if should == "IF_NEEDED" and when == "ON_EXIT_OR_EVICT":
+            raise self._macro_error("when_to_transfer_output", "when_to_transfer_output = "
+                                    "ON_EXIT_OR_EVICT needs should_transfer_files = YES, "
+                                    "not IF_NEEDED")
+        if should == "NO":
+            for command in ("transfer_input_files", "transfer_output_files",
+                            "when_to_transfer_output", "transfer_output_remaps"):
+                if get(command):
+                    raise self._macro_error(command, f"{command} needs should_transfer_files "
+                                                     "YES or IF_NEEDED, not NO")
+            if get("transfer_executable") is not None and self._boolean(
+                    "transfer_executable", get):
+                raise self._macro_error("transfer_executable", "transfer_executable = true "
+                                        "needs should_transfer_files YES or IF_NEEDED, not NO")
+        ad["ShouldTransferFiles"] = should
+        if should != "NO":
+            ad["WhenToTransferOutput"] = when or "ON_EXIT"
+        remaps = get("transfer_output_remaps")
+        if remaps is not None:
+            text = remaps.strip()
+            if len(text) < 2 or not (text.startswith('"') and text.endswith('"')):
+                raise self._macro_error("transfer_output_remaps", "transfer_output_remaps "
+                                        f"must be a quoted string, not: {text}")
+            self._string(ad, "TransferOutputRemaps", text[1:-1])
+        for command, attribute in (("transfer_executable", "TransferExecutable"),
+                                   ("preserve_relative_paths", "PreserveRelativePaths"),
+                                   ("transfer_input", "TransferIn"),
+                                   ("transfer_output", "TransferOut"),
+                                   ("transfer_error", "TransferErr")):
+            if get(command) is None:
+                continue
+            value = self._boolean(command, get)
+            # As condor_submit: the streams' switches are written only when off.
+            if not value or attribute not in ("TransferIn", "TransferOut", "TransferErr"):
+                ad[attribute] = value
+        for command, attribute in (("max_transfer_input_mb", "MaxTransferInputMB"),
+                                   ("max_transfer_output_mb", "MaxTransferOutputMB")):
+            if get(command) is not None:
+                ad[attribute] = self._number(command, get, None, 1)
+        return should
 
     def _getter(self, values: dict[str, str]):
         def get(command: str) -> str | None:

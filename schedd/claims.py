@@ -560,11 +560,14 @@ def _exit(event, host: str) -> lifecycle.JobExited:
 
     usage = Usage(cpu_seconds=number("RemoteUserCpu", 0.0) + number("RemoteSysCpu", 0.0),
                   peak_memory_mb=int(number("MemoryUsage", 0)),
-                  wall_seconds=number("RemoteWallClockTime", 0.0))
+                  wall_seconds=number("RemoteWallClockTime", 0.0),
+                  transfer_input_seconds=number("TransferInputSeconds", 0.0),
+                  transfer_output_seconds=number("TransferOutputSeconds", 0.0))
     hold_code = number("HoldReasonCode")
     reason = attrs.eval("HoldReason") if hold_code is not None else attrs.eval("Reason")
     return lifecycle.JobExited(
         time=event.time, host=host, failure=failure, exit_code=number("ExitCode"),
         exit_signal=number("ExitSignal"), usage=usage,
-        reason=reason if isinstance(reason, str) and failure is Failure.START else "",
+        reason=reason if isinstance(reason, str) and failure in (Failure.START,
+                                                                 Failure.TRANSFER) else "",
         hold_code=hold_code, hold_subcode=int(number("HoldReasonSubCode", 0)))

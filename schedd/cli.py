@@ -39,7 +39,8 @@ def _serve(daemon) -> None:
     from schedd.job_queue import JobQueue
     from schedd.reschedule import Rescheduler
     from schedd.reverse import Rendezvous
-    from schedd.service import METHOD_SCOPES, REVERSE_CONNECT, ScheddService
+    from schedd.service import METHOD_SCOPES, REVERSE_CONNECT, TOKENLESS, ScheddService
+    from schedd.transfer import TransferQueue, TransferServer, queue_lookup
 
     config = daemon.config
     home = config.home
@@ -68,16 +69,28 @@ def _serve(daemon) -> None:
     watchers = config.get("schedd", "max_watchers")
     # Each connection to a startd through the broker holds a thread while it is open.
     reverse_streams = config.get("schedd", "max_reverse_connections")
+    uploads = config.get("schedd", "max_concurrent_uploads")
+    downloads = config.get("schedd", "max_concurrent_downloads")
+    queue = TransferQueue(uploads, downloads)
+    transfer = TransferServer(queue_lookup(jobs), spool=home / "spool", queue=queue,
+                              max_input_mb=config.get("schedd", "max_transfer_input_mb"),
+                              max_output_mb=config.get("schedd", "max_transfer_output_mb"))
+    jobs.listen(transfer.forget)
     service = ScheddService(jobs, name=name, query_batch=config.get("schedd", "query_batch"),
-                            on_match=runner.matched, max_streams=watchers)
+                            on_match=runner.matched, max_streams=watchers, transfer=transfer,
+                            file_system_domain=config.get("schedd", "file_system_domain")
+                            or machine)
     service.reverse = reverse
     address = config.get("schedd", "address")
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
-        interceptors=[security.AuthInterceptor(
-            key, METHOD_SCOPES, exempt=(*security.HEALTH_METHODS, REVERSE_CONNECT))],
-        max_workers=MAX_WORKERS + watchers + reverse_streams,
+        interceptors=[security.AuthInterceptor(key, METHOD_SCOPES, exempt=(
+            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS))],
+        # Transfers hold a thread each while they move files or wait for room, and each
+        # connection through the broker one while it is open.
+        max_workers=(MAX_WORKERS + watchers + reverse_streams + uploads + downloads
+                     + queue.max_waiting),
     )
     collector = config.get("matchmaker", "address")
     service.address = advertised_address(address, port, collector=collector,

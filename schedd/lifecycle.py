@@ -14,10 +14,12 @@ retried, held or finished is decided in ``schedd.retries`` and ``schedd.job_poli
 Attributes written here beyond HTCondor's own: ``Attempts`` (one nested ad per run that
 ended: ``Attempt``, ``Host``, ``Slot``, ``Start``, ``End``, ``Failure``, ``Reason``,
 ``ExitCode``/``ExitSignal``, ``CpuSeconds``, ``PeakMemoryMB``, ``WallSeconds``,
-``Outcome``, and ``RetryAfter``/``RequestMemory`` when they matter; the last
-``MAX_ATTEMPTS_KEPT`` are kept), ``RemoteSlot`` (the slot a running job is on),
-``RetryReason`` (why it was retried) and ``VacateRequested`` (when a vacate was asked
-for, until the run ends).
+``Outcome``, ``TransferInputSeconds``/``TransferOutputSeconds`` for a run whose files
+moved, and ``RetryAfter``/``RequestMemory`` when they matter; the last
+``MAX_ATTEMPTS_KEPT`` are kept), ``CumulativeTransferTime`` (HTCondor's: the seconds all
+runs' files took to move, apart from RemoteWallClockTime), ``RemoteSlot`` (the slot a
+running job is on), ``RetryReason`` (why it was retried) and ``VacateRequested`` (when a
+vacate was asked for, until the run ends).
 
 A vacate (condor_vacate_job) does not move the job by itself: it asks (``VacateReason``,
 ``VacateRequested``) and the job stays Running, or Suspended, until its machine reports
@@ -440,6 +442,9 @@ def _end_run(ad: ClassAd, *, end: int, host: str | None, failure: Failure, outco
     if usage:
         changes["RemoteUserCpu"] = _float(ad, "RemoteUserCpu") + usage.cpu_seconds
         changes["MemoryUsage"] = usage.peak_memory_mb
+    transfer = (usage.transfer_input_seconds + usage.transfer_output_seconds) if usage else 0.0
+    if transfer:
+        changes["CumulativeTransferTime"] = _float(ad, "CumulativeTransferTime") + transfer
     if status(ad) == SUSPENDED:
         changes.update(_suspension_over(ad, end))
     attempt = ClassAd({"Attempt": _int(ad, "NumJobStarts") or len(_attempts(ad)) + 1,
@@ -450,6 +455,9 @@ def _end_run(ad: ClassAd, *, end: int, host: str | None, failure: Failure, outco
     if usage:
         attempt["CpuSeconds"] = float(usage.cpu_seconds)
         attempt["PeakMemoryMB"] = usage.peak_memory_mb
+    if transfer:
+        attempt["TransferInputSeconds"] = float(usage.transfer_input_seconds)
+        attempt["TransferOutputSeconds"] = float(usage.transfer_output_seconds)
     for name, value in record.items():
         attempt[name] = value
     changes[ATTEMPTS] = (_attempts(ad) + [attempt])[-MAX_ATTEMPTS_KEPT:]

@@ -67,6 +67,7 @@ class Failure(Enum):
     WALLTIME = "walltime"  # a glide-in pilot reached the end of its allocation
     EVICTED = "evicted"  # preempted, or vacated by the machine's owner or policy
     START = "start-failed"  # the startd could not start it (missing executable, bad Iwd...)
+    TRANSFER = "transfer-failed"  # its files could not move (missing input or output...)
 
     @property
     def is_jobs_fault(self) -> bool:
@@ -91,6 +92,10 @@ class Usage:
     cpu_seconds: float
     peak_memory_mb: int
     wall_seconds: float
+    # Seconds its files took to move, before the job started and after it ended: kept
+    # apart from the wall time, which is the job's own.
+    transfer_input_seconds: float = 0.0
+    transfer_output_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +124,12 @@ def decide_exit(ad: ClassAd, failure: Failure, *, exit_code: int | None = None,
         code = hold_code if hold_code is not None else HoldCode.FAILED_TO_CREATE_PROCESS
         return ExitResult(Decision(HOLD, reason or "the job could not be started", code,
                                    hold_subcode), losses_reset(ad))
+    if failure is Failure.TRANSFER:
+        # As HTCondor: held (TransferInputError before the job starts, TransferOutputError
+        # after, or a size limit's code); the user fixes the files, then releases it.
+        code = hold_code if hold_code is not None else HoldCode.TRANSFER_OUTPUT_ERROR
+        return ExitResult(Decision(HOLD, reason or "the job's files could not be transferred",
+                                   code, hold_subcode), losses_reset(ad))
     return _lost(ad, failure)
 
 

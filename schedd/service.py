@@ -35,6 +35,8 @@ METHOD_SCOPES = {
 }
 # Needs no token: its nonce is the credential (schedd.reverse).
 REVERSE_CONNECT = f"/{SERVICE}/ReverseConnect"
+# File transfer: the claim id is the credential (schedd.transfer), not a token.
+TOKENLESS = (f"/{SERVICE}/FetchInput", f"/{SERVICE}/StoreOutput")
 
 _ACTIONS = {
     schedd_pb2.JOB_ACTION_REMOVE: Action.REMOVE,
@@ -72,6 +74,16 @@ _CURRENT_ATTRS_LOWER = frozenset(name.lower() for name in _CURRENT_ATTRS)
 def caller() -> Caller:
     identity = current_identity()
     return Caller(identity.name.partition("@")[0], identity.allows("admin"))
+
+
+def _add_file_system_domain(cluster_ad: ClassAd, proc_ads: list[ClassAd], domain: str) -> None:
+    """condor_submit's FileSystemDomain for jobs that do not transfer files always."""
+    if any("FileSystemDomain" in ad for ad in (cluster_ad, *proc_ads)):
+        return
+    should = cluster_ad.eval("ShouldTransferFiles") if "ShouldTransferFiles" in cluster_ad \
+        else None
+    if not (isinstance(should, str) and should.upper() == "YES"):
+        cluster_ad["FileSystemDomain"] = domain
 
 
 def _pairs(ad: ClassAd, projection: list[str]) -> list[tuple[str, str]]:
@@ -197,7 +209,8 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
 
     def __init__(self, jobs: JobQueue, *, name: str, address: str = "",
                  query_batch: int = 500, on_match=None,
-                 max_streams: int | None = None) -> None:
+                 max_streams: int | None = None, transfer=None,
+                 file_system_domain: str = "") -> None:
         self.jobs = jobs
         self.name = name
         self.address = address
@@ -208,6 +221,11 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         self.on_match = on_match
         self._subscribers = _Subscribers(max_streams)
         jobs.listen(self._subscribers.publish)
+        # FetchInput and StoreOutput (schedd.transfer.TransferServer); None: not served.
+        self.transfer = transfer
+        # Put into jobs' ads at submit, as condor_submit does (its FILESYSTEM_DOMAIN), for
+        # their Requirements' MY.FileSystemDomain and the startd's IF_NEEDED.
+        self.file_system_domain = file_system_domain
 
     def _fail(self, context: grpc.ServicerContext, error: QueueError | QueueFull):
         if isinstance(error, QueueFull):
@@ -221,12 +239,24 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
             proc_ads = [message_ad(ad) for ad in request.proc_ads]
         except ClassAdSyntaxError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad job ad: {error}")
+        if self.file_system_domain:
+            _add_file_system_domain(cluster_ad, proc_ads, self.file_system_domain)
         try:
             cluster_id, procs = self.jobs.submit(caller(), cluster_ad, proc_ads, request.count)
         except (QueueError, QueueFull) as error:
             self._fail(context, error)
         log.info("cluster %d: %d job(s) submitted by %s", cluster_id, procs, caller().user)
         return schedd_pb2.SubmitReply(cluster_id=cluster_id, first_proc=0, num_procs=procs)
+
+    def FetchInput(self, request, context):
+        if self.transfer is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this schedd transfers no files")
+        yield from self.transfer.fetch_input(request, context)
+
+    def StoreOutput(self, request_iterator, context):
+        if self.transfer is None:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "this schedd transfers no files")
+        return self.transfer.store_output(request_iterator, context)
 
     def _stream(self, ads: Iterator[list[tuple[str, str]]], context):
         batch = []

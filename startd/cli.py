@@ -164,12 +164,14 @@ def _serve(daemon, args) -> None:
         resources, fqdn=fqdn, address=my_address, platform=local_platform_info(),
         custom=custom, lifetime=interval * LIFETIME_UPDATES,
         to_die=lifetime.to_die if lifetime else None,
-        broker_address=link.address if link is not None else "")
+        broker_address=link.address if link is not None else "",
+        file_system_domain=config.get("startd", "file_system_domain") or fqdn)
     policy = policy_by_name(settings.policy, **settings.policy_overrides())
     startd = Startd(machine, table, policy, execute_dir=settings.execute_dir,
                     measure=measure_host(), run_as=settings.run_as,
                     memory_policy=config.get("startd", "memory_policy").lower(), lifetime=lifetime,
-                    usage_interval=interval, on_end=lambda verdict: daemon.stop())
+                    usage_interval=interval, on_end=lambda verdict: daemon.stop(),
+                    schedd_channel=_schedd_channel(config))
     service.startd = startd
     # A START that is False without a job (TARGET.Project =?= "physics") keeps the slots in
     # the Owner state for good: say so before anything else, not only in `roost analyze`.
@@ -229,6 +231,20 @@ def _broker_link(daemon, settings, name: str, token: str, collector: str, addres
     if not link.registered.wait(REGISTER_WAIT):
         daemon.log.warning("not yet registered with the broker at %s", collector)
     return link
+
+
+def _schedd_channel(config):
+    """Channels to schedds for file transfer: TLS when the pool has a CA (tls.ca)."""
+    import grpc
+
+    from roost import security
+
+    ca = config.get("tls", "ca")
+    if not ca:
+        return grpc.insecure_channel
+    with open(ca, "rb") as f:
+        credentials = security.channel_credentials(f.read())
+    return lambda address: grpc.secure_channel(address, credentials)
 
 
 def _token_host(token: str) -> str:

@@ -20,8 +20,8 @@ latest measurements, at time ``now``.  The attributes, with HTCondor's names:
 - load and desktop: ``LoadAvg``, ``CondorLoadAvg``, ``KeyboardIdle``, ``ConsoleIdle``,
   ``ClockMin`` (minutes since local midnight), ``ClockDay`` (0 = Sunday);
 - state: ``State``, ``Activity``, ``EnteredCurrentState``, ``EnteredCurrentActivity``;
-- file systems: ``HasFileTransfer = false`` (the startd does no file transfer),
-  ``FileSystemDomain``, ``UidDomain``;
+- file systems: ``HasFileTransfer = true`` (``startd.transfer``), ``FileSystemDomain``,
+  ``UidDomain``;
 - policy: the policy expressions as given (``START``, ``RANK``, ``SUSPEND``,
   ``MaxJobRetirementTime``...), ``Start = true`` and ``Rank = 0.0`` when not given, and
   ``Requirements = START && WithinResourceLimits`` with HTCondor's ``WithinResourceLimits``
@@ -203,7 +203,7 @@ def slot_ad(machine: MachineInfo, slot: Mapping[str, object], state: SlotState,
         "Activity": state.activity,
         "EnteredCurrentState": state.entered_state,
         "EnteredCurrentActivity": state.entered_activity,
-        "HasFileTransfer": False,
+        "HasFileTransfer": True,
         "FileSystemDomain": machine.file_system_domain,
         "UidDomain": machine.uid_domain,
         "WithinResourceLimits": ExprTree(WITHIN_RESOURCE_LIMITS),

@@ -117,7 +117,8 @@ class StartdService(startd_pb2_grpc.StartdServicer):
 
     def RequestClaim(self, request, context):
         job_ad = _job_ad(request.job_ad, context)
-        reply = self.startd.request_claim(request.claim_id, job_ad, request.lease_seconds)
+        reply = self.startd.request_claim(request.claim_id, job_ad, request.lease_seconds,
+                                          request.schedd_address)
         message = startd_pb2.RequestClaimReply(accepted=reply.accepted, reason=reply.reason,
                                                claim_id=reply.claim_id)
         if reply.slot_ad is not None:

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classad import ClassAd
-from startd import starter
+from startd import starter, transfer
 from startd.lifetime import Lifetime, Verdict
 from startd.machine_ad import MachineInfo, Measurements, SlotState, slot_ad
 from startd.policy import Policy
@@ -110,7 +110,8 @@ EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
 BATCH_SIGNAL_WINDOW = 2.0
 _BATCH_SIGNALS = frozenset({signal.SIGTERM, signal.SIGKILL})
 _FAILURES = {starter.FAILURE_NONE: "exit", starter.FAILURE_SIGNAL: "signal",
-             starter.FAILURE_MEMORY: "memory", starter.FAILURE_START: "start-failed"}
+             starter.FAILURE_MEMORY: "memory", starter.FAILURE_START: "start-failed",
+             transfer.FAILURE_TRANSFER: "transfer-failed"}
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ class _Claim:
     lease: float
     heard: float  # when the schedd was last heard from (the startd's clock)
     events: JobEvents | None = None  # the claim's current or last run
+    schedd: str = ""  # the schedd's address, for file transfer
+    claim_id: str = ""  # the id the claim's runs are activated with
 
 
 @dataclass
@@ -177,6 +180,10 @@ class _Run:
     cpu_rate: float = 0.0  # CPUs' worth, over the last tick
     last_usage: float = 0.0  # when the last usage event was sent
     stopped_as: str = EVICTED  # the Failure if the startd stops it
+    # The run's file transfer (startd.transfer), and the sandbox as its input left it.
+    transfer: transfer.Transfer | None = None
+    before: transfer.Snapshot | None = None
+    job_ad: ClassAd | None = None  # as the schedd sent it (a transfer's run only)
 
 
 class Startd:
@@ -187,7 +194,9 @@ class Startd:
                  clock: Callable[[], float] = time.time, run_as: str | None = None,
                  memory_policy: str = "hard", lifetime: Lifetime | None = None,
                  usage_interval: float = 60.0, preempt_wait: float = PREEMPT_WAIT,
-                 on_end: Callable[[Verdict], None] = lambda verdict: None) -> None:
+                 on_end: Callable[[Verdict], None] = lambda verdict: None,
+                 schedd_channel: Callable[[str], object] = transfer.insecure_channel,
+                 ) -> None:
         self.machine = machine
         self.table = table
         self.policy = policy
@@ -200,6 +209,7 @@ class Startd:
         self.usage_interval = usage_interval
         self.preempt_wait = preempt_wait
         self.on_end = on_end
+        self.schedd_channel = schedd_channel  # a gRPC channel to a schedd, for transfers
         self._lock = threading.RLock()
         self._measured = Measurements()
         now = clock()
@@ -256,9 +266,11 @@ class Startd:
 
     # -- what schedds ask ------------------------------------------------------------------
 
-    def request_claim(self, claim_id: str, job_ad: ClassAd, lease: float = 0) -> ClaimReply:
+    def request_claim(self, claim_id: str, job_ad: ClassAd, lease: float = 0,
+                      schedd_address: str = "") -> ClaimReply:
         """Claim the slot whose claim id (or preempting claim id) is ``claim_id`` for
-        ``job_ad``; a preempting claim waits for the slot's job to leave."""
+        ``job_ad``; a preempting claim waits for the slot's job to leave.  The claim's
+        jobs fetch and return their files from ``schedd_address``."""
         with self._lock:
             slot = self._slot_of(claim_id, Slot.offers)
             if slot is None:
@@ -273,9 +285,10 @@ class Startd:
                 claimed = self._carved
                 if claimed is None:
                     return ClaimReply(False, f"{slot.name} has not enough left for this job")
-                self._claims[claimed.name] = _Claim(lease or DEFAULT_LEASE, self.clock())
+                self._claims[claimed.name] = _Claim(lease or DEFAULT_LEASE, self.clock(),
+                                                    schedd=schedd_address)
                 return ClaimReply(True, "", claimed.public_ad(), claimed.claim_id)
-            self._waiting[claim_id] = lease or DEFAULT_LEASE
+            self._waiting[claim_id] = (lease or DEFAULT_LEASE, schedd_address)
             try:
                 self._handle(slot, ClaimRequested(claim_id, job_ad))
                 if not self._answered.wait_for(lambda: claim_id in self._answers,
@@ -302,6 +315,7 @@ class Startd:
                 return claim.events or "the claim has run no job"
             if job_ad is None:
                 return "no job ad"
+            claim.claim_id = claim_id
             out = self._handle(slot, ClaimActivated(job_ad))
             for instruction in out:
                 if isinstance(instruction, RefuseJob):
@@ -471,7 +485,8 @@ class Startd:
             self._carve(slot, instruction)
         elif isinstance(instruction, AcceptClaim) and instruction.claim_id in self._waiting:
             # A new claim on this slot (it may replace a preempted one).
-            self._claims[name] = _Claim(self._waiting[instruction.claim_id], self.clock())
+            lease, schedd = self._waiting[instruction.claim_id]
+            self._claims[name] = _Claim(lease, self.clock(), schedd=schedd)
             self._answer(instruction.claim_id,
                          ClaimReply(True, "", slot.public_ad(), instruction.claim_id))
         elif isinstance(instruction, RefuseClaim) and instruction.claim_id in self._waiting:
@@ -487,18 +502,72 @@ class Startd:
         self._answered.notify_all()
 
     def _start(self, slot: Slot, job_ad: ClassAd) -> None:
-        job = starter.start_job(job_ad, execute_dir=self.execute_dir, slot_name=slot.name,
-                                slot_ad=slot.public_ad(), run_as=self.run_as)
         cluster, proc = job_ad.eval("ClusterId"), job_ad.eval("ProcId")
         events = JobEvents(f"{cluster}.{proc}")
+        claim = self._claims[slot.name]
+        moving = None
+        if transfer.wanted(job_ad, slot.public_ad()):
+            moving = transfer.Transfer(claim.schedd, claim.claim_id, events.job_id,
+                                       channel=self.schedd_channel)
+            job = transfer.Stage(slot.name, moving)
+        else:
+            job = starter.start_job(job_ad, execute_dir=self.execute_dir, slot_name=slot.name,
+                                    slot_ad=slot.public_ad(), run_as=self.run_as)
         now = self.clock()
-        run = _Run(job, events, sampled=now, last_usage=now)
+        run = _Run(job, events, sampled=now, last_usage=now, transfer=moving,
+                   job_ad=job_ad if moving else None)
         self._runs[slot.name] = run
-        self._claims[slot.name].events = events
+        claim.events = events
         events.add(JobEvent("started", int(now), {
             "JobId": events.job_id, "RemoteHost": slot.name, "StartdIpAddr": self.machine.address,
             "JobStartDate": int(now), "RemoteUser": job.user or ""}))
-        self._waiter.add(job)
+        if moving is None:
+            self._waiter.add(job)
+        else:
+            self._spawn(self._stage_in, run, job_ad, slot.public_ad())
+
+    def _spawn(self, target, *args) -> None:
+        threading.Thread(target=target, args=args, name="startd:transfer", daemon=True).start()
+
+    def _stage_in(self, run: _Run, job_ad: ClassAd, slot_ad: ClassAd) -> None:
+        """A run's input comes into its sandbox (in a thread of its own); then the job
+        starts there, unless the run was stopped meanwhile."""
+        stage = run.job
+        try:
+            ready, result = transfer.stage_in(stage, job_ad, execute_dir=self.execute_dir,
+                                              run_as=self.run_as)
+        except Exception as error:  # never leave the run hanging
+            log.exception("fetching the input of job %s failed", run.events.job_id)
+            ready, result = None, transfer.result_of(starter.FAILURE_KILLED, str(error))
+        with self._lock:
+            if ready is not None and self._runs.get(stage.slot_name) is run \
+                    and not stage.transfer.cancelled:
+                run.before = transfer.snapshot(stage.sandbox)
+                job = starter.start_job(ready, execute_dir=self.execute_dir,
+                                        slot_name=stage.slot_name, slot_ad=slot_ad,
+                                        run_as=self.run_as, sandbox=stage.sandbox)
+                run.job = job
+                self._waiter.add(job)
+                return
+            if result is None:
+                result = transfer.result_of(starter.FAILURE_KILLED, "stopped before it started")
+            if result.failure == starter.FAILURE_KILLED and not stage.transfer.cancelled:
+                run.stopped_as = MACHINE_LOST  # the way to the schedd failed, not the job
+        self._job_ended(stage, result, batch_stop=False)
+
+    def _stage_out(self, run: _Run, stage: transfer.Stage, job_ad: ClassAd,
+                   result: starter.JobResult, batch_stop: bool) -> None:
+        """A run's output goes back to its schedd (in a thread of its own); then its end
+        is reported."""
+        try:
+            result, lost = transfer.stage_out(stage, job_ad, result, stopped_as=run.stopped_as,
+                                              before=run.before or {})
+        except Exception as error:
+            log.exception("sending the output of job %s failed", run.events.job_id)
+            result, lost = transfer.result_of(starter.FAILURE_KILLED, str(error)), True
+        if lost:
+            run.stopped_as = MACHINE_LOST
+        self._job_ended(stage, result, batch_stop=batch_stop)
 
     def _carve(self, pslot: Slot, accepted: AcceptClaim) -> None:
         carved = self.table.carve(pslot.name, accepted.job_ad, pslot.public_ad())
@@ -583,11 +652,19 @@ class Startd:
             run = self._runs.get(name)
             if run is None or run.job is not job:
                 return
+            if (run.transfer is not None and isinstance(job, starter.RunningJob)
+                    and transfer.sends_output(run.job_ad, result, run.stopped_as)):
+                stage = transfer.Stage(name, run.transfer, job=job, user=job.user)
+                run.job = stage
+                self._spawn(self._stage_out, run, stage, run.job_ad, result, batch_stop)
+                return
             failure = _FAILURES.get(result.failure, run.stopped_as)
             kind = "evicted" if result.failure == starter.FAILURE_KILLED else "exited"
             if batch_stop:
                 failure, kind = WALLTIME, "evicted"
             attrs = {**_usage_attrs(result.usage), **_exit_attrs(result), "Failure": failure}
+            if run.transfer is not None:
+                attrs.update(run.transfer.attrs())
             del self._runs[name]
             run.events.add(JobEvent(kind, int(self.clock()), attrs), last=True)
             slot = self._slots.get(name)

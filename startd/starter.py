@@ -61,8 +61,10 @@ hold code: the job should go back to Idle.
 **Sandbox**: ``<execute_dir>/dir_<startd pid>_<n>``, mode 0700, owned by the job's user,
 holding ``.job.ad`` and ``.machine.ad`` (long form).  The job's pid is not known before it
 starts, so the startd's pid and a counter take the place of HTCondor's starter pid.
-``cleanup`` removes it.  File transfer is not done here: Iwd defaults to the sandbox, and
-a job with an Iwd runs there.
+``cleanup`` removes it.  Iwd defaults to the sandbox, and a job with an Iwd runs there.
+A job whose files are transferred (``startd.transfer``) gets its sandbox first
+(``make_sandbox``), its input fetched into it, and is then started there
+(``start_job(..., sandbox=)``) with a job ad whose Iwd is the sandbox.
 """
 
 from __future__ import annotations
@@ -172,6 +174,9 @@ class _StartFailed(Exception):
         self.reason = reason
         self.hold_code = hold_code
         self.subcode = subcode
+
+
+StartFailed = _StartFailed  # what make_sandbox raises (reason, hold_code, subcode)
 
 
 # -- the job user's identity -------------------------------------------------------------------
@@ -441,14 +446,27 @@ def _failed_call(what: str, error: OSError) -> str:
 # -- starting ---------------------------------------------------------------------------------
 
 
+def make_sandbox(job_ad: classad.ClassAd, *, execute_dir: Path, run_as: str | None = None
+                 ) -> tuple[Path, tuple[int, int] | None, str]:
+    """A sandbox for the job, made as ``start_job`` makes one, for files to go in before
+    it starts: its path, the (uid, gid) that must own what goes in (None: the startd's
+    own), and the user the job runs as.  Raises StartFailed."""
+    identity = _job_identity(_text(job_ad, "Owner"), run_as)
+    sandbox = _make_sandbox(Path(execute_dir), next(_sequence), identity)
+    owner = (identity.uid, identity.gid) if identity is not None else None
+    return sandbox, owner, identity.name if identity else _own_name()
+
+
 def start_job(job_ad: classad.ClassAd, *, execute_dir: Path, slot_name: str,
               slot_ad: classad.ClassAd | None = None, run_as: str | None = None,
-              tracker: ProcessTracker | None = None) -> RunningJob:
+              tracker: ProcessTracker | None = None,
+              sandbox: Path | None = None) -> RunningJob:
     """Start the job described by ``job_ad`` in a new sandbox under ``execute_dir``.
 
     Never raises for the job's own problems: a job that cannot be started comes back as a
     ``RunningJob`` whose ``poll()`` is a ``"start-failed"`` result (see the module's
-    docstring for identity, sandbox and environment)."""
+    docstring for identity, sandbox and environment).  ``sandbox``: one ``make_sandbox``
+    made (holding the job's input), used instead of a new one."""
     tracker = tracker or default_tracker()
     sequence = next(_sequence)
     marker = f"{os.getpid()}.{sequence}.{secrets.token_hex(6)}"
@@ -457,7 +475,7 @@ def start_job(job_ad: classad.ClassAd, *, execute_dir: Path, slot_name: str,
     try:
         identity = _job_identity(_text(job_ad, "Owner"), run_as)
         job.user = identity.name if identity else _own_name()
-        job.sandbox = _make_sandbox(Path(execute_dir), sequence, identity)
+        job.sandbox = sandbox or _make_sandbox(Path(execute_dir), sequence, identity)
         _write_ads(job.sandbox, job_ad, slot_ad, identity)
         argv, environment, iwd = _command(job_ad, job, slot_ad)
 
@@ -951,6 +969,11 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a sandbox (see ``_remove_tree``)."""
+    _remove_tree(path)
 
 
 def _remove_tree(path: Path) -> None:

@@ -257,3 +257,59 @@ class ReverseChunk(_message.Message):
     nonce: str
     data: bytes
     def __init__(self, nonce: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class FetchInputRequest(_message.Message):
+    __slots__ = ("claim_id", "job_id")
+    CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    claim_id: str
+    job_id: str
+    def __init__(self, claim_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class TransferFile(_message.Message):
+    __slots__ = ("name", "size", "mode", "directory", "intermediate")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    INTERMEDIATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    mode: int
+    directory: bool
+    intermediate: bool
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., directory: bool = ..., intermediate: bool = ...) -> None: ...
+
+class FilePiece(_message.Message):
+    __slots__ = ("file", "data", "last", "sha256")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    file: int
+    data: bytes
+    last: bool
+    sha256: str
+    def __init__(self, file: _Optional[int] = ..., data: _Optional[bytes] = ..., last: bool = ..., sha256: _Optional[str] = ...) -> None: ...
+
+class FileTransferMessage(_message.Message):
+    __slots__ = ("claim_id", "job_id", "evicted", "files", "pieces")
+    CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    EVICTED_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    PIECES_FIELD_NUMBER: _ClassVar[int]
+    claim_id: str
+    job_id: str
+    evicted: bool
+    files: _containers.RepeatedCompositeFieldContainer[TransferFile]
+    pieces: _containers.RepeatedCompositeFieldContainer[FilePiece]
+    def __init__(self, claim_id: _Optional[str] = ..., job_id: _Optional[str] = ..., evicted: bool = ..., files: _Optional[_Iterable[_Union[TransferFile, _Mapping]]] = ..., pieces: _Optional[_Iterable[_Union[FilePiece, _Mapping]]] = ...) -> None: ...
+
+class StoreOutputReply(_message.Message):
+    __slots__ = ("files", "bytes")
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    files: int
+    bytes: int
+    def __init__(self, files: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...

@@ -79,6 +79,16 @@ class ScheddStub(object):
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.JobQueryReply.FromString,
                 _registered_method=True)
+        self.FetchInput = channel.unary_stream(
+                '/roost.rpc.Schedd/FetchInput',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.FetchInputRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.FromString,
+                _registered_method=True)
+        self.StoreOutput = channel.stream_unary(
+                '/roost.rpc.Schedd/StoreOutput',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.FromString,
+                _registered_method=True)
 
 
 class ScheddServicer(object):
@@ -150,6 +160,24 @@ class ScheddServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchInput(self, request, context):
+        """File transfer, called by the startd that runs a job (it dials the schedd, which may
+        be reachable where the execute host is not).  The credential is the claim id that the
+        schedd's claims table says runs the job, not a token.
+        The job's input, from its submit directory: the listing first, then the files' data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StoreOutput(self, request_iterator, context):
+        """The job's output, into its submit directory: the first message names the claim and
+        the job and lists the files; then their data.  Nothing lands until all is verified.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScheddServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +225,16 @@ def add_ScheddServicer_to_server(servicer, server):
                     servicer.History,
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.JobQueryReply.SerializeToString,
+            ),
+            'FetchInput': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchInput,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.FetchInputRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
+            ),
+            'StoreOutput': grpc.stream_unary_rpc_method_handler(
+                    servicer.StoreOutput,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -442,6 +480,60 @@ class Schedd(object):
             '/roost.rpc.Schedd/History',
             roost_dot_rpc_dot_schedd__pb2.JobQueryRequest.SerializeToString,
             roost_dot_rpc_dot_schedd__pb2.JobQueryReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roost.rpc.Schedd/FetchInput',
+            roost_dot_rpc_dot_schedd__pb2.FetchInputRequest.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StoreOutput(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/roost.rpc.Schedd/StoreOutput',
+            roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -489,3 +489,36 @@ def test_validate_catches_broken_ads(state, broken, rule):
 def test_lifecycle_names_the_job():
     assert lifecycle.job_id(job(IDLE)) == "7.0"
     assert lifecycle.job_id(ClassAd()) == "?.?"
+
+
+# -- file transfer ---------------------------------------------------------------------------
+
+
+def test_a_run_whose_files_could_not_move_is_held_with_the_startds_code():
+    ad = job(RUNNING)
+    changes = lifecycle.job_exited(ad, JobExited(
+        T0 + 60, "slot1@desk1", Failure.TRANSFER, exit_code=0,
+        reason="the job made no file 'out.txt' (listed in transfer_output_files)",
+        hold_code=HoldCode.TRANSFER_OUTPUT_ERROR))
+    held = apply(ad, changes)
+    assert (held["JobStatus"], held["HoldReasonCode"]) == (HELD, 12)
+    assert "out.txt" in held["HoldReason"]
+    assert held.eval("NumHoldsByReason")["TransferOutputError"] == 1
+    (attempt,) = held.eval("Attempts")
+    assert (attempt["Failure"], attempt["Outcome"]) == ("transfer-failed", "held")
+
+
+def test_transfer_time_is_kept_apart_from_run_time():
+    ad = job(RUNNING, "CumulativeTransferTime = 1.5")
+    usage = Usage(cpu_seconds=2.0, peak_memory_mb=10, wall_seconds=30.0,
+                  transfer_input_seconds=4.0, transfer_output_seconds=2.5)
+    done = apply(ad, lifecycle.job_exited(ad, JobExited(T0 + 60, "node1", Failure.NONE,
+                                                         exit_code=0, usage=usage)))
+    assert done["RemoteWallClockTime"] == 30.0
+    assert done["CumulativeTransferTime"] == 8.0
+    (attempt,) = done.eval("Attempts")
+    assert (attempt["WallSeconds"], attempt["TransferInputSeconds"],
+            attempt["TransferOutputSeconds"]) == (30.0, 4.0, 2.5)
+    plain = apply(ad, lifecycle.job_exited(ad, JobExited(
+        T0 + 60, "node1", Failure.NONE, exit_code=0, usage=Usage(2.0, 10, 30.0))))
+    assert "TransferInputSeconds" not in plain.eval("Attempts")[0]

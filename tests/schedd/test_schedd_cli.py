@@ -79,13 +79,14 @@ def test_submit_description_file(pool, tmp_path, capsys):
     ("bad.ad", 'Cmd = "/bin/true"\nRequestCpus = 1 +\n', "bad.ad:2:"),
     ("bad.sub", "executable = /bin/true\nrequest_cpus = 2 +\nqueue\n", "bad.sub:2:"),
     ("bad.sub", "executable = /bin/true\nqueue 2 x in (a b\n", "bad.sub:2:"),
-    # What roost's daemons would not do as the file says (roost sends no mail, transfers
-    # no files): refused, never recorded and ignored.
+    # What roost's daemons would not do as the file says (roost sends no mail): refused,
+    # never recorded and ignored.
     ("mail.sub", "executable = /bin/true\nnotification = Complete\nqueue\n", "mail.sub:2:16:"),
-    ("remap.sub", "executable = /bin/true\ntransfer_output_remaps = \"a=b\"\nqueue\n",
-     "remap.sub:2:1:"),
-    ("out.sub", "executable = /bin/true\nshould_transfer_files = YES\n"
-     "transfer_output_files = a\nqueue\n", "out.sub:3:25:"),
+    # What condor_submit refuses too.
+    ("remap.sub", "executable = /bin/true\ntransfer_output_remaps = a=b\nqueue\n",
+     "remap.sub:2:"),
+    ("out.sub", "executable = /bin/true\nshould_transfer_files = NO\n"
+     "transfer_output_files = a\nqueue\n", "out.sub:3:"),
 ])
 def test_bad_files_are_refused_whole(pool, tmp_path, capsys, name, text, where):
     (tmp_path / name).write_text(text)
@@ -100,12 +101,14 @@ def test_commands_the_daemons_honour_are_submitted(pool, tmp_path, capsys):
     (tmp_path / "job.sub").write_text(
         "executable = /bin/true\noutput = o\nstream_output = true\nleave_in_queue = true\n"
         "allowed_job_duration = 600\nallowed_execute_duration = 300\nnotification = never\n"
-        "notify_user = a@example.org\ntransfer_output_files = o\nqueue\n")
+        "notify_user = a@example.org\ntransfer_output_files = o\n"
+        "transfer_output_remaps = \"o = results/o\"\nqueue\n")
     assert roost(capsys, "submit", "job.sub")[:2] == (0, "1 job(s) submitted to cluster 1.\n")
     (ad,) = jobs()
     assert [ad.get(name) for name in ("StreamOut", "LeaveJobInQueue", "AllowedJobDuration",
                                       "AllowedExecuteDuration", "JobNotification",
-                                      "TransferOutput")] == [True, True, 600, 300, 0, "o"]
+                                      "TransferOutput", "TransferOutputRemaps")] == [
+        True, True, 600, 300, 0, "o", "o = results/o"]
 
 
 def test_rm_hold_release_qedit_retry(pool, tmp_path, capsys):

@@ -79,7 +79,7 @@ def test_contents(utc):
         "ClockMin": 22 * 60 + 13, "ClockDay": 2, "State": "Unclaimed", "Activity": "Idle",
         "EnteredCurrentState": NOW - 60, "EnteredCurrentActivity": NOW - 30,
         "MyAddress": "10.0.0.7:9618", "StartdIpAddr": "10.0.0.7:9618", "MyCurrentTime": NOW,
-        "HasFileTransfer": False, "FileSystemDomain": "example.org",
+        "HasFileTransfer": True, "FileSystemDomain": "example.org",
         "UidDomain": "example.org", "Start": True, "Rank": 0.0, "SlotWeight": 8,
     }
     assert {name: ad.eval(name) for name in expected} == expected

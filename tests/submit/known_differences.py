@@ -19,13 +19,13 @@ KNOWN_DIFFERENCES = {
         "DiskUsage, the executable's size in KiB); roost writes the expression of "
         "HTCondor's shipped configuration on TransferInputSizeMB"
     ),
-    "default-transfer-clause": (
-        "with no should_transfer_files, condor_submit adds IF_NEEDED's clause "
-        "(TARGET.FileSystemDomain == MY.FileSystemDomain) || TARGET.HasFileTransfer to "
-        "Requirements; roost's startd does no file transfer and roost's jobs carry no "
-        "FileSystemDomain, so that clause would match no slot of a roost pool: roost adds "
-        "a transfer clause only when the file asks for one (the no-transfer machine of "
-        "meaning.MACHINES is not compared then)"
+    "transfer-version-clause": (
+        "for preserve_relative_paths and when_to_transfer_output = ON_SUCCESS, condor_submit "
+        "makes the HasFileTransfer clause require an HTCondor startd of 8.9.7 or later "
+        "(versioncmp(split(TARGET.CondorVersion)[1], \"8.9.7\") >= 0); roost's startds are "
+        "not HTCondor's and advertise no CondorVersion, and every one of them does both, "
+        "so roost leaves the version test out (the machines of meaning.MACHINES carry a "
+        "CondorVersion, so the two Requirements match the same machines)"
     ),
     # -- what roost refuses, where condor_submit makes a job roost could not run as asked --
     "refused": (
@@ -34,10 +34,7 @@ KNOWN_DIFFERENCES = {
         "roost's starter does not implement: condor_submit makes a job for it, roost "
         "refuses the file with file:line:col, since running it as a plain vanilla job "
         "would silently run it differently; so too what roost's daemons would not do as "
-        "the file says: notification other than never (roost sends no mail), "
-        "transfer_output_remaps, and transfer_output_files with should_transfer_files = "
-        "YES (roost transfers no files: its jobs write in place, in their Iwd, which is "
-        "what IF_NEEDED, condor_submit's default, does on a shared file system)"
+        "the file says: notification other than never (roost sends no mail)"
     ),
     # -- the oracle is the bindings' jobs() iterator, not condor_submit --------------------
     "oracle-empty-items": (

@@ -56,13 +56,17 @@ SCENARIOS = {
                    "MemoryUsage": 100},
 }
 
+_VERSION = "$CondorVersion: 23.10.29 2025-09-01 BuildID: 0 $"
 MACHINES = {
     "big": {"Arch": "X86_64", "OpSys": "LINUX", "Cpus": 16, "Memory": 65536,
-            "Disk": 10**9, "GPUs": 4, "HasFileTransfer": True, "FileSystemDomain": "pool"},
+            "Disk": 10**9, "GPUs": 4, "HasFileTransfer": True, "FileSystemDomain": "pool",
+            "CondorVersion": _VERSION},
     "small": {"Arch": "X86_64", "OpSys": "LINUX", "Cpus": 1, "Memory": 1024,
-              "Disk": 10**7, "GPUs": 0, "HasFileTransfer": True, "FileSystemDomain": "pool"},
+              "Disk": 10**7, "GPUs": 0, "HasFileTransfer": True, "FileSystemDomain": "pool",
+              "CondorVersion": _VERSION},
     "arm": {"Arch": "aarch64", "OpSys": "LINUX", "Cpus": 16, "Memory": 65536,
-            "Disk": 10**9, "GPUs": 0, "HasFileTransfer": True, "FileSystemDomain": "pool"},
+            "Disk": 10**9, "GPUs": 0, "HasFileTransfer": True, "FileSystemDomain": "pool",
+            "CondorVersion": _VERSION},
     "no-transfer": {"Arch": "X86_64", "OpSys": "LINUX", "Cpus": 16, "Memory": 65536,
                     "Disk": 10**9, "GPUs": 0, "HasFileTransfer": False,
                     "FileSystemDomain": "elsewhere"},

@@ -73,9 +73,6 @@ def test_same_jobs(case: Case, oracle):
         their_facets = facets(theirs, case.attributes)
         for name in skipped:
             del mine_facets[name], their_facets[name]
-        if "default-transfer-clause" in case.full_differences():
-            for side in (mine_facets, their_facets):
-                side["Requirements"] = [m for m in side["Requirements"] if m != "no-transfer"]
         differing = {name: (mine_facets[name], their_facets[name]) for name in their_facets
                      if mine_facets[name] != their_facets[name]}
         assert differing == {}, f"proc {proc}: roost vs HTCondor"
