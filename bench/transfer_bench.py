@@ -11,20 +11,23 @@ host, as a user there would run it.
   back as its output; another does the same with a directory of 10,000 files of 10 KiB.
   Seconds are the startd's, from the job's ``Attempts`` record: ``TransferInputSeconds``
   (cm -> desk1: the schedd reads and sends, the startd writes the sandbox) and
-  ``TransferOutputSeconds`` (desk1 -> cm: the schedd writes the submit directory and syncs
-  it, as it does before it acknowledges output).  Reference, in the same run: the same
-  bytes through one TCP connection between the same hosts, ``cat FILE`` or ``tar c DIR``
-  piped into a socket sender (this file, ``--send``) on one host and a receiver (this file,
-  ``--receive``) on the other writing the file, or piping into ``tar x``; the receiver that
-  stands for the schedd syncs what it wrote, as the schedd does.  The reference's seconds
-  run from the receiver's accept to the end of its writing.  MB/s (10^6 bytes) of each and
-  the ratio roost/reference; the source files are in the page cache for both.
+  ``TransferOutputSeconds`` (desk1 -> cm: the schedd writes the submit directory and
+  fsyncs each file and directory before it acknowledges the output).  Reference, in the
+  same run: the same bytes through one TCP connection between the same hosts, ``cat FILE``
+  or ``tar c DIR`` piped into a socket sender (this file, ``--send``) on one host and a
+  receiver (this file, ``--receive``) on the other writing the file, or piping into
+  ``tar x``; on the central manager, the reference syncs what it wrote too (an fsync of
+  the file; ``sync -f`` of the file system after ``tar x``: one sync where the schedd
+  makes one per file).  The reference's seconds run from the receiver's accept to the end
+  of its writing.  MB/s (10^6 bytes) of each and the ratio roost/reference; the source
+  files are in the page cache for both.
 - **Jobs per second**: N jobs (default 200), each ``/bin/cp`` of one small input file to
   one small output file (a ``/bin/true`` that touches its two files), transferred in and
-  out; reference, in the same run: the same N jobs with ``should_transfer_files = NO``,
-  their files already on the desktop in their ``initialdir`` (as a shared file system
-  would have them).  Wall clock from ``roost submit`` to ``roost wait`` returning, on the
-  same pool; jobs per second of each and the ratio.
+  out; reference, in the same run: the same N jobs with ``should_transfer_files = NO`` and
+  the desktop's FileSystemDomain, their files already on the desktop in their
+  ``initialdir`` (as a shared file system would have them).  Wall clock from ``roost
+  submit`` to ``roost wait`` returning, on the same pool; jobs per second of each and the
+  ratio.
 
     python bench/transfer_bench.py [--big-mib 1024] [--files 10000] [--file-kib 10]
         [--jobs 200]
