@@ -33,8 +33,14 @@ SMOKE = {
     "glidein_bench.py": (["--jobs", "2", "--samples", "1", "--idle-timeout", "2"],
                          ["first job via a pilot", "  pilot start-up", "  reference:",
                           "  2 pilots", "  2 sbatch jobs", "  pilots / sbatch"]),
+    "transfer_bench.py": (["--big-mib", "4", "--files", "20", "--jobs", "5"],
+                          ["(a) throughput", "  1 file of 4 MiB, cm -> desk1",
+                           "  1 file of 4 MiB, desk1 -> cm", "  20 files of 10 KiB, cm -> desk1",
+                           "  20 files of 10 KiB, desk1 -> cm", "(b) jobs per second",
+                           "  with transfer", "  without transfer", "  with/without"]),
 }
 NEEDS_SLURM = {"glidein_bench.py"}
+NEEDS_HOSTS = {"transfer_bench.py"}
 
 
 def test_every_benchmark_has_a_smoke_run():
@@ -48,6 +54,9 @@ def _param(name: str):
         marks = (pytest.mark.xdist_group("slurm"),
                  pytest.mark.skipif(bool(missing_programs()),
                                     reason=f"Slurm is not installed ({INSTALL_HINT})"))
+    if name in NEEDS_HOSTS:  # as the multihost tests: namespace hosts, in their group (not
+        # skipped: where hosts cannot be made, as for those tests, the run fails and says why)
+        marks = (pytest.mark.xdist_group("hosts-transfer"),)
     return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
 
 
