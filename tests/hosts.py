@@ -37,6 +37,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,6 +118,18 @@ class Host:
         holder's root, which is in the host's mount namespace)."""
         assert self.holder is not None, "network not started"
         return Path(f"/proc/{self.holder.pid}/root") / Path(path).relative_to("/")
+
+    def add_user(self, name: str) -> None:
+        """An account ``name`` (and its group) on this host alone: each host has its own
+        /etc/passwd and /etc/group, copies of the machine's made when it starts."""
+        passwd, group = self.path("/etc/passwd"), self.path("/etc/group")
+        taken = {int(line.split(":")[2]) for path in (passwd, group)
+                 for line in path.read_text().splitlines() if line.count(":") >= 2}
+        uid = max(number for number in taken if number < 65534) + 1
+        with passwd.open("a") as users:
+            users.write(f"{name}:x:{uid}:{uid}::/nonexistent:/usr/sbin/nologin\n")
+        with group.open("a") as groups:
+            groups.write(f"{name}:x:{uid}:\n")
 
     def pids(self) -> list[int]:
         """The processes in this host's network namespace."""
@@ -236,6 +249,8 @@ class Network:
         etc.mkdir(exist_ok=True)
         (etc / "hosts").write_text(self._etc_hosts())
         (etc / "resolv.conf").write_text("")
+        for accounts in ("passwd", "group"):  # the host's own, for Host.add_user
+            shutil.copyfile(f"/etc/{accounts}", etc / accounts)
         # Outer directories first: what is inside them is hidden with them.
         hidden = sorted({str(path) for path in (*self.hide, self.base, Path("/tmp"))},
                         key=lambda path: len(Path(path).parts))
@@ -323,8 +338,8 @@ def _delete(namespaces: Sequence[str]) -> None:
 def _hold(name: str, etc: str, keep: str, *hidden: str) -> None:
     """In the host's fresh mount and UTS namespaces: name the host, hide ``hidden`` under
     empty tmpfs mounts, put the directories of ``keep`` (os.pathsep between them: the
-    host's own directory, and the code where it was hidden) back, give it ``etc``'s hosts
-    and resolv.conf; say "ready" and sleep until stdin closes."""
+    host's own directory, and the code where it was hidden) back, give it ``etc``'s hosts,
+    resolv.conf, passwd and group; say "ready" and sleep until stdin closes."""
     import socket
 
     def mount(*args: str) -> None:
@@ -333,16 +348,15 @@ def _hold(name: str, etc: str, keep: str, *hidden: str) -> None:
     socket.sethostname(name)
     directories = keep.split(os.pathsep)
     # Opened before they are hidden, so that they can be mounted back from the descriptors.
-    kept = {path: os.open(path, os.O_RDONLY) for path in
-            (*directories, f"{etc}/hosts", f"{etc}/resolv.conf")}
+    files = [f"{etc}/{name}" for name in ("hosts", "resolv.conf", "passwd", "group")]
+    kept = {path: os.open(path, os.O_RDONLY) for path in (*directories, *files)}
     for path in hidden:
         if os.path.isdir(path):  # else already under an earlier one
             mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", path)
     for directory in directories:
         os.makedirs(directory, exist_ok=True)
     for source, target in (*((directory, directory) for directory in directories),
-                           (f"{etc}/hosts", "/etc/hosts"),
-                           (f"{etc}/resolv.conf", "/etc/resolv.conf")):
+                           *((file, f"/etc/{Path(file).name}") for file in files)):
         # --no-canonicalize: the descriptor itself, not the path it had (now hidden).
         mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{kept[source]}", target)
     for fd in kept.values():

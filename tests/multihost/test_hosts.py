@@ -77,6 +77,11 @@ def test_each_host_has_its_own_name_and_files(make_network, tmp_path):
     assert not Path("/tmp/roost-host-test").exists()
     # Names resolve from the network's /etc/hosts, without DNS.
     assert cm.run(["getent", "hosts", "desk1"], check=True).stdout.split()[0] == desk.address
+    # Accounts too are each host's own.
+    cm.add_user("alice")
+    assert cm.run(["id", "-un", "alice"], check=True).stdout.strip() == "alice"
+    assert desk.run(["id", "alice"]).returncode == 1
+    assert subprocess.run(["id", "alice"], capture_output=True).returncode == 1
 
 
 def test_hosts_reach_each_other_over_the_bridge(make_network):

@@ -28,8 +28,10 @@ SHARED = {**SETTINGS, "ROOST_SCHEDD_CLAIM_WORKLIFE": "2"}
 
 
 def submit_as(site: Site, user: str, count: int) -> str:
-    """Submit ``count`` jobs on ``site`` as ``user`` (with a token made there); the
+    """Submit ``count`` jobs on ``site`` as ``user`` (an account there, with a token made
+    there: the schedd, as root, moves a job's files with its owner's rights); the
     cluster."""
+    site.host.add_user(user)
     token = site.host.directory / f"{user}.token"
     site.roost("token", "create", "--identity", f"{user}@pool", "--scope", "read",
                "--scope", "submit", "--out", str(token))
