@@ -72,12 +72,13 @@ def timing(lease: float) -> Timing:
     """HTCondor renews a claim every third of its lease.  A call gets half of it (at
     most 30 s, at least 1 s): a startd busy starting many jobs answers late, and a call
     given up before the startd reads it renews nothing there.  Probes go every tenth of
-    the lease (0.5 to 2 s), and the startd gets a quarter (2 to 10 s, beyond its default
-    polling of 5 s) to kill a job whose lease is over."""
+    the lease (0.5 to 2 s), and the startd gets half (3 to 30 s, beyond its default
+    polling of 5 s) to kill a job whose lease is over: a startd busy with many jobs polls
+    its leases late (seen: 6 s late, 64 jobs starting on 2 cores)."""
     if not lease > 0:
         raise ValueError(f"a lease is a positive number of seconds, not {lease!r}")
     return Timing(lease=lease, keep_alive=lease / 3, deadline=_clamp(lease / 2, 1.0, 30.0),
-                  probe=_clamp(lease / 10, 0.5, 2.0), grace=_clamp(lease / 4, 2.0, 10.0))
+                  probe=_clamp(lease / 10, 0.5, 2.0), grace=_clamp(lease / 2, 3.0, 30.0))
 
 
 def _clamp(value: float, low: float, high: float) -> float:

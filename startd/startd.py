@@ -377,9 +377,13 @@ class Startd:
         measured = self.measure(now)
         running = []
         with self._lock:
+            runs = list(self._runs.values())
+        # Read outside the lock (psutil, per job: slow with many), which the claims'
+        # keep-alives wait on: a startd of many jobs would otherwise answer them late.
+        usages = [(run, run.job.usage()) for run in runs]
+        with self._lock:
             self._measured = measured
-            for run in self._runs.values():
-                usage = run.job.usage()
+            for run, usage in usages:
                 elapsed = now - run.sampled
                 if elapsed > 0:
                     run.cpu_rate = max(0.0, usage.cpu_seconds - run.cpu_seconds) / elapsed

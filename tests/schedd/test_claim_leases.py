@@ -95,9 +95,9 @@ def of(seen, kind) -> list[float]:
 
 
 def test_timing_follows_the_lease():
-    assert (T.keep_alive, T.deadline, T.probe, T.grace) == (20.0, 30.0, 2.0, 10.0)
+    assert (T.keep_alive, T.deadline, T.probe, T.grace) == (20.0, 30.0, 2.0, 30.0)
     short = timing(6)
-    assert (short.keep_alive, short.deadline, short.probe, short.grace) == (2.0, 3.0, 0.6, 2.0)
+    assert (short.keep_alive, short.deadline, short.probe, short.grace) == (2.0, 3.0, 0.6, 3.0)
     with pytest.raises(ValueError):
         timing(0)
 
@@ -136,7 +136,7 @@ def test_a_silent_startd_is_renewed_within_its_lease_then_probed_then_given_up(c
     # Every call fails at once.  Renewals go on, every probe interval, while they land
     # within the lease of the last one answered (0 + 60 - 30 = 30 s): a startd that is
     # only slow keeps its claim.  Then only probes, which renew nothing.
-    seen = clock.run_until(99.75, answer=silent)
+    seen = clock.run_until(30 + LEASE + T.grace - 0.25, answer=silent)
     assert of(seen, SendKeepAlive) == [20.0, 22.0, 24.0, 26.0, 28.0, 30.0]
     assert clock.core.adrift("A")
     probes = of(seen, Probe)
@@ -144,7 +144,8 @@ def test_a_silent_startd_is_renewed_within_its_lease_then_probed_then_given_up(c
     assert all(b - a == T.probe for a, b in itertools.pairwise(probes))
     assert "A" in clock.core
     # The keep-alive at 30 s failed at once, so it reached the startd by 30 s if at all.
-    [(when, give_up)] = [(w, o) for w, o in clock.run_until(100, answer=silent)
+    [(when, give_up)] = [(w, o) for w, o in clock.run_until(30 + LEASE + T.grace,
+                                                             answer=silent)
                          if isinstance(o, GiveUp)]
     assert when == 30 + LEASE + T.grace
     assert (give_up.claim_id, give_up.job_id) == ("A", "1.0")
@@ -193,7 +194,7 @@ def test_a_keep_alive_in_flight_holds_the_give_up_until_it_ends(clock):
     clock.run_until(20)  # the keep-alive at 20 s is in flight ...
     assert clock.run_until(200) == []  # ... for as long as the call takes
     assert clock.at(200, KeepAliveFailed("A", 20)) == []  # it may have arrived at 200
-    seen = clock.run_until(270, answer=silent)
+    seen = clock.run_until(200 + LEASE + T.grace, answer=silent)
     assert not of(seen, SendKeepAlive)  # 200 s is past the lease of the answered one
     assert of(seen, GiveUp) == [200 + LEASE + T.grace]
 
