@@ -211,6 +211,7 @@ class JobAction(enum.IntEnum):
     Continue = 6
     RemoveX = 7  # forced removal
     Retry = 8  # re-queue the failed procs of a finished cluster (qdo's retry)
+    Rerun = 9  # run finished jobs again, whatever their end (qdo's rerun)
 
 
 @dataclass(frozen=True)
@@ -291,9 +292,12 @@ class Schedd(Client):
         return security.decode_token(self._token).name.partition("@")[0]
 
     def submit(self, description: ClassAd | str, count: int = 1, *, cwd: str | None = None,
-               filename: str = "<submit>") -> SubmitResult:
+               filename: str = "<submit>", parents: Iterable[int | str] | None = None,
+               parents_satisfied_by: str | None = None) -> SubmitResult:
         """Queue ``count`` procs of a job ClassAd, or the jobs of a submit description
-        (its text), as one cluster."""
+        (its text), as one cluster.  ``parents`` (cluster ids, or "CLUSTER.PROC" job ids)
+        makes the jobs wait until those have ended with success, or in any way with
+        ``parents_satisfied_by="finished"`` (roost's extension)."""
         from roost import submit_description as sd
 
         owner = self.user
@@ -303,12 +307,14 @@ class Schedd(Client):
         if isinstance(description, ClassAd):
             ad = sd.complete_job_ad(description, owner=owner, now=now, cwd=here, arch=arch,
                                     opsys=opsys)
+            _set_parents(ad, parents, parents_satisfied_by)
             return self.submit_cluster(ad, [], count)
         plan = sd.parse_submit(description, filename=filename, cwd=here, owner=owner, now=now,
                                arch=arch, opsys=opsys, environ=os.environ)
         if count != 1:
             raise RoostError("count applies to a job ClassAd; a submit description has its "
                              "own queue statements")
+        _set_parents(plan.cluster_ad, parents, parents_satisfied_by)
         return self.submit_cluster(plan.cluster_ad, plan.procs, plan.count)
 
     def submit_cluster(self, cluster_ad: ClassAd, proc_ads: Sequence[ClassAd],
@@ -378,9 +384,19 @@ class Schedd(Client):
                    for name, value in attrs.items()])
         return self._unary(self._stub.Edit, request).changed
 
-    def retry(self, cluster: int, reason: str = "") -> int:
-        """Re-queue the failed procs of a finished cluster; returns how many."""
-        return self.act(JobAction.Retry, str(cluster), reason).eval("TotalSuccess")
+    def retry(self, cluster: int | str, reason: str = "") -> int:
+        """Re-queue the failed procs of a finished cluster, or one failed job
+        ("CLUSTER.PROC"); the jobs blocked behind them wait again.  Returns how many were
+        re-queued."""
+        result = self.act(JobAction.Retry, str(cluster), reason)
+        if result.eval("Errors") and not result.eval("TotalSuccess"):
+            raise RoostError(result.eval("Errors")[0])
+        return result.eval("TotalSuccess")
+
+    def rerun(self, job_spec: str | Iterable[str], reason: str = "") -> int:
+        """Run again the finished jobs (out of the queue) that ``job_spec`` names by
+        constraint or ids, whatever their end; returns how many were re-queued."""
+        return self.act(JobAction.Rerun, job_spec, reason).eval("TotalSuccess")
 
     def job_events(self, clusters: Iterable[int] = (),
                    include_current: bool = True) -> Iterator[JobEvent]:
@@ -417,6 +433,17 @@ class Schedd(Client):
                     raise self._failure(e) from None
             finally:
                 call.cancel()
+
+
+def _set_parents(ad: ClassAd, parents: Iterable[int | str] | None,
+                 satisfied_by: str | None) -> None:
+    if parents is not None:
+        names = [str(parent).strip() for parent in parents]
+        if not names:
+            raise RoostError("parents names no job")
+        ad["Parents"] = ", ".join(names)
+    if satisfied_by is not None:
+        ad["ParentsSatisfiedBy"] = satisfied_by
 
 
 @dataclass(frozen=True)

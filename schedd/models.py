@@ -122,3 +122,25 @@ class ClaimRecord(Base):
     slot_ad: Mapped[str] = mapped_column(Text)
     job_id: Mapped[str] = mapped_column(String(64), default="")  # "" between jobs
     lease: Mapped[int] = mapped_column(Integer)
+
+
+class JobEdge(Base):
+    """A dependency: the jobs of cluster ``child_cluster`` wait for a parent, a whole
+    cluster (``parent_proc`` -1: one edge however many procs it has) or one proc.
+
+    ``state`` is what the parent's ending made of the edge: pending, met (the parent ended
+    as ``need_success`` asks: with success, or in any way) or failed (it ended otherwise,
+    so the child can never run and is blocked).  Edges outlive the clusters they join,
+    so that ``roost retry`` of a parent can make its blocked children wait again."""
+
+    __tablename__ = "job_edges"
+    __table_args__ = (Index("ix_job_edges_parent_cluster_parent_proc", "parent_cluster",
+                            "parent_proc"),)
+
+    child_cluster: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                               autoincrement=False)
+    parent_cluster: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                                autoincrement=False)
+    parent_proc: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    need_success: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[int] = mapped_column(Integer)  # schedd.dependencies: PENDING, MET, FAILED

@@ -203,7 +203,7 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
             merged = cluster_ad.copy()
             merged.update(proc_ad)
             status = _column_value(merged, "JobStatus", JobStatus.IDLE)
-            if status not in (JobStatus.IDLE, JobStatus.HELD):
+            if status not in _SUBMITTED:
                 raise ValueError(f"a job is submitted Idle or Held, not JobStatus {status}")
             periodic = periodic or any(name in proc_ad for name in PERIODIC_ATTRS)
             rows.append(_row({**shared, "cluster_id": cluster_id, "proc_id": proc_id,
@@ -213,7 +213,7 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
             connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
                                .values(periodic=True))
     else:
-        if shared["status"] not in (JobStatus.IDLE, JobStatus.HELD):
+        if shared["status"] not in _SUBMITTED:
             raise ValueError(f"a job is submitted Idle or Held, not JobStatus {shared['status']}")
         first = _row({**shared, "cluster_id": cluster_id, "proc_id": 0, "ad": "",
                       "retry_after": None})
@@ -223,6 +223,9 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
     _insert_jobs(connection, rows)
     return cluster_id, procs
 
+
+# A job with parents is queued Waiting (schedd.dependencies); the queue sets that itself.
+_SUBMITTED = (JobStatus.IDLE, JobStatus.HELD, JobStatus.WAITING)
 
 _JOB_COLUMNS = ("cluster_id", "proc_id", "owner", "status", "job_prio", "qdate",
                 "entered_status", "retry_after", "ad")
@@ -516,6 +519,7 @@ class Changeset:
         self._history: list[dict] = []
         self._completed: dict[int, int] = {}
         self._periodic: set[int] = set()
+        self._ended: list[tuple[JobKey, ClassAd]] = []
 
     def apply(self, key: JobKey, row, changes: Changes, ad: ClassAd) -> ClassAd:
         """Record ``changes`` to one job (``row`` is its current row, ``ad`` its whole ad);
@@ -530,6 +534,8 @@ class Changeset:
                     raise ValueError(f"{known[0]} cannot be changed")
                 columns[known[1]] = None if value is None else _integer(known[0], value)
         status = columns.get("status", row.status)
+        if status in FINISHED and row.status not in FINISHED:
+            self._ended.append((key, new_ad))
         if status in FINISHED and not left_in_queue(new_ad):
             self._to_history(key, new_ad, status)
             return new_ad
@@ -559,6 +565,13 @@ class Changeset:
             "ad": ad_text(ad)})
         if status == JobStatus.COMPLETED:
             self._completed[key.cluster_id] = self._completed.get(key.cluster_id, 0) + 1
+
+    def take_ended(self) -> list[tuple[JobKey, ClassAd]]:
+        """The jobs that reached Completed or Removed in this changeset (each once), with
+        their new ads: what their children's edges wait for (``schedd.dependency_store``),
+        once ``flush`` has written them."""
+        ended, self._ended = self._ended, []
+        return ended
 
     def flush(self) -> None:
         for names, rows in self._updates.items():
@@ -667,6 +680,81 @@ def requeue_from_history(connection: Connection, cluster_id: int,
                           "retry_after": None, "ad": ad_text(_without_columns(own))}))
     _insert_jobs(connection, rows)
     return len(rows)
+
+
+def requeue(connection: Connection, jobs: list[tuple[ClassAd, Changes]]) -> int:
+    """Put finished jobs (ads from the history, none of them in the queue) back, each with
+    its changes applied: ``roost retry`` and ``roost rerun``.  A job whose cluster still
+    has a row in the queue joins it, holding what differs from the cluster's ad; the jobs
+    of a cluster that left the queue whole make it again (``requeue_from_history``)."""
+    by_cluster: dict[int, list[tuple[ClassAd, Changes]]] = {}
+    for ad, changes in jobs:
+        by_cluster.setdefault(ad.eval("ClusterId"), []).append((ad, changes))
+    for cluster_id, its in sorted(by_cluster.items()):
+        procs = [ad.eval("ProcId") for ad, _ in its]
+        if connection.scalar(select(func.count()).select_from(Job).where(
+                Job.cluster_id == cluster_id, Job.proc_id.in_(procs))):
+            raise ValueError(f"a job of cluster {cluster_id} to requeue is in the queue")
+        leaving_completed = sum(ad.eval("JobStatus") == JobStatus.COMPLETED for ad, _ in its)
+        text = connection.scalar(_CLUSTER_TEXT, {"cluster_id": cluster_id})
+        if text is None:
+            completed = sum(ad.eval("JobStatus") == JobStatus.COMPLETED
+                            for ad in finished_jobs(connection, cluster_id))
+            requeue_from_history(connection, cluster_id, its,
+                                 completed=max(0, completed - leaving_completed))
+            continue
+        shared = cluster_ad(text)
+        rows = []
+        for ad, changes in its:
+            new = applied(ad, changes)
+            own = ClassAd()
+            for name in new:
+                if name.lower() in COLUMNS:
+                    continue
+                if name not in shared or str(shared.lookup(name)) != str(new.lookup(name)):
+                    own[name] = new.lookup(name)
+            for name in shared:
+                if name not in new and name.lower() not in COLUMNS:
+                    own[name] = ExprTree(_DELETED)
+            rows.append(_row({"cluster_id": cluster_id, "proc_id": new.eval("ProcId"),
+                              "owner": new.eval("Owner"), "status": new.eval("JobStatus"),
+                              "job_prio": _column_value(new, "JobPrio", 0),
+                              "qdate": new.eval("QDate"),
+                              "entered_status": new.eval("EnteredCurrentStatus"),
+                              "retry_after": None, "ad": ad_text(own)}))
+        _insert_jobs(connection, rows)
+        if leaving_completed:
+            connection.execute(_COUNT_COMPLETED, {"key_cluster": cluster_id,
+                                                  "count": -leaving_completed})
+    return len(jobs)
+
+
+def latest_history(connection: Connection, constraint: ExprTree | None) -> list[ClassAd]:
+    """The latest history ad of each finished job that is not in the queue, for which
+    ``constraint`` holds (``roost rerun``), in job id order."""
+    clauses, exact = sql_filter(constraint, HistoryJob)
+    latest: dict[tuple[int, int], ClassAd] = {}
+    for row in connection.execute(select(HistoryJob.cluster_id, HistoryJob.proc_id,
+                                         HistoryJob.ad).where(*clauses)
+                                  .order_by(HistoryJob.id)):
+        latest[(row.cluster_id, row.proc_id)] = row
+    queued = set()
+    for chunk in _key_chunks(sorted({c for c, _ in latest})):
+        queued.update(connection.execute(select(Job.cluster_id, Job.proc_id)
+                                         .where(Job.cluster_id.in_(chunk))).all())
+    found = []
+    for key in sorted(latest):
+        if key in queued:
+            continue
+        ad = parse_text(latest[key].ad)
+        if exact or constraint is None or constraint.eval(ad) is True:
+            found.append(ad)
+    return found
+
+
+def _key_chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _string(ad: ClassAd, name: str) -> str:

@@ -43,6 +43,7 @@ _ACTIONS = {
     schedd_pb2.JOB_ACTION_CONTINUE: Action.CONTINUE,
     schedd_pb2.JOB_ACTION_REMOVE_X: Action.REMOVE_X,
     schedd_pb2.JOB_ACTION_RETRY: Action.RETRY,
+    schedd_pb2.JOB_ACTION_RERUN: Action.RERUN,
 }
 _CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
           "denied": grpc.StatusCode.PERMISSION_DENIED,

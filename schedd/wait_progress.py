@@ -32,7 +32,7 @@ WATCHED = ("ExitCode", "ExitBySignal", "ExitSignal", "JobSuccessExitCode", "Hold
 # Attributes of the job itself rather than of its current state: kept across changes.
 _STATIC = frozenset({"JobSuccessExitCode"})
 
-IDLE, RUNNING, HELD = "idle", "running", "held"
+IDLE, RUNNING, HELD, WAITING = "idle", "running", "held", "waiting"
 SUCCEEDED, FAILED = "succeeded", "failed"
 # Each JobStatus's column in the counts.
 _ON_A_MACHINE = frozenset({JobStatus.RUNNING, JobStatus.TRANSFERRING_OUTPUT,
@@ -96,10 +96,11 @@ class Counts:
     held: int = 0
     succeeded: int = 0
     failed: int = 0
+    waiting: int = 0  # for their parents (schedd.dependencies)
 
     @property
     def total(self) -> int:
-        return self.idle + self.running + self.held + self.succeeded + self.failed
+        return self.idle + self.running + self.held + self.succeeded + self.failed + self.waiting
 
     @property
     def done(self) -> int:
@@ -150,6 +151,8 @@ def verdict(status: JobStatus, attrs: Mapping[str, object]) -> tuple[bool, str]:
 def _column(status: JobStatus, attrs: Mapping[str, object]) -> str:
     if status == JobStatus.IDLE:
         return IDLE
+    if status == JobStatus.WAITING:
+        return WAITING
     if status in _ON_A_MACHINE:
         return RUNNING
     if status == JobStatus.HELD:
@@ -175,7 +178,8 @@ class Follower:
             else:
                 self._clusters.add(int(cluster))
         self._jobs: dict[str, _Job] = {}
-        self._counts: dict[str, int] = dict.fromkeys((IDLE, RUNNING, HELD, SUCCEEDED, FAILED), 0)
+        self._counts: dict[str, int] = dict.fromkeys(
+            (IDLE, RUNNING, HELD, SUCCEEDED, FAILED, WAITING), 0)
         self.synced = False
         self.missing: list[str] = []
         # Whether the last change came from a sync (the truth when it was read) rather than
@@ -275,7 +279,7 @@ class Follower:
     @property
     def over(self) -> bool:
         """Every followed job is finished (as far as the changes so far tell)."""
-        return self.synced and not self._counts[IDLE] and not self._counts[RUNNING]
+        return self.synced and not any(self._counts[c] for c in (IDLE, RUNNING, WAITING))
 
     @property
     def confirmed(self) -> bool:
@@ -318,8 +322,9 @@ def progress_line(counts: Counts) -> str:
     total = counts.total
     filled = BAR_WIDTH * counts.done // total if total else BAR_WIDTH
     bar = "#" * filled + "." * (BAR_WIDTH - filled)
+    waiting = f"  {counts.waiting} waiting" if counts.waiting else ""
     return (f"[{bar}] {counts.done}/{total} done  {counts.running} running  "
-            f"{counts.idle} idle  {counts.held} held  {counts.failed} failed")
+            f"{counts.idle} idle{waiting}  {counts.held} held  {counts.failed} failed")
 
 
 def summary_line(counts: Counts, failures: Sequence[Finished], *,

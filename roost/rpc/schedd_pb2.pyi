@@ -19,6 +19,7 @@ class JobAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_ACTION_CONTINUE: _ClassVar[JobAction]
     JOB_ACTION_REMOVE_X: _ClassVar[JobAction]
     JOB_ACTION_RETRY: _ClassVar[JobAction]
+    JOB_ACTION_RERUN: _ClassVar[JobAction]
 JOB_ACTION_UNSPECIFIED: JobAction
 JOB_ACTION_REMOVE: JobAction
 JOB_ACTION_HOLD: JobAction
@@ -28,6 +29,7 @@ JOB_ACTION_SUSPEND: JobAction
 JOB_ACTION_CONTINUE: JobAction
 JOB_ACTION_REMOVE_X: JobAction
 JOB_ACTION_RETRY: JobAction
+JOB_ACTION_RERUN: JobAction
 
 class SubmitRequest(_message.Message):
     __slots__ = ("cluster_ad", "proc_ads", "count")
