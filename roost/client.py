@@ -398,6 +398,36 @@ class Schedd(Client):
         constraint or ids, whatever their end; returns how many were re-queued."""
         return self.act(JobAction.Rerun, job_spec, reason).eval("TotalSuccess")
 
+    def submit_dag(self, dags: Sequence[tuple[ClassAd, int]],
+                   nodes: Sequence[tuple[int, ClassAd, ClassAd, Sequence[ClassAd], int,
+                                         Sequence[int]]]) -> tuple[list[int], list[int]]:
+        """Queue DAGs ((dag ad, index of the DAG a SUBDAG is in or -1)) and their nodes
+        ((DAG index, node ad, cluster ad, proc ads, count, parent node indices), parents
+        first) in one transaction; the DAG ids and the nodes' cluster ids."""
+        request = schedd_pb2.SubmitDagRequest(
+            dags=[schedd_pb2.DagDescription(dag_ad=ad_message(ad), parent=parent)
+                  for ad, parent in dags],
+            nodes=[schedd_pb2.DagNode(
+                dag=dag, node_ad=ad_message(node_ad),
+                job=schedd_pb2.SubmitRequest(cluster_ad=ad_message(cluster_ad),
+                                             proc_ads=[ad_message(ad) for ad in proc_ads],
+                                             count=count),
+                parents=list(parents))
+                for dag, node_ad, cluster_ad, proc_ads, count, parents in nodes])
+        reply = self._unary(self._stub.SubmitDag, request)
+        return list(reply.dag_ids), list(reply.cluster_ids)
+
+    def dag_status(self, dag_id: int) -> tuple[ClassAd, list[ClassAd]]:
+        """A DAG's ad and an ad per node (its SUBDAGs' too)."""
+        reply = self._unary(self._stub.DagStatus, schedd_pb2.DagRequest(dag_id=int(dag_id)))
+        return message_ad(reply.dag_ad), [message_ad(ad) for ad in reply.nodes]
+
+    def remove_dag(self, dag_id: int, reason: str = "") -> int:
+        """Stop a DAG; how many of its jobs were removed."""
+        reply = self._unary(self._stub.RemoveDag, schedd_pb2.DagRequest(dag_id=int(dag_id),
+                                                                        reason=reason))
+        return reply.changed
+
     def job_events(self, clusters: Iterable[int] = (),
                    include_current: bool = True) -> Iterator[JobEvent]:
         """The job events of ``clusters`` (none: of every job) as the schedd commits them.

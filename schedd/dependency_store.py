@@ -133,27 +133,9 @@ _SET_STATE = (update(JobEdge).where(JobEdge.child_cluster == bindparam("key_chil
               .values(state=bindparam("new_state")))
 
 
-def settle(connection: Connection, ended: Sequence[tuple[JobKey, ClassAd]],
-           now: int) -> list[Settled]:
-    """What the ends of ``ended`` (jobs that just reached Completed or Removed; their
-    rows already written) do to the edges that name them, and so to their children:
-    released when their last edge is met, blocked when one fails; and on, to the children
-    of the jobs that were blocked."""
-    results: list[Settled] = []
-    work = list(ended)
-    while work:
-        touched = _mark_edges(connection, work)
-        work = []
-        if touched:
-            blocked_now, settled = resolve(connection, touched, now)
-            results += settled
-            work = blocked_now
-    return results
-
-
-def _mark_edges(connection: Connection, ended: Sequence[tuple[JobKey, ClassAd]]) -> list[int]:
-    """Set the pending edges that the ended jobs decide; the children whose edges
-    changed."""
+def mark_edges(connection: Connection, ended: Sequence[tuple[JobKey, ClassAd]]) -> list[int]:
+    """Set the pending edges that the ended jobs decide (each job's own end: a plain
+    job's, not a DAG node's); the children whose edges changed."""
     by_cluster: dict[int, list[tuple[JobKey, ClassAd]]] = {}
     for key, ad in ended:
         by_cluster.setdefault(key.cluster_id, []).append((key, ad))
@@ -191,11 +173,22 @@ def _mark_edges(connection: Connection, ended: Sequence[tuple[JobKey, ClassAd]])
     return sorted(touched)
 
 
+def mark_cluster(connection: Connection, cluster: int, state: int) -> list[int]:
+    """Set the pending edges from a cluster as a whole (a DAG node's, whose success its
+    scripts and retries decide rather than each job's end); the children they join."""
+    children = sorted(set(connection.scalars(select(JobEdge.child_cluster).where(
+        JobEdge.parent_cluster == cluster, JobEdge.state == PENDING))))
+    if children:
+        connection.execute(update(JobEdge).where(JobEdge.parent_cluster == cluster,
+                                                 JobEdge.state == PENDING).values(state=state))
+    return children
+
+
 def resolve(connection: Connection, children: Sequence[int], now: int
-            ) -> tuple[list[tuple[JobKey, ClassAd]], list[Settled]]:
-    """Release the waiting jobs of ``children`` whose edges are all met, and block those
-    with a failed edge.  Returns the jobs blocked (ended, for their own children) and what
-    changed."""
+            ) -> tuple[list[int], list[tuple[JobKey, ClassAd]], list[Settled]]:
+    """Of ``children``, those whose edges are all met (ready: the caller releases them),
+    and block the waiting jobs of those with a failed edge.  Returns the ready clusters,
+    the jobs blocked (ended, for their own children) and what changed."""
     failed: dict[int, tuple[int, int]] = {}
     pending: set[int] = set()
     for chunk in _chunks(list(children)):
@@ -209,7 +202,7 @@ def resolve(connection: Connection, children: Sequence[int], now: int
             else:
                 pending.add(child)
     ready = [child for child in children if child not in failed and child not in pending]
-    settled = release(connection, ready, now)
+    settled: list[Settled] = []
     blocked: list[tuple[JobKey, ClassAd]] = []
     if failed:
         changeset = queue_store.Changeset(connection, now)
@@ -224,7 +217,7 @@ def resolve(connection: Connection, children: Sequence[int], now: int
                                         if name in new_ad}))
         changeset.flush()
         blocked = changeset.take_ended()
-    return blocked, settled
+    return ready, blocked, settled
 
 
 def _how_parent_ended(connection: Connection, parent: Parent) -> str:

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
-from schedd import dependencies, dependency_store, lifecycle, queue_store
+from schedd import dag_store, dependencies, dependency_store, lifecycle, queue_store, workflow
+from schedd.dag_store import Step
 from schedd.job_status import FINISHED, JobStatus
 from schedd.lifecycle import Action, IllegalTransition
 from schedd.models import ClaimRecord, Job
@@ -168,9 +169,8 @@ class JobQueue:
         connection.execute(update(queue_store.Cluster).where(
             queue_store.Cluster.cluster_id == cluster_id).values(ad=queue_store.ad_text(
                 _with_parents(connection, cluster_id, parents))))
-        ended, settled = dependency_store.resolve(connection, [cluster_id], now)
-        settled += dependency_store.settle(connection, ended, now)
-        return [_settled(one, now) for one in settled]
+        settled = workflow.settle(connection, now, step=Step(touched=[cluster_id]))
+        return [settled_change(one, now) for one in settled]
 
     # -- read --------------------------------------------------------------------------------
 
@@ -304,8 +304,8 @@ class JobQueue:
         changeset.flush()
         ended = changeset.take_ended()
         if ended:
-            events += [_settled(one, changeset.now)
-                       for one in dependency_store.settle(connection, ended, changeset.now)]
+            events += [settled_change(one, changeset.now)
+                       for one in workflow.settle(connection, changeset.now, ended=ended)]
 
     def _retry(self, caller: Caller, job_ids: list[str], reason: str) -> ActOutcome:
         """qdo's retry: re-queue the failed procs of a cluster that has finished, or one
@@ -318,6 +318,18 @@ class JobQueue:
             proc_id = int(proc_text) if proc_text else None
         except ValueError:
             raise QueueError("invalid", f"bad job id {job_ids[0]!r}") from None
+        with self.engine.connect() as connection:
+            is_dag = proc_id is None and dag_store.dag_row(connection, cluster_id) is not None
+            is_node = dag_store.dag_of_cluster(connection, cluster_id) is not None
+        if is_dag or is_node:
+            from schedd.dag_queue import DagQueue
+
+            if is_dag:  # a DAG's id: its nodes that did not succeed run again
+                return DagQueue(self).retry(caller, cluster_id, reason)
+            if proc_id is not None:
+                raise QueueError("invalid", f"job {job_ids[0]} is a DAG node's: retry its "
+                                 f"node (roost retry {cluster_id}), which runs whole")
+            return DagQueue(self).retry_node(caller, cluster_id, reason)
         now = self.now()
         outcome = ActOutcome(errors=[])
         events: list[JobChange] = []
@@ -516,9 +528,11 @@ class JobQueue:
             connection.execute(delete(ClaimRecord).where(ClaimRecord.claim_id == claim_id))
 
     def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
-        """A claimed slot began running the job (not durable: see ``_writing``)."""
+        """A claimed slot began running the job (not durable: see ``_writing``).  A DAG
+        node's start may let its DAG start more nodes (one idle job fewer: ``-maxidle``)."""
         return self._event(job_id, "started", event.time,
-                           lambda ad: lifecycle.job_started(ad, event), durable=False)
+                           lambda ad: lifecycle.job_started(ad, event), durable=False,
+                           after=_pump_after_start)
 
     def job_exited(self, job_id: str, event: lifecycle.JobExited) -> ClassAd:
         """A run ended; the job completes, waits out its back-off, or is held, as its
@@ -527,7 +541,7 @@ class JobQueue:
                            lambda ad: lifecycle.job_exited(ad, event))
 
     def _event(self, job_id: str, kind: str, now: int, decide, *,
-               durable: bool = True) -> ClassAd:
+               durable: bool = True, after=None) -> ClassAd:
         cluster, _, proc = job_id.partition(".")
         try:
             key = JobKey(int(cluster), int(proc))
@@ -543,8 +557,18 @@ class JobQueue:
             new_ad = changeset.apply(key, row, changes, ad)
             events = [_change(key, new_ad, kind, now, changes)]
             self._flush(connection, changeset, events)
+            if after is not None:
+                events += after(connection, key, new_ad, now)
         self._tell(events)
         return new_ad
+
+    # For the requests of other modules (schedd.dag_queue): a write transaction, and the
+    # telling of what it changed once committed.
+    def transaction(self, durable: bool = True):
+        return self._writing(durable)
+
+    def tell(self, changes: list[JobChange]) -> None:
+        self._tell(changes)
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -644,8 +668,21 @@ def _with_parents(connection, cluster_id: int, parents) -> ClassAd:
     return ad
 
 
-def _settled(one: dependency_store.Settled, now: int) -> JobChange:
-    return JobChange(str(one.key), one.status, one.kind, now, dict(one.attrs))
+def _pump_after_start(connection, key: JobKey, ad: ClassAd, now: int) -> list[JobChange]:
+    if dag_store.DAG_ID not in ad:
+        return []
+    dag_id = dag_store.max_idle_dag(connection, key.cluster_id)
+    if dag_id is None:
+        return []
+    return [settled_change(one, now)
+            for one in workflow.settle(connection, now, step=Step(dags={dag_id}))]
+
+
+def settled_change(one: dependency_store.Settled, now: int) -> JobChange:
+    """A settled change as the event stream tells it ("CLUSTER.*" for one of a cluster as a
+    whole: a DAG node's script that is due)."""
+    job_id = str(one.key) if one.key.proc_id >= 0 else f"{one.key.cluster_id}.*"
+    return JobChange(job_id, one.status, one.kind, now, dict(one.attrs))
 
 
 def _change(key: JobKey, ad: ClassAd, kind: str, now: int,

@@ -39,7 +39,7 @@ from schedd.retries import Changes, Failure, Usage, decide_exit, losses_reset
 __all__ = [
     "TRANSITIONS", "Action", "Changes", "Failure", "IllegalTransition", "JobExited",
     "JobStarted", "Usage", "act", "blocked", "job_exited", "job_id", "job_started",
-    "periodic", "ready", "retried", "transition", "validate",
+    "periodic", "ready", "retried", "skipped", "transition", "validate",
 ]
 
 IDLE, RUNNING, REMOVED = JobStatus.IDLE, JobStatus.RUNNING, JobStatus.REMOVED
@@ -73,6 +73,7 @@ TRANSITIONS: dict[tuple[JobStatus, JobStatus], str] = {
     # or of the parent that blocked it makes it wait again.
     (WAITING, IDLE): "ready",
     (WAITING, REMOVED): "remove",
+    (WAITING, COMPLETED): "skip",  # a DAG node's job not run: NOOP, DONE or PRE_SKIP
     (COMPLETED, WAITING): "retry",
     (REMOVED, WAITING): "retry",
 }
@@ -283,6 +284,16 @@ def blocked(ad: ClassAd, parent: str, why: str, now: int) -> Changes:
     changes = transition(ad, REMOVED, int(now), via="remove")
     changes[REMOVE_REASON] = f"blocked: parent {parent} {why}"
     changes[BLOCKED_BY] = parent
+    return changes
+
+
+def skipped(ad: ClassAd, why: str, now: int) -> Changes:
+    """Waiting -> Completed without running: a DAG node that is NOOP, DONE, or whose PRE
+    script's exit was its PRE_SKIP value.  It completes as a success (exit code 0), and
+    ``DAGNodeSkipped`` says why it did not run."""
+    changes = transition(ad, COMPLETED, int(now), via="skip")
+    changes.update({"CompletionDate": int(now), "ExitCode": 0, "ExitBySignal": False,
+                    "DAGNodeSkipped": why})
     return changes
 
 

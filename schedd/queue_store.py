@@ -163,19 +163,49 @@ def _column_value(ad: ClassAd, name: str, default: int) -> int:
     return value
 
 
+def allocate_ids(connection: Connection, count: int = 1) -> int:
+    """Take ``count`` consecutive cluster ids from the queue's header; the first."""
+    header = connection.execute(
+        select(QueueHeader.next_cluster_id).where(QueueHeader.id == 1)).scalar()
+    if header is None:
+        connection.execute(insert(QueueHeader).values(id=1, next_cluster_id=1 + count))
+        return 1
+    connection.execute(update(QueueHeader).where(QueueHeader.id == 1)
+                       .values(next_cluster_id=header + count))
+    return header
+
+
 def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd], count: int,
            *, owner: str, now: int) -> tuple[int, int]:
     """Queue a cluster: ``proc_ads`` (what differs per proc) or ``count`` identical procs.
     Returns (cluster id, procs).  Raises ValueError for an ad the queue cannot hold."""
-    header = connection.execute(
-        select(QueueHeader.next_cluster_id).where(QueueHeader.id == 1)).scalar()
-    if header is None:
-        cluster_id = 1
-        connection.execute(insert(QueueHeader).values(id=1, next_cluster_id=2))
-    else:
-        cluster_id = header
-        connection.execute(update(QueueHeader).where(QueueHeader.id == 1)
-                           .values(next_cluster_id=cluster_id + 1))
+    cluster_id = allocate_ids(connection)
+    cluster, rows = _cluster_rows(cluster_id, cluster_ad, proc_ads, count, owner=owner, now=now)
+    connection.execute(insert(Cluster).values(**cluster))
+    _insert_jobs(connection, rows)
+    return cluster_id, cluster["total_submitted"]
+
+
+def submit_many(connection: Connection, clusters: list[tuple[ClassAd, list[ClassAd], int]],
+                *, owner: str, now: int, first_id: int) -> list[tuple[int, int]]:
+    """Queue clusters with ids from ``first_id`` on (taken by ``allocate_ids``), in a few
+    bulk statements: a DAG of a hundred thousand nodes is that many clusters."""
+    made, cluster_rows, job_rows = [], [], []
+    for offset, (cluster_ad, proc_ads, count) in enumerate(clusters):
+        cluster, rows = _cluster_rows(first_id + offset, cluster_ad, proc_ads, count,
+                                      owner=owner, now=now)
+        cluster_rows.append(cluster)
+        job_rows.extend(rows)
+        made.append((first_id + offset, cluster["total_submitted"]))
+    if cluster_rows:
+        connection.execute(insert(Cluster), cluster_rows)
+        _insert_jobs(connection, job_rows)
+    return made
+
+
+def _cluster_rows(cluster_id: int, cluster_ad: ClassAd, proc_ads: list[ClassAd], count: int,
+                  *, owner: str, now: int) -> tuple[dict, Iterable[tuple]]:
+    """A cluster's row and its jobs' rows."""
     procs = len(proc_ads) or count
     if procs < 1:
         raise ValueError("a cluster needs at least one proc")
@@ -191,14 +221,9 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
     stored["TotalSubmitProcs"] = procs
     batch_name = cluster_ad.eval("JobBatchName") if "JobBatchName" in cluster_ad else ""
     cmd = cluster_ad.eval("Cmd") if "Cmd" in cluster_ad else ""
-    connection.execute(insert(Cluster).values(
-        cluster_id=cluster_id, owner=owner, qdate=qdate,
-        batch_name=batch_name if isinstance(batch_name, str) else "",
-        cmd=cmd if isinstance(cmd, str) else "", ad=ad_text(stored), total_submitted=procs,
-        completed=0, periodic=any(name in cluster_ad for name in PERIODIC_ATTRS)))
+    periodic = any(name in cluster_ad for name in PERIODIC_ATTRS)
     if proc_ads:
         rows = []
-        periodic = False
         for proc_id, proc_ad in enumerate(proc_ads):
             merged = cluster_ad.copy()
             merged.update(proc_ad)
@@ -209,9 +234,6 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
             rows.append(_row({**shared, "cluster_id": cluster_id, "proc_id": proc_id,
                               "status": status, "job_prio": _column_value(merged, "JobPrio", 0),
                               "ad": ad_text(_without_columns(proc_ad)), "retry_after": None}))
-        if periodic:
-            connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
-                               .values(periodic=True))
     else:
         if shared["status"] not in _SUBMITTED:
             raise ValueError(f"a job is submitted Idle or Held, not JobStatus {shared['status']}")
@@ -219,9 +241,12 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
                       "retry_after": None})
         # Only the proc id differs: each row is the first with it replaced.
         at = _JOB_COLUMNS.index("proc_id")
-        rows = (first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count))
-    _insert_jobs(connection, rows)
-    return cluster_id, procs
+        rows = [first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count)]
+    cluster = {"cluster_id": cluster_id, "owner": owner, "qdate": qdate,
+               "batch_name": batch_name if isinstance(batch_name, str) else "",
+               "cmd": cmd if isinstance(cmd, str) else "", "ad": ad_text(stored),
+               "total_submitted": procs, "completed": 0, "periodic": periodic}
+    return cluster, rows
 
 
 # A job with parents is queued Waiting (schedd.dependencies); the queue sets that itself.
@@ -610,7 +635,10 @@ _UPDATES: dict[tuple[str, ...], object] = {}
 def left_in_queue(ad: ClassAd) -> bool:
     """Whether a finished job stays in the queue: its LeaveJobInQueue (leave_in_queue) is
     true, or a number not zero, as HTCondor reads it; the job goes to the history once it
-    is not."""
+    is not.  A DAG node's job also stays while its node's POST script has to run
+    (``DAGPostPending``: schedd.dag_store)."""
+    if "DAGPostPending" in ad and ad.eval("DAGPostPending") is True:
+        return True
     value = ad.eval("LeaveJobInQueue") if "LeaveJobInQueue" in ad else False
     if isinstance(value, float):
         return not -1.0 < value < 1.0

@@ -21,6 +21,7 @@ from roost.messages import ad_message, message_ad
 from roost.rpc import classad_pb2, schedd_pb2, schedd_pb2_grpc
 from roost.security import current_identity
 from schedd.autocluster import AutoclusterIndex
+from schedd.dag_service import DagService
 from schedd.job_queue import Caller, JobChange, JobQueue, QueueError, QueueFull
 from schedd.lifecycle import Action
 
@@ -32,6 +33,8 @@ METHOD_SCOPES = {
     f"/{SERVICE}/Act": "submit",
     f"/{SERVICE}/Edit": "submit",
     f"/{SERVICE}/Negotiate": "negotiate",
+    f"/{SERVICE}/SubmitDag": "submit",
+    f"/{SERVICE}/RemoveDag": "submit",
 }
 
 _ACTIONS = {
@@ -189,7 +192,7 @@ class _Subscribers:
             return len(self._open)
 
 
-class ScheddService(schedd_pb2_grpc.ScheddServicer):
+class ScheddService(DagService, schedd_pb2_grpc.ScheddServicer):
     def __init__(self, jobs: JobQueue, *, name: str, address: str = "",
                  query_batch: int = 500, on_match=None,
                  max_streams: int | None = None) -> None:
@@ -203,6 +206,9 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         self.on_match = on_match
         self._subscribers = _Subscribers(max_streams)
         jobs.listen(self._subscribers.publish)
+        from schedd.dag_queue import DagQueue
+
+        self.dags = DagQueue(jobs)
 
     def _fail(self, context: grpc.ServicerContext, error: QueueError | QueueFull):
         if isinstance(error, QueueFull):

@@ -94,9 +94,10 @@ def test_table_is_htcondors():
     # A Completed job is retried (to wait for its parents again, if it has some), or
     # removed while its LeaveJobInQueue keeps it queued.
     assert {to for (frm, to) in TRANSITIONS if frm == COMPLETED} == {IDLE, REMOVED, WAITING}
-    # A job waiting for its parents becomes Idle, or is removed (by its owner, or blocked
-    # by a parent that failed); nothing else.
-    assert {to for (frm, to) in TRANSITIONS if frm == WAITING} == {IDLE, REMOVED}
+    assert TRANSITIONS[(WAITING, COMPLETED)] == "skip"
+    # A job waiting for its parents becomes Idle, is removed (by its owner, or blocked by
+    # a parent that failed), or, a DAG node's job that is not run, completes; nothing else.
+    assert {to for (frm, to) in TRANSITIONS if frm == WAITING} == {IDLE, REMOVED, COMPLETED}
     assert {frm for (frm, to) in TRANSITIONS if to == WAITING} == {COMPLETED, REMOVED}
     assert not any(JobStatus.TRANSFERRING_OUTPUT in pair for pair in TRANSITIONS)
 
@@ -523,3 +524,10 @@ def test_blocked_names_the_parent_and_a_retry_makes_it_wait_again():
     done = apply(job(COMPLETED), lifecycle.retried(job(COMPLETED), reason="r", now=T0,
                                                    waiting=False))
     assert done.eval("JobStatus") == IDLE
+
+
+def test_a_skipped_node_completes_as_a_success_without_a_run():
+    ad = apply(job(WAITING), lifecycle.skipped(job(WAITING), "PRE_SKIP", T0 + 3))
+    assert (ad.eval("JobStatus"), ad.eval("ExitCode"), ad.eval("NumJobStarts")) == (
+        COMPLETED, 0, 0)
+    assert ad.eval("DAGNodeSkipped") == "PRE_SKIP"
