@@ -66,7 +66,14 @@ VERBS: dict[str, Verb] = {
     "suspend": Verb("schedd.act_cli:suspend_main", "stop running jobs where they run"),
     "continue": Verb("schedd.act_cli:continue_main", "continue suspended jobs"),
     "qedit": Verb("schedd.act_cli:qedit_main", "change attributes of idle or held jobs"),
-    "retry": Verb("schedd.act_cli:retry_main", "re-queue the failed jobs of a finished cluster"),
+    "retry": Verb("schedd.act_cli:retry_main",
+                  "re-queue the failed jobs of a finished cluster, or one failed job"),
+    "dag submit": Verb("schedd.dag_cli:submit_main", "queue the nodes of a DAGMan file"),
+    "dag status": Verb("schedd.dag_cli:status_main",
+                       "show a DAG's nodes by state, and what failed and why"),
+    "dag rm": Verb("schedd.dag_cli:rm_main", "stop a DAG and remove its jobs"),
+    "rerun": Verb("schedd.act_cli:rerun_main",
+                  "run finished jobs again, by constraint or id (qdo's rerun)"),
 }
 
 USAGE = "usage: roost [--help] [--version] VERB [ARGS...]"

@@ -218,6 +218,7 @@ class JobAction(enum.IntEnum):
     Continue = 6
     RemoveX = 7  # forced removal
     Retry = 8  # re-queue the failed procs of a finished cluster (qdo's retry)
+    Rerun = 9  # run finished jobs again, whatever their end (qdo's rerun)
 
 
 @dataclass(frozen=True)
@@ -298,9 +299,12 @@ class Schedd(Client):
         return security.decode_token(self._token).name.partition("@")[0]
 
     def submit(self, description: ClassAd | str, count: int = 1, *, cwd: str | None = None,
-               filename: str = "<submit>") -> SubmitResult:
+               filename: str = "<submit>", parents: Iterable[int | str] | None = None,
+               parents_satisfied_by: str | None = None) -> SubmitResult:
         """Queue ``count`` procs of a job ClassAd, or the jobs of a submit description
-        (its text), as one cluster."""
+        (its text), as one cluster.  ``parents`` (cluster ids, or "CLUSTER.PROC" job ids)
+        makes the jobs wait until those have ended with success, or in any way with
+        ``parents_satisfied_by="finished"`` (roost's extension)."""
         from roost import submit_description as sd
 
         owner = self.user
@@ -310,12 +314,14 @@ class Schedd(Client):
         if isinstance(description, ClassAd):
             ad = sd.complete_job_ad(description, owner=owner, now=now, cwd=here, arch=arch,
                                     opsys=opsys)
+            _set_parents(ad, parents, parents_satisfied_by)
             return self.submit_cluster(ad, [], count)
         plan = sd.parse_submit(description, filename=filename, cwd=here, owner=owner, now=now,
                                arch=arch, opsys=opsys, environ=os.environ)
         if count != 1:
             raise RoostError("count applies to a job ClassAd; a submit description has its "
                              "own queue statements")
+        _set_parents(plan.cluster_ad, parents, parents_satisfied_by)
         return self.submit_cluster(plan.cluster_ad, plan.procs, plan.count)
 
     def submit_cluster(self, cluster_ad: ClassAd, proc_ads: Sequence[ClassAd],
@@ -385,9 +391,49 @@ class Schedd(Client):
                    for name, value in attrs.items()])
         return self._unary(self._stub.Edit, request).changed
 
-    def retry(self, cluster: int, reason: str = "") -> int:
-        """Re-queue the failed procs of a finished cluster; returns how many."""
-        return self.act(JobAction.Retry, str(cluster), reason).eval("TotalSuccess")
+    def retry(self, cluster: int | str, reason: str = "") -> int:
+        """Re-queue the failed procs of a finished cluster, or one failed job
+        ("CLUSTER.PROC"); the jobs blocked behind them wait again.  Returns how many were
+        re-queued."""
+        result = self.act(JobAction.Retry, str(cluster), reason)
+        if result.eval("Errors") and not result.eval("TotalSuccess"):
+            raise RoostError(result.eval("Errors")[0])
+        return result.eval("TotalSuccess")
+
+    def rerun(self, job_spec: str | Iterable[str], reason: str = "") -> int:
+        """Run again the finished jobs (out of the queue) that ``job_spec`` names by
+        constraint or ids, whatever their end; returns how many were re-queued."""
+        return self.act(JobAction.Rerun, job_spec, reason).eval("TotalSuccess")
+
+    def submit_dag(self, dags: Sequence[tuple[ClassAd, int]],
+                   nodes: Sequence[tuple[int, ClassAd, ClassAd, Sequence[ClassAd], int,
+                                         Sequence[int]]]) -> tuple[list[int], list[int]]:
+        """Queue DAGs ((dag ad, index of the DAG a SUBDAG is in or -1)) and their nodes
+        ((DAG index, node ad, cluster ad, proc ads, count, parent node indices), parents
+        first) in one transaction; the DAG ids and the nodes' cluster ids."""
+        request = schedd_pb2.SubmitDagRequest(
+            dags=[schedd_pb2.DagDescription(dag_ad=ad_message(ad), parent=parent)
+                  for ad, parent in dags],
+            nodes=[schedd_pb2.DagNode(
+                dag=dag, node_ad=ad_message(node_ad),
+                job=schedd_pb2.SubmitRequest(cluster_ad=ad_message(cluster_ad),
+                                             proc_ads=[ad_message(ad) for ad in proc_ads],
+                                             count=count),
+                parents=list(parents))
+                for dag, node_ad, cluster_ad, proc_ads, count, parents in nodes])
+        reply = self._unary(self._stub.SubmitDag, request)
+        return list(reply.dag_ids), list(reply.cluster_ids)
+
+    def dag_status(self, dag_id: int) -> tuple[ClassAd, list[ClassAd]]:
+        """A DAG's ad and an ad per node (its SUBDAGs' too)."""
+        reply = self._unary(self._stub.DagStatus, schedd_pb2.DagRequest(dag_id=int(dag_id)))
+        return message_ad(reply.dag_ad), [message_ad(ad) for ad in reply.nodes]
+
+    def remove_dag(self, dag_id: int, reason: str = "") -> int:
+        """Stop a DAG; how many of its jobs were removed."""
+        reply = self._unary(self._stub.RemoveDag, schedd_pb2.DagRequest(dag_id=int(dag_id),
+                                                                        reason=reason))
+        return reply.changed
 
     def job_events(self, clusters: Iterable[int] = (),
                    include_current: bool = True) -> Iterator[JobEvent]:
@@ -424,6 +470,17 @@ class Schedd(Client):
                     raise self._failure(e) from None
             finally:
                 call.cancel()
+
+
+def _set_parents(ad: ClassAd, parents: Iterable[int | str] | None,
+                 satisfied_by: str | None) -> None:
+    if parents is not None:
+        names = [str(parent).strip() for parent in parents]
+        if not names:
+            raise RoostError("parents names no job")
+        ad["Parents"] = ", ".join(names)
+    if satisfied_by is not None:
+        ad["ParentsSatisfiedBy"] = satisfied_by
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ STRINGS = {
     "batch_name": "JobBatchName",
     "transfer_input_files": "TransferInput", "transfer_output_files": "TransferOutput",
     "notify_user": "NotifyUser",
+    # roost's extension (condor_submit has no such commands; DAGMan keeps the graph
+    # outside the queue): the jobs' parents, and whether they must succeed or only end.
+    "parents": "Parents", "parents_satisfied_by": "ParentsSatisfiedBy",
 }
 # command → attribute, for commands whose value is a ClassAd expression.
 EXPRESSIONS = {

@@ -170,15 +170,54 @@ def qedit_main(argv: list[str]) -> int:
 def retry_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="roost retry",
-        description="Re-queue the failed jobs (removed, signalled, or with a non-zero exit) of "
-        "a cluster whose jobs have all finished; those that succeeded stay done.")
-    parser.add_argument("cluster", type=int)
+        description="Re-queue the failed jobs (removed, blocked, signalled, or with a non-zero "
+        "exit) of a cluster whose jobs have all finished, or one failed job; those that "
+        "succeeded stay done.  Jobs blocked behind them wait for them again.")
+    parser.add_argument("job", metavar="CLUSTER[.PROC]")
     parser.add_argument("-reason", "--reason", metavar="TEXT", default="via roost retry")
     args = parser.parse_args(argv)
+    if not _ID.match(args.job):
+        raise UsageError(f"not a cluster or job id: {args.job!r}")
 
     from roost.client import Schedd
 
     with Schedd() as schedd:
-        count = schedd.retry(args.cluster, args.reason)
-    print(f"{count} failed job(s) of cluster {args.cluster} re-queued.")
+        count = schedd.retry(args.job, args.reason)
+    what = f"job {args.job}" if "." in args.job else f"cluster {args.job}"
+    print(f"{count} failed job(s) of {what} re-queued.")
     return 0
+
+
+def rerun_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="roost rerun",
+        description="Run again the finished jobs (those that have left the queue, whatever "
+        "their end) that the constraint or the ids name, as qdo's rerun does; jobs blocked "
+        "behind them wait for them again.  The constraint is evaluated against each job's "
+        "last ad in the history.")
+    parser.add_argument("jobs", nargs="*", metavar="CLUSTER[.PROC]")
+    parser.add_argument("-constraint", "--constraint", metavar="EXPR", default="")
+    parser.add_argument("-reason", "--reason", metavar="TEXT", default="via roost rerun")
+    args = parser.parse_args(argv)
+    for name in args.jobs:
+        if not _ID.match(name):
+            raise UsageError(f"not a cluster or job id: {name!r}")
+    if not args.jobs and not args.constraint:
+        raise UsageError("name the jobs to run again: CLUSTER[.PROC]... or -constraint EXPR")
+
+    from roost.client import JobAction, Schedd
+
+    spec: str | list[str] = args.jobs or args.constraint
+    if args.jobs and args.constraint:
+        named = " || ".join(f"ClusterId == {c}" + (f" && ProcId == {p}" if p else "")
+                            for c, _, p in (name.partition(".") for name in args.jobs))
+        spec = f"({args.constraint}) && ({named})"
+    with Schedd() as schedd:
+        result = schedd.act(JobAction.Rerun, spec, args.reason)
+    for error in result.eval("Errors"):
+        print(error, file=sys.stderr)
+    count = result.eval("TotalSuccess")
+    if not result.eval("TotalJobAds"):
+        raise RoostError("no finished jobs match")
+    print(f"{count} finished job(s) re-queued.")
+    return 1 if result.eval("Errors") else 0

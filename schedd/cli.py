@@ -115,6 +115,14 @@ def _serve(daemon) -> None:
         with Negotiator(token=token, config=config, timeout=5.0) as negotiator:
             negotiator.reschedule(name)
 
+    from schedd.dag_queue import DagQueue
+    from schedd.dag_scripts import ScriptRunner
+
+    scripts = ScriptRunner(DagQueue(jobs))
+    jobs.listen(scripts.changed)
+    scripts.recover()  # the scripts a killed schedd left due
+    daemon.on_stop(scripts.stop)
+
     rescheduler = Rescheduler(ads.update, reschedule)
     jobs.listen(rescheduler.changed)
     rescheduler.kick()  # jobs left idle by an earlier run

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
-from schedd import lifecycle, queue_store
+from schedd import dag_store, dependencies, dependency_store, lifecycle, queue_store, workflow
+from schedd.dag_store import Step
 from schedd.job_status import FINISHED, JobStatus
 from schedd.lifecycle import Action, IllegalTransition
 from schedd.models import ClaimRecord, Job
@@ -32,10 +33,12 @@ from schedd.queue_store import JobKey
 PROTECTED = frozenset(name.lower() for name in (
     "ClusterId", "ProcId", "Owner", "User", "JobStatus", "LastJobStatus", "QDate",
     "EnteredCurrentStatus", "NumJobStarts", "NumJobCompletions", "RemoteHost", "Attempts",
-    "GlobalJobId", "TotalSubmitProcs", "VacateRequested"))
+    "GlobalJobId", "TotalSubmitProcs", "VacateRequested",
+    # Edges are rows, made at submit (schedd.dependency_store).
+    "Parents", "ParentsSatisfiedBy", "BlockedBy"))
 # A finished job is in the queue only while its LeaveJobInQueue holds: editing that is
 # how condor_qedit lets it go.
-EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD}) | FINISHED
+EDITABLE_STATES = frozenset({JobStatus.IDLE, JobStatus.HELD, JobStatus.WAITING}) | FINISHED
 
 
 class QueueError(Exception):
@@ -112,15 +115,62 @@ class JobQueue:
             if "Owner" in ad and ad.eval("Owner") != caller.user:
                 raise QueueError("denied", f"{caller.user} may not submit jobs as "
                                  f"{ad.eval('Owner')}")
+        proc_ads = [ad.copy() for ad in proc_ads]
+        need_success = self._dependent(cluster_ad, proc_ads)
+        events: list[JobChange] = []
         with self._writing() as connection:
             try:
                 cluster_id, procs = queue_store.submit(connection, cluster_ad, proc_ads, count,
                                                        owner=caller.user, now=now)
+                if need_success is not None:
+                    events += self._add_edges(connection, cluster_id, cluster_ad,
+                                              need_success, now)
             except ValueError as error:
                 raise QueueError("invalid", str(error)) from None
-        self._tell([JobChange(f"{cluster_id}.*", JobStatus.IDLE, "submitted", now,
-                              {"ClusterId": cluster_id, "Procs": procs})])
+        status = JobStatus.WAITING if need_success is not None else JobStatus.IDLE
+        self._tell([JobChange(f"{cluster_id}.*", status, "submitted", now,
+                              {"ClusterId": cluster_id, "Procs": procs})] + events)
         return cluster_id, procs
+
+    @staticmethod
+    def _dependent(cluster_ad: ClassAd, proc_ads: list[ClassAd]) -> bool | None:
+        """For a cluster with parents, whether its edges need success (and its ad is made
+        Waiting); None for one without."""
+        for ad in proc_ads:
+            if dependencies.PARENTS in ad or dependencies.SATISFIED_BY in ad:
+                raise QueueError("invalid", "Parents and ParentsSatisfiedBy are the same for "
+                                 "every job of a cluster: set them once, not per job")
+        if dependencies.PARENTS not in cluster_ad:
+            if dependencies.SATISFIED_BY in cluster_ad:
+                raise QueueError("invalid", "ParentsSatisfiedBy needs Parents")
+            return None
+        try:
+            need = dependencies.need_success(cluster_ad)
+        except ValueError as error:
+            raise QueueError("invalid", str(error)) from None
+        held = [ad for ad in [cluster_ad, *proc_ads]
+                if "JobStatus" in ad and ad.eval("JobStatus") == JobStatus.HELD]
+        if held:
+            raise QueueError("invalid", "a job with parents cannot be submitted on hold: it "
+                             "waits for its parents instead")
+        cluster_ad["JobStatus"] = int(JobStatus.WAITING)
+        for ad in proc_ads:
+            ad.pop("JobStatus", None)  # every proc waits, as its cluster's ad now says
+        return need
+
+    def _add_edges(self, connection, cluster_id: int, cluster_ad: ClassAd, need: bool,
+                   now: int) -> list[JobChange]:
+        """The new cluster's edges, and what its parents' ends so far make of its jobs
+        (released at once when every parent has ended as asked, blocked when one has not)."""
+        named = cluster_ad.copy()
+        named["ClusterId"] = cluster_id  # for a Parents that uses $(Cluster)
+        parents = dependencies.parse_parents(named.eval(dependencies.PARENTS))
+        dependency_store.add_edges(connection, cluster_id, parents, need)
+        connection.execute(update(queue_store.Cluster).where(
+            queue_store.Cluster.cluster_id == cluster_id).values(ad=queue_store.ad_text(
+                _with_parents(connection, cluster_id, parents))))
+        settled = workflow.settle(connection, now, step=Step(touched=[cluster_id]))
+        return [settled_change(one, now) for one in settled]
 
     # -- read --------------------------------------------------------------------------------
 
@@ -157,6 +207,8 @@ class JobQueue:
         """Apply ``action`` to the jobs named by id or constraint, in one transaction."""
         if action is Action.RETRY:
             return self._retry(caller, job_ids, reason)
+        if action is Action.RERUN:
+            return self._rerun(caller, job_ids, constraint, reason)
         outcome = ActOutcome(errors=[])
         events: list[JobChange] = []
         now = self.now()
@@ -182,7 +234,7 @@ class JobQueue:
                 new_ad = changeset.apply(key, row, changes, ad)
                 outcome.changed += 1
                 events.append(_change(key, new_ad, action.name.lower(), now, changes))
-            changeset.flush()
+            self._flush(connection, changeset, events)
             if outcome.matched and not outcome.changed and all(
                     "permission denied" in e for e in outcome.errors):
                 raise QueueError("denied", outcome.errors[0])
@@ -241,26 +293,65 @@ class JobQueue:
                 except ValueError as error:
                     raise QueueError("invalid", f"Job {key}: {error}") from None
                 events.append(_change(key, new_ad, "edited", now, values))
-            changeset.flush()
+            self._flush(connection, changeset, events)
         self._tell(events)
         return len(selected)
 
+    def _flush(self, connection, changeset: queue_store.Changeset, events: list[JobChange]
+               ) -> None:
+        """Write the changeset, and settle the edges of the jobs it ended: their children
+        are released or blocked in this same transaction."""
+        changeset.flush()
+        ended = changeset.take_ended()
+        if ended:
+            events += [settled_change(one, changeset.now)
+                       for one in workflow.settle(connection, changeset.now, ended=ended)]
+
     def _retry(self, caller: Caller, job_ids: list[str], reason: str) -> ActOutcome:
-        """qdo's retry: re-queue the failed procs of a cluster that has finished."""
-        if len(job_ids) != 1 or "." in job_ids[0]:
-            raise QueueError("invalid", "retry takes one cluster id")
-        cluster_id = int(job_ids[0])
+        """qdo's retry: re-queue the failed procs of a cluster that has finished, or one
+        failed job (``CLUSTER.PROC``); the jobs blocked behind them wait again."""
+        if len(job_ids) != 1:
+            raise QueueError("invalid", "retry takes one cluster id or job id")
+        cluster_text, _, proc_text = job_ids[0].strip().partition(".")
+        try:
+            cluster_id = int(cluster_text)
+            proc_id = int(proc_text) if proc_text else None
+        except ValueError:
+            raise QueueError("invalid", f"bad job id {job_ids[0]!r}") from None
+        with self.engine.connect() as connection:
+            is_dag = proc_id is None and dag_store.dag_row(connection, cluster_id) is not None
+            is_node = dag_store.dag_of_cluster(connection, cluster_id) is not None
+        if is_dag or is_node:
+            from schedd.dag_queue import DagQueue
+
+            if is_dag:  # a DAG's id: its nodes that did not succeed run again
+                return DagQueue(self).retry(caller, cluster_id, reason)
+            if proc_id is not None:
+                raise QueueError("invalid", f"job {job_ids[0]} is a DAG node's: retry its "
+                                 f"node (roost retry {cluster_id}), which runs whole")
+            return DagQueue(self).retry_node(caller, cluster_id, reason)
         now = self.now()
         outcome = ActOutcome(errors=[])
+        events: list[JobChange] = []
         with self._writing() as connection:
-            in_queue = connection.scalar(select(Job.proc_id).where(
-                Job.cluster_id == cluster_id).limit(1))
-            if in_queue is not None:
-                raise QueueError("invalid", f"cluster {cluster_id} has not finished: it still "
-                                 "has jobs in the queue")
-            finished = queue_store.finished_jobs(connection, cluster_id)
-            if not finished:
-                raise QueueError("not-found", f"no finished cluster {cluster_id}")
+            if proc_id is None:
+                in_queue = connection.scalar(select(Job.proc_id).where(
+                    Job.cluster_id == cluster_id).limit(1))
+                if in_queue is not None:
+                    raise QueueError("invalid", f"cluster {cluster_id} has not finished: it "
+                                     "still has jobs in the queue")
+                finished = queue_store.finished_jobs(connection, cluster_id)
+                if not finished:
+                    raise QueueError("not-found", f"no finished cluster {cluster_id}")
+            else:
+                key = JobKey(cluster_id, proc_id)
+                if queue_store.job_row(connection, key) is not None:
+                    raise QueueError("invalid", f"job {key} has not finished: it is in the "
+                                     "queue")
+                ad = dependency_store.latest_ad(connection, key)
+                if ad is None:
+                    raise QueueError("not-found", f"no finished job {key}")
+                finished = [ad]
             owner = finished[0].eval("Owner")
             if not caller.may_change(owner):
                 raise QueueError("denied", f"cluster {cluster_id}: permission denied "
@@ -268,14 +359,96 @@ class JobQueue:
             outcome.matched = len(finished)
             failed = [ad for ad in finished if _failed(ad)]
             if not failed:
+                if proc_id is not None:
+                    outcome.errors.append(f"job {cluster_id}.{proc_id} succeeded: nothing to "
+                                          "retry (roost rerun runs it again)")
                 return outcome
-            requeued = [(ad, lifecycle.act(ad, Action.RETRY, reason=reason, now=now))
-                        for ad in failed]
-            outcome.changed = queue_store.requeue_from_history(
-                connection, cluster_id, requeued, completed=len(finished) - len(failed))
-        self._tell([_change(JobKey(cluster_id, ad.eval("ProcId")), ad, "retried", now, changes)
-                    for ad, changes in requeued])
+            outcome.changed = self._requeue(connection, failed, reason, now, events)
+        self._tell(events)
         return outcome
+
+    def _rerun(self, caller: Caller, job_ids: list[str], constraint: str,
+               reason: str) -> ActOutcome:
+        """qdo's rerun: the finished jobs (out of the queue, whatever their end) that the
+        constraint or ids name run again; the jobs blocked behind them wait again."""
+        if job_ids:
+            ids = " || ".join(
+                f"(ClusterId == {c}" + (f" && ProcId == {p})" if p else ")")
+                for c, _, p in (one.strip().partition(".") for one in job_ids))
+            constraint = f"({constraint}) && ({ids})" if constraint else ids
+        if not constraint.strip():
+            raise QueueError("invalid", "rerun needs a constraint or job ids")
+        expr = _constraint(constraint)
+        now = self.now()
+        outcome = ActOutcome(errors=[])
+        events: list[JobChange] = []
+        with self._writing() as connection:
+            found = queue_store.latest_history(connection, expr)
+            outcome.matched = len(found)
+            mine = []
+            for ad in found:
+                if caller.may_change(ad.eval("Owner")):
+                    mine.append(ad)
+                else:
+                    outcome.errors.append(f"Job {lifecycle.job_id(ad)}: permission denied "
+                                          f"({caller.user} is not its owner "
+                                          f"{ad.eval('Owner')})")
+            if found and not mine:
+                raise QueueError("denied", outcome.errors[0])
+            if mine:
+                outcome.changed = self._requeue(connection, mine, reason or "via roost rerun",
+                                                now, events)
+        self._tell(events)
+        return outcome
+
+    def _requeue(self, connection, ads: list[ClassAd], reason: str, now: int,
+                 events: list[JobChange]) -> int:
+        """Put finished jobs back (Waiting where a parent of theirs has to end again), and
+        make the jobs blocked behind them wait again, and those behind those."""
+        for ad in ads:
+            cluster = ad.eval("ClusterId")
+            if dependency_store.has_failed_edge(connection, cluster):
+                blocker = ad.eval("BlockedBy")
+                raise QueueError("invalid", f"job {lifecycle.job_id(ad)} is blocked by "
+                                 f"{blocker if isinstance(blocker, str) else 'a parent'}: "
+                                 "retry that parent instead")
+        items = [(ad, lifecycle.retried(ad, reason=reason, now=now,
+                                        waiting=dependency_store.waits(connection,
+                                                                       ad.eval("ClusterId"))))
+                 for ad in ads]
+        count = self._put_back(connection, items, "retried", now, events)
+        frontier = [JobKey(ad.eval("ClusterId"), ad.eval("ProcId")) for ad in ads]
+        while frontier:
+            children = dependency_store.reset_failed_edges(connection, frontier)
+            frontier = []
+            for child in children:
+                if dependency_store.has_failed_edge(connection, child):
+                    continue  # another parent of it failed too: still blocked
+                in_queue = set(connection.scalars(select(Job.proc_id).where(
+                    Job.cluster_id == child)))
+                blocked = [ad for ad in queue_store.finished_jobs(connection, child)
+                           if ad.eval("ProcId") not in in_queue
+                           and ad.eval("JobStatus") == JobStatus.REMOVED
+                           and isinstance(ad.eval(lifecycle.BLOCKED_BY), str)]
+                if not blocked:
+                    continue
+                why = f"its parent {blocked[0].eval(lifecycle.BLOCKED_BY)} was retried"
+                self._put_back(connection, [(ad, lifecycle.retried(ad, reason=why, now=now,
+                                                                   waiting=True))
+                                            for ad in blocked], "rearmed", now, events)
+                frontier += [JobKey(child, ad.eval("ProcId")) for ad in blocked]
+        return count
+
+    @staticmethod
+    def _put_back(connection, items, kind: str, now: int, events: list[JobChange]) -> int:
+        try:
+            count = queue_store.requeue(connection, items)
+        except ValueError as error:
+            raise QueueError("invalid", str(error)) from None
+        events += [_change(JobKey(ad.eval("ClusterId"), ad.eval("ProcId")),
+                           lifecycle.applied(ad, changes), kind, now, changes)
+                   for ad, changes in items]
+        return count
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -355,9 +528,11 @@ class JobQueue:
             connection.execute(delete(ClaimRecord).where(ClaimRecord.claim_id == claim_id))
 
     def job_started(self, job_id: str, event: lifecycle.JobStarted) -> ClassAd:
-        """A claimed slot began running the job (not durable: see ``_writing``)."""
+        """A claimed slot began running the job (not durable: see ``_writing``).  A DAG
+        node's start may let its DAG start more nodes (one idle job fewer: ``-maxidle``)."""
         return self._event(job_id, "started", event.time,
-                           lambda ad: lifecycle.job_started(ad, event), durable=False)
+                           lambda ad: lifecycle.job_started(ad, event), durable=False,
+                           after=_pump_after_start)
 
     def job_exited(self, job_id: str, event: lifecycle.JobExited) -> ClassAd:
         """A run ended; the job completes, waits out its back-off, or is held, as its
@@ -366,7 +541,7 @@ class JobQueue:
                            lambda ad: lifecycle.job_exited(ad, event))
 
     def _event(self, job_id: str, kind: str, now: int, decide, *,
-               durable: bool = True) -> ClassAd:
+               durable: bool = True, after=None) -> ClassAd:
         cluster, _, proc = job_id.partition(".")
         try:
             key = JobKey(int(cluster), int(proc))
@@ -380,9 +555,20 @@ class JobQueue:
             changes = decide(ad)
             changeset = queue_store.Changeset(connection, now)
             new_ad = changeset.apply(key, row, changes, ad)
-            changeset.flush()
-        self._tell([_change(key, new_ad, kind, now, changes)])
+            events = [_change(key, new_ad, kind, now, changes)]
+            self._flush(connection, changeset, events)
+            if after is not None:
+                events += after(connection, key, new_ad, now)
+        self._tell(events)
         return new_ad
+
+    # For the requests of other modules (schedd.dag_queue): a write transaction, and the
+    # telling of what it changed once committed.
+    def transaction(self, durable: bool = True):
+        return self._writing(durable)
+
+    def tell(self, changes: list[JobChange]) -> None:
+        self._tell(changes)
 
     # -- policy ------------------------------------------------------------------------------
 
@@ -410,7 +596,7 @@ class JobQueue:
                     key = JobKey(row.cluster_id, row.proc_id)
                     new_ad = changeset.apply(key, row, changes, ad)
                     events.append(_change(key, new_ad, "policy", now, changes))
-            changeset.flush()
+            self._flush(connection, changeset, events)
         self._tell(events)
         return len(events)
 
@@ -472,13 +658,31 @@ def _constraint(text: str) -> ExprTree | None:
 
 def _failed(ad: ClassAd) -> bool:
     """A finished job that did not succeed: removed, signalled, or a non-zero exit."""
-    if ad.eval("JobStatus") == JobStatus.REMOVED:
-        return True
-    if ad.eval("ExitBySignal") is True:
-        return True
-    code = ad.eval("ExitCode")
-    success = ad.eval("JobSuccessExitCode") if "JobSuccessExitCode" in ad else 0
-    return code != success
+    return not dependencies.succeeded(ad)
+
+
+def _with_parents(connection, cluster_id: int, parents) -> ClassAd:
+    """The cluster's stored ad with ``Parents`` written as the edges say."""
+    ad = queue_store.ClusterAds(connection).get(cluster_id).copy()
+    ad[dependencies.PARENTS] = dependencies.parents_text(parents)
+    return ad
+
+
+def _pump_after_start(connection, key: JobKey, ad: ClassAd, now: int) -> list[JobChange]:
+    if dag_store.DAG_ID not in ad:
+        return []
+    dag_id = dag_store.max_idle_dag(connection, key.cluster_id)
+    if dag_id is None:
+        return []
+    return [settled_change(one, now)
+            for one in workflow.settle(connection, now, step=Step(dags={dag_id}))]
+
+
+def settled_change(one: dependency_store.Settled, now: int) -> JobChange:
+    """A settled change as the event stream tells it ("CLUSTER.*" for one of a cluster as a
+    whole: a DAG node's script that is due)."""
+    job_id = str(one.key) if one.key.proc_id >= 0 else f"{one.key.cluster_id}.*"
+    return JobChange(job_id, one.status, one.kind, now, dict(one.attrs))
 
 
 def _change(key: JobKey, ad: ClassAd, kind: str, now: int,

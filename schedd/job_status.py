@@ -1,7 +1,7 @@
 """HTCondor's job status and hold reason numbers, which every part of the schedd shares.
 
 The numbers are HTCondor's own (``docs/codes-other-values/job-status-codes.rst`` and
-``hold-table.rst``), so that a constraint such as ``JobStatus == 5`` or
+``hold-table.rst``; WAITING, 8, is roost's), so that a constraint such as ``JobStatus == 5`` or
 ``HoldReasonCode == 3`` means in roost what it means in HTCondor.
 """
 
@@ -18,6 +18,10 @@ class JobStatus(IntEnum):
     HELD = 5
     TRANSFERRING_OUTPUT = 6  # unused by roost, kept so the numbers line up
     SUSPENDED = 7
+    # roost's own: HTCondor's queue has no such state (DAGMan keeps a node that is not
+    # ready outside the queue).  A job whose parents have not all ended as its edges ask
+    # waits here; it is no Idle job: not matched, not in autoclusters or idle counts.
+    WAITING = 8
 
     @property
     def letter(self) -> str:
@@ -33,6 +37,7 @@ _LETTERS = {
     JobStatus.HELD: "H",
     JobStatus.TRANSFERRING_OUTPUT: ">",
     JobStatus.SUSPENDED: "S",
+    JobStatus.WAITING: "W",
 }
 
 # Jobs in these states have left the queue for good and belong in the history.

@@ -40,12 +40,13 @@ from schedd.retries import Changes, Failure, Usage, decide_exit, losses_reset
 
 __all__ = [
     "TRANSITIONS", "Action", "Changes", "Failure", "IllegalTransition", "JobExited",
-    "JobStarted", "Usage", "act", "job_exited", "job_id", "job_started", "periodic",
-    "transition", "validate",
+    "JobStarted", "Usage", "act", "blocked", "job_exited", "job_id", "job_started",
+    "periodic", "ready", "retried", "skipped", "transition", "validate",
 ]
 
 IDLE, RUNNING, REMOVED = JobStatus.IDLE, JobStatus.RUNNING, JobStatus.REMOVED
 COMPLETED, HELD, SUSPENDED = JobStatus.COMPLETED, JobStatus.HELD, JobStatus.SUSPENDED
+WAITING = JobStatus.WAITING
 ON_A_MACHINE = frozenset({RUNNING, SUSPENDED})
 
 # Every legal move and what makes it.  "requeue" is any run ending with the job back in
@@ -69,6 +70,14 @@ TRANSITIONS: dict[tuple[JobStatus, JobStatus], str] = {
     (SUSPENDED, RUNNING): "continue",
     (COMPLETED, IDLE): "retry",
     (REMOVED, IDLE): "retry",
+    # A job with parents (schedd.dependencies): it waits until they have ended as its
+    # edges ask, or is blocked (removed, naming the parent) when one cannot; a retry of it
+    # or of the parent that blocked it makes it wait again.
+    (WAITING, IDLE): "ready",
+    (WAITING, REMOVED): "remove",
+    (WAITING, COMPLETED): "skip",  # a DAG node's job not run: NOOP, DONE or PRE_SKIP
+    (COMPLETED, WAITING): "retry",
+    (REMOVED, WAITING): "retry",
 }
 
 # HTCondor's names for the attributes written most.
@@ -79,6 +88,7 @@ HOLD_REASON_CODE = "HoldReasonCode"
 HOLD_REASON_SUBCODE = "HoldReasonSubCode"
 RELEASE_REASON = "ReleaseReason"
 REMOVE_REASON = "RemoveReason"
+BLOCKED_BY = "BlockedBy"  # roost's: the parent whose end blocked a waiting job
 VACATE_REASON = "VacateReason"
 VACATE_REQUESTED = "VacateRequested"
 ATTEMPTS = "Attempts"
@@ -119,6 +129,7 @@ class Action(Enum):
     VACATE = "vacate"  # condor_vacate_job: off its machine and back to Idle
     REMOVE_X = "remove-x"  # condor_rm -forcex: removed, and stopped without grace
     RETRY = "retry"  # qdo's retry: a finished job that failed goes back to Idle
+    RERUN = "rerun"  # qdo's rerun: finished jobs, whatever their end, run again
 
 
 _DEFAULT_REASONS = {
@@ -128,6 +139,7 @@ _DEFAULT_REASONS = {
     Action.RELEASE: "via roost release",
     Action.VACATE: "via roost vacate",
     Action.RETRY: "via roost retry",
+    Action.RERUN: "via roost rerun",
 }
 
 
@@ -249,6 +261,42 @@ def act(ad: ClassAd, action: Action, *, reason: str | None = None, now: int) -> 
     """What a user's or administrator's ``action`` does to the job; IllegalTransition when
     it does not apply (releasing a job that is not held, holding a finished one...)."""
     return _ACTS[action](ad, reason or _DEFAULT_REASONS.get(action, ""), int(now))
+
+
+def retried(ad: ClassAd, *, reason: str, now: int, waiting: bool) -> Changes:
+    """``roost retry``/``rerun`` of a finished job: back to Idle, or to Waiting when
+    ``waiting`` (its parents have not all ended as its edges ask)."""
+    return _retry(ad, reason or _DEFAULT_REASONS[Action.RETRY], int(now),
+                  WAITING if waiting else IDLE)
+
+
+def ready(ad: ClassAd, now: int) -> Changes:
+    """Waiting -> Idle: every parent has ended as the job's edges ask.  Only the status
+    columns change (no LastJobStatus in the proc's text), so the procs of a released
+    cluster still share their cluster's ad, as they did when they were submitted."""
+    changes = transition(ad, IDLE, now, via="ready")
+    del changes["LastJobStatus"]
+    return changes
+
+
+def blocked(ad: ClassAd, parent: str, why: str, now: int) -> Changes:
+    """Waiting -> Removed: the parent ``parent`` ended so that the job can never run
+    (``why``: how it ended).  ``BlockedBy`` names it; ``roost retry`` of the parent (or
+    of this job) makes the job wait again."""
+    changes = transition(ad, REMOVED, int(now), via="remove")
+    changes[REMOVE_REASON] = f"blocked: parent {parent} {why}"
+    changes[BLOCKED_BY] = parent
+    return changes
+
+
+def skipped(ad: ClassAd, why: str, now: int) -> Changes:
+    """Waiting -> Completed without running: a DAG node that is NOOP, DONE, or whose PRE
+    script's exit was its PRE_SKIP value.  It completes as a success (exit code 0), and
+    ``DAGNodeSkipped`` says why it did not run."""
+    changes = transition(ad, COMPLETED, int(now), via="skip")
+    changes.update({"CompletionDate": int(now), "ExitCode": 0, "ExitBySignal": False,
+                    "DAGNodeSkipped": why})
+    return changes
 
 
 def periodic(ad: ClassAd, now: int) -> Changes | None:
@@ -385,12 +433,13 @@ def _vacate(ad: ClassAd, reason: str, now: int) -> Changes:
     return {VACATE_REASON: reason, VACATE_REQUESTED: now}
 
 
-def _retry(ad: ClassAd, reason: str, now: int) -> Changes:
-    """A finished job that failed goes back to Idle with a fresh retry budget; its history
-    (Attempts, NumJobStarts, the usage totals) stays."""
-    changes = transition(ad, IDLE, now, via="retry")
+def _retry(ad: ClassAd, reason: str, now: int, to: JobStatus = IDLE) -> Changes:
+    """A finished job that failed goes back to Idle (or, when its parents have to end
+    again first, to Waiting) with a fresh retry budget; its history (Attempts,
+    NumJobStarts, the usage totals) stays."""
+    changes = transition(ad, to, now, via="retry")
     for name in ("ExitCode", "ExitBySignal", "ExitSignal", REMOVE_REASON, "CompletionDate",
-                 "RetryAfter"):
+                 "RetryAfter", BLOCKED_BY):
         if name in ad:
             changes[name] = None
     if _int(ad, "NumJobCompletions"):
@@ -409,6 +458,7 @@ _ACTS = {
     Action.CONTINUE: _continue,
     Action.VACATE: _vacate,
     Action.RETRY: _retry,
+    Action.RERUN: _retry,
 }
 
 
@@ -523,6 +573,7 @@ def validate(ad: ClassAd) -> None:
         check(isinstance(ad.eval(HOLD_REASON), str), "a held job has a HoldReason")
     if current == REMOVED:
         check(isinstance(ad.eval(REMOVE_REASON), str), "a removed job has a RemoveReason")
+    check(current == REMOVED or not _present(ad, BLOCKED_BY), "only a removed job is blocked")
     if current == COMPLETED:
         check(isinstance(ad.eval("CompletionDate"), int), "a completed job has CompletionDate")
         by_signal = ad.eval("ExitBySignal")

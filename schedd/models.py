@@ -122,3 +122,75 @@ class ClaimRecord(Base):
     slot_ad: Mapped[str] = mapped_column(Text)
     job_id: Mapped[str] = mapped_column(String(64), default="")  # "" between jobs
     lease: Mapped[int] = mapped_column(Integer)
+
+
+class JobEdge(Base):
+    """A dependency: the jobs of cluster ``child_cluster`` wait for a parent, a whole
+    cluster (``parent_proc`` -1: one edge however many procs it has) or one proc.
+
+    ``state`` is what the parent's ending made of the edge: pending, met (the parent ended
+    as ``need_success`` asks: with success, or in any way) or failed (it ended otherwise,
+    so the child can never run and is blocked).  Edges outlive the clusters they join,
+    so that ``roost retry`` of a parent can make its blocked children wait again."""
+
+    __tablename__ = "job_edges"
+    __table_args__ = (Index("ix_job_edges_parent_cluster_parent_proc", "parent_cluster",
+                            "parent_proc"),)
+
+    child_cluster: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                               autoincrement=False)
+    parent_cluster: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                                autoincrement=False)
+    parent_proc: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    need_success: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[int] = mapped_column(Integer)  # schedd.dependencies: PENDING, MET, FAILED
+
+
+class DagRecord(Base):
+    """A DAG (``roost dag submit``): its nodes are clusters (``DagNodeRecord``) joined by
+    edges (``JobEdge``); what is kept here is the DAG's own: its throttles, and how it
+    ended.  Its id is drawn from the cluster ids, as a DAGMan job's cluster id is."""
+
+    __tablename__ = "dags"
+
+    dag_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    owner: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))  # its batch name: "file.dag+ID"
+    dag_file: Mapped[str] = mapped_column(Text)
+    parent_dag: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # a SUBDAG's
+    status: Mapped[str] = mapped_column(String(16))  # schedd.dag_store: RUNNING, ...
+    max_jobs: Mapped[int] = mapped_column(Integer, default=0)  # 0: no limit
+    max_idle: Mapped[int] = mapped_column(Integer, default=0)
+    categories: Mapped[str] = mapped_column(Text, default="")  # JSON: category -> MAXJOBS
+    return_value: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    submitted: Mapped[int] = mapped_column(BigInteger)
+    ended: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DagNodeRecord(Base):
+    """A node of a DAG: its cluster, where it stands (``phase``), and what DAGMan keeps of
+    a node (scripts, retries, category, priority, ABORT-DAG-ON)."""
+
+    __tablename__ = "dag_nodes"
+    __table_args__ = (Index("ix_dag_nodes_dag_id_phase", "dag_id", "phase"),)
+
+    cluster_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    dag_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    phase: Mapped[str] = mapped_column(String(16))  # schedd.dag_store: WAITING, READY, ...
+    category: Mapped[str] = mapped_column(String(255), default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    unless_exit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retries: Mapped[int] = mapped_column(Integer, default=0)  # used so far
+    pre: Mapped[str] = mapped_column(Text, default="")  # JSON of the script, "" for none
+    post: Mapped[str] = mapped_column(Text, default="")
+    pre_skip: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    abort_value: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    abort_return: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    noop: Mapped[bool] = mapped_column(Boolean, default=False)
+    directory: Mapped[str] = mapped_column(Text, default="")
+    return_value: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    pre_return: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")  # how it failed

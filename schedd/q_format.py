@@ -80,11 +80,15 @@ def totals_line(whose: str, counts: Mapping[int, int]) -> str:
     def n(*statuses: JobStatus) -> int:
         return sum(counts.get(int(status), 0) for status in statuses)
 
+    # Jobs waiting for their parents (roost's own state) are told only when there are some,
+    # so that the line is condor_q's otherwise.
+    waiting = n(JobStatus.WAITING)
     return (f"Total for {whose}: {sum(counts.values())} jobs; "
             f"{n(JobStatus.COMPLETED)} completed, {n(JobStatus.REMOVED)} removed, "
             f"{n(JobStatus.IDLE)} idle, "
             f"{n(JobStatus.RUNNING, JobStatus.TRANSFERRING_OUTPUT)} running, "
-            f"{n(JobStatus.HELD)} held, {n(JobStatus.SUSPENDED)} suspended")
+            f"{n(JobStatus.HELD)} held, {n(JobStatus.SUSPENDED)} suspended"
+            + (f", {waiting} waiting" if waiting else ""))
 
 
 def footer(summary: QueueSummary, user: str | None = None, totals_only: bool = False) -> str:

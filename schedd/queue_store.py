@@ -163,19 +163,49 @@ def _column_value(ad: ClassAd, name: str, default: int) -> int:
     return value
 
 
+def allocate_ids(connection: Connection, count: int = 1) -> int:
+    """Take ``count`` consecutive cluster ids from the queue's header; the first."""
+    header = connection.execute(
+        select(QueueHeader.next_cluster_id).where(QueueHeader.id == 1)).scalar()
+    if header is None:
+        connection.execute(insert(QueueHeader).values(id=1, next_cluster_id=1 + count))
+        return 1
+    connection.execute(update(QueueHeader).where(QueueHeader.id == 1)
+                       .values(next_cluster_id=header + count))
+    return header
+
+
 def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd], count: int,
            *, owner: str, now: int) -> tuple[int, int]:
     """Queue a cluster: ``proc_ads`` (what differs per proc) or ``count`` identical procs.
     Returns (cluster id, procs).  Raises ValueError for an ad the queue cannot hold."""
-    header = connection.execute(
-        select(QueueHeader.next_cluster_id).where(QueueHeader.id == 1)).scalar()
-    if header is None:
-        cluster_id = 1
-        connection.execute(insert(QueueHeader).values(id=1, next_cluster_id=2))
-    else:
-        cluster_id = header
-        connection.execute(update(QueueHeader).where(QueueHeader.id == 1)
-                           .values(next_cluster_id=cluster_id + 1))
+    cluster_id = allocate_ids(connection)
+    cluster, rows = _cluster_rows(cluster_id, cluster_ad, proc_ads, count, owner=owner, now=now)
+    connection.execute(insert(Cluster).values(**cluster))
+    _insert_jobs(connection, rows)
+    return cluster_id, cluster["total_submitted"]
+
+
+def submit_many(connection: Connection, clusters: list[tuple[ClassAd, list[ClassAd], int]],
+                *, owner: str, now: int, first_id: int) -> list[tuple[int, int]]:
+    """Queue clusters with ids from ``first_id`` on (taken by ``allocate_ids``), in a few
+    bulk statements: a DAG of a hundred thousand nodes is that many clusters."""
+    made, cluster_rows, job_rows = [], [], []
+    for offset, (cluster_ad, proc_ads, count) in enumerate(clusters):
+        cluster, rows = _cluster_rows(first_id + offset, cluster_ad, proc_ads, count,
+                                      owner=owner, now=now)
+        cluster_rows.append(cluster)
+        job_rows.extend(rows)
+        made.append((first_id + offset, cluster["total_submitted"]))
+    if cluster_rows:
+        connection.execute(insert(Cluster), cluster_rows)
+        _insert_jobs(connection, job_rows)
+    return made
+
+
+def _cluster_rows(cluster_id: int, cluster_ad: ClassAd, proc_ads: list[ClassAd], count: int,
+                  *, owner: str, now: int) -> tuple[dict, Iterable[tuple]]:
+    """A cluster's row and its jobs' rows."""
     procs = len(proc_ads) or count
     if procs < 1:
         raise ValueError("a cluster needs at least one proc")
@@ -191,38 +221,36 @@ def submit(connection: Connection, cluster_ad: ClassAd, proc_ads: list[ClassAd],
     stored["TotalSubmitProcs"] = procs
     batch_name = cluster_ad.eval("JobBatchName") if "JobBatchName" in cluster_ad else ""
     cmd = cluster_ad.eval("Cmd") if "Cmd" in cluster_ad else ""
-    connection.execute(insert(Cluster).values(
-        cluster_id=cluster_id, owner=owner, qdate=qdate,
-        batch_name=batch_name if isinstance(batch_name, str) else "",
-        cmd=cmd if isinstance(cmd, str) else "", ad=ad_text(stored), total_submitted=procs,
-        completed=0, periodic=any(name in cluster_ad for name in PERIODIC_ATTRS)))
+    periodic = any(name in cluster_ad for name in PERIODIC_ATTRS)
     if proc_ads:
         rows = []
-        periodic = False
         for proc_id, proc_ad in enumerate(proc_ads):
             merged = cluster_ad.copy()
             merged.update(proc_ad)
             status = _column_value(merged, "JobStatus", JobStatus.IDLE)
-            if status not in (JobStatus.IDLE, JobStatus.HELD):
+            if status not in _SUBMITTED:
                 raise ValueError(f"a job is submitted Idle or Held, not JobStatus {status}")
             periodic = periodic or any(name in proc_ad for name in PERIODIC_ATTRS)
             rows.append(_row({**shared, "cluster_id": cluster_id, "proc_id": proc_id,
                               "status": status, "job_prio": _column_value(merged, "JobPrio", 0),
                               "ad": ad_text(_without_columns(proc_ad)), "retry_after": None}))
-        if periodic:
-            connection.execute(update(Cluster).where(Cluster.cluster_id == cluster_id)
-                               .values(periodic=True))
     else:
-        if shared["status"] not in (JobStatus.IDLE, JobStatus.HELD):
+        if shared["status"] not in _SUBMITTED:
             raise ValueError(f"a job is submitted Idle or Held, not JobStatus {shared['status']}")
         first = _row({**shared, "cluster_id": cluster_id, "proc_id": 0, "ad": "",
                       "retry_after": None})
         # Only the proc id differs: each row is the first with it replaced.
         at = _JOB_COLUMNS.index("proc_id")
-        rows = (first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count))
-    _insert_jobs(connection, rows)
-    return cluster_id, procs
+        rows = [first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count)]
+    cluster = {"cluster_id": cluster_id, "owner": owner, "qdate": qdate,
+               "batch_name": batch_name if isinstance(batch_name, str) else "",
+               "cmd": cmd if isinstance(cmd, str) else "", "ad": ad_text(stored),
+               "total_submitted": procs, "completed": 0, "periodic": periodic}
+    return cluster, rows
 
+
+# A job with parents is queued Waiting (schedd.dependencies); the queue sets that itself.
+_SUBMITTED = (JobStatus.IDLE, JobStatus.HELD, JobStatus.WAITING)
 
 _JOB_COLUMNS = ("cluster_id", "proc_id", "owner", "status", "job_prio", "qdate",
                 "entered_status", "retry_after", "ad")
@@ -516,6 +544,7 @@ class Changeset:
         self._history: list[dict] = []
         self._completed: dict[int, int] = {}
         self._periodic: set[int] = set()
+        self._ended: list[tuple[JobKey, ClassAd]] = []
 
     def apply(self, key: JobKey, row, changes: Changes, ad: ClassAd) -> ClassAd:
         """Record ``changes`` to one job (``row`` is its current row, ``ad`` its whole ad);
@@ -530,6 +559,8 @@ class Changeset:
                     raise ValueError(f"{known[0]} cannot be changed")
                 columns[known[1]] = None if value is None else _integer(known[0], value)
         status = columns.get("status", row.status)
+        if status in FINISHED and row.status not in FINISHED:
+            self._ended.append((key, new_ad))
         if status in FINISHED and not left_in_queue(new_ad):
             self._to_history(key, new_ad, status)
             return new_ad
@@ -559,6 +590,13 @@ class Changeset:
             "ad": ad_text(ad)})
         if status == JobStatus.COMPLETED:
             self._completed[key.cluster_id] = self._completed.get(key.cluster_id, 0) + 1
+
+    def take_ended(self) -> list[tuple[JobKey, ClassAd]]:
+        """The jobs that reached Completed or Removed in this changeset (each once), with
+        their new ads: what their children's edges wait for (``schedd.dependency_store``),
+        once ``flush`` has written them."""
+        ended, self._ended = self._ended, []
+        return ended
 
     def flush(self) -> None:
         for names, rows in self._updates.items():
@@ -597,7 +635,10 @@ _UPDATES: dict[tuple[str, ...], object] = {}
 def left_in_queue(ad: ClassAd) -> bool:
     """Whether a finished job stays in the queue: its LeaveJobInQueue (leave_in_queue) is
     true, or a number not zero, as HTCondor reads it; the job goes to the history once it
-    is not."""
+    is not.  A DAG node's job also stays while its node's POST script has to run
+    (``DAGPostPending``: schedd.dag_store)."""
+    if "DAGPostPending" in ad and ad.eval("DAGPostPending") is True:
+        return True
     value = ad.eval("LeaveJobInQueue") if "LeaveJobInQueue" in ad else False
     if isinstance(value, float):
         return not -1.0 < value < 1.0
@@ -667,6 +708,81 @@ def requeue_from_history(connection: Connection, cluster_id: int,
                           "retry_after": None, "ad": ad_text(_without_columns(own))}))
     _insert_jobs(connection, rows)
     return len(rows)
+
+
+def requeue(connection: Connection, jobs: list[tuple[ClassAd, Changes]]) -> int:
+    """Put finished jobs (ads from the history, none of them in the queue) back, each with
+    its changes applied: ``roost retry`` and ``roost rerun``.  A job whose cluster still
+    has a row in the queue joins it, holding what differs from the cluster's ad; the jobs
+    of a cluster that left the queue whole make it again (``requeue_from_history``)."""
+    by_cluster: dict[int, list[tuple[ClassAd, Changes]]] = {}
+    for ad, changes in jobs:
+        by_cluster.setdefault(ad.eval("ClusterId"), []).append((ad, changes))
+    for cluster_id, its in sorted(by_cluster.items()):
+        procs = [ad.eval("ProcId") for ad, _ in its]
+        if connection.scalar(select(func.count()).select_from(Job).where(
+                Job.cluster_id == cluster_id, Job.proc_id.in_(procs))):
+            raise ValueError(f"a job of cluster {cluster_id} to requeue is in the queue")
+        leaving_completed = sum(ad.eval("JobStatus") == JobStatus.COMPLETED for ad, _ in its)
+        text = connection.scalar(_CLUSTER_TEXT, {"cluster_id": cluster_id})
+        if text is None:
+            completed = sum(ad.eval("JobStatus") == JobStatus.COMPLETED
+                            for ad in finished_jobs(connection, cluster_id))
+            requeue_from_history(connection, cluster_id, its,
+                                 completed=max(0, completed - leaving_completed))
+            continue
+        shared = cluster_ad(text)
+        rows = []
+        for ad, changes in its:
+            new = applied(ad, changes)
+            own = ClassAd()
+            for name in new:
+                if name.lower() in COLUMNS:
+                    continue
+                if name not in shared or str(shared.lookup(name)) != str(new.lookup(name)):
+                    own[name] = new.lookup(name)
+            for name in shared:
+                if name not in new and name.lower() not in COLUMNS:
+                    own[name] = ExprTree(_DELETED)
+            rows.append(_row({"cluster_id": cluster_id, "proc_id": new.eval("ProcId"),
+                              "owner": new.eval("Owner"), "status": new.eval("JobStatus"),
+                              "job_prio": _column_value(new, "JobPrio", 0),
+                              "qdate": new.eval("QDate"),
+                              "entered_status": new.eval("EnteredCurrentStatus"),
+                              "retry_after": None, "ad": ad_text(own)}))
+        _insert_jobs(connection, rows)
+        if leaving_completed:
+            connection.execute(_COUNT_COMPLETED, {"key_cluster": cluster_id,
+                                                  "count": -leaving_completed})
+    return len(jobs)
+
+
+def latest_history(connection: Connection, constraint: ExprTree | None) -> list[ClassAd]:
+    """The latest history ad of each finished job that is not in the queue, for which
+    ``constraint`` holds (``roost rerun``), in job id order."""
+    clauses, exact = sql_filter(constraint, HistoryJob)
+    latest: dict[tuple[int, int], ClassAd] = {}
+    for row in connection.execute(select(HistoryJob.cluster_id, HistoryJob.proc_id,
+                                         HistoryJob.ad).where(*clauses)
+                                  .order_by(HistoryJob.id)):
+        latest[(row.cluster_id, row.proc_id)] = row
+    queued = set()
+    for chunk in _key_chunks(sorted({c for c, _ in latest})):
+        queued.update(connection.execute(select(Job.cluster_id, Job.proc_id)
+                                         .where(Job.cluster_id.in_(chunk))).all())
+    found = []
+    for key in sorted(latest):
+        if key in queued:
+            continue
+        ad = parse_text(latest[key].ad)
+        if exact or constraint is None or constraint.eval(ad) is True:
+            found.append(ad)
+    return found
+
+
+def _key_chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _string(ad: ClassAd, name: str) -> str:

@@ -21,6 +21,7 @@ from roost.messages import ad_message, message_ad
 from roost.rpc import classad_pb2, schedd_pb2, schedd_pb2_grpc
 from roost.security import current_identity
 from schedd.autocluster import AutoclusterIndex
+from schedd.dag_service import DagService
 from schedd.job_queue import Caller, JobChange, JobQueue, QueueError, QueueFull
 from schedd.lifecycle import Action
 
@@ -32,6 +33,8 @@ METHOD_SCOPES = {
     f"/{SERVICE}/Act": "submit",
     f"/{SERVICE}/Edit": "submit",
     f"/{SERVICE}/Negotiate": "negotiate",
+    f"/{SERVICE}/SubmitDag": "submit",
+    f"/{SERVICE}/RemoveDag": "submit",
 }
 # Needs no token: its nonce is the credential (schedd.reverse).
 REVERSE_CONNECT = f"/{SERVICE}/ReverseConnect"
@@ -47,6 +50,7 @@ _ACTIONS = {
     schedd_pb2.JOB_ACTION_CONTINUE: Action.CONTINUE,
     schedd_pb2.JOB_ACTION_REMOVE_X: Action.REMOVE_X,
     schedd_pb2.JOB_ACTION_RETRY: Action.RETRY,
+    schedd_pb2.JOB_ACTION_RERUN: Action.RERUN,
 }
 _CODES = {"invalid": grpc.StatusCode.INVALID_ARGUMENT,
           "denied": grpc.StatusCode.PERMISSION_DENIED,
@@ -202,7 +206,7 @@ class _Subscribers:
             return len(self._open)
 
 
-class ScheddService(schedd_pb2_grpc.ScheddServicer):
+class ScheddService(DagService, schedd_pb2_grpc.ScheddServicer):
     # What joins the startds that dial in to the connections waiting for them
     # (schedd.reverse.Rendezvous), once the schedd has one.
     reverse = None
@@ -226,6 +230,10 @@ class ScheddService(schedd_pb2_grpc.ScheddServicer):
         # Put into jobs' ads at submit, as condor_submit does (its FILESYSTEM_DOMAIN), for
         # their Requirements' MY.FileSystemDomain and the startd's IF_NEEDED.
         self.file_system_domain = file_system_domain
+
+        from schedd.dag_queue import DagQueue
+
+        self.dags = DagQueue(jobs)
 
     def _fail(self, context: grpc.ServicerContext, error: QueueError | QueueFull):
         if isinstance(error, QueueFull):

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 PROG = "roost wait"
 
-HELP = f"""usage: {PROG} [-timeout SECONDS] [-quiet] [-json] [CLUSTER | CLUSTER.PROC]...
+HELP = f"""usage: {PROG} [-timeout SECONDS] [-quiet] [-json] [CLUSTER | CLUSTER.PROC | DAG]...
 
 Follow jobs until they have finished, with a line that shows how many are done, running,
 idle and held; then name those that ended badly.  A job has finished when it completed,
@@ -64,6 +64,7 @@ roost wait listens to the schedd's job events; it does not poll.
 which jobs:
   CLUSTER            the jobs of a cluster, those that already finished too
   CLUSTER.PROC       one job
+  DAG                every node of a DAG (the id roost dag submit prints)
 
 options:
   -timeout SECONDS   stop waiting after SECONDS (exit status 2)
@@ -162,6 +163,25 @@ class _Ended:
     error: BaseException | None
 
 
+def _dags_as_clusters(schedd: Schedd, names: Sequence[str]) -> list[str]:
+    """The names, a DAG's id (``roost dag submit`` prints it) standing for every node of
+    the DAG and of its SUBDAGs: a DAG is followed as a cluster is, and succeeds when every
+    node did."""
+    found: list[str] = []
+    for name in names:
+        if "." not in name:
+            try:
+                _dag, nodes = schedd.dag_status(int(name))
+            except RoostError as error:
+                if f"no DAG {int(name)}" not in str(error):
+                    raise
+            else:
+                found += [str(ad.eval("ClusterId")) for ad in nodes]
+                continue
+        found.append(name)
+    return found
+
+
 def follow(schedd: Schedd, options: Options, out: TextIO, err: TextIO,
            clock: Callable[[], float] = time.monotonic) -> int:
     """Follow the jobs ``options`` name until they finish or the time runs out; write
@@ -169,7 +189,8 @@ def follow(schedd: Schedd, options: Options, out: TextIO, err: TextIO,
     ``schedd`` (which ends the event stream)."""
     deadline = None if options.timeout is None else clock() + options.timeout
     report = err if options.json else out
-    names = options.names or [str(c) for c in _own_clusters(schedd)]
+    names = _dags_as_clusters(schedd, options.names) or [
+        str(c) for c in _own_clusters(schedd)]
     if not names:
         print(NOTHING, file=report)
         return 0

@@ -28,11 +28,14 @@ from schedd.job_status import JobStatus
 
 # What the shell reads of each job besides its id, status and EnteredCurrentStatus.
 WATCHED = ("ExitCode", "ExitBySignal", "ExitSignal", "JobSuccessExitCode", "HoldReason",
-           "HoldReasonCode", "RemoveReason")
+           "HoldReasonCode", "RemoveReason", "DAGPostPending", "DAGNodeSuccess",
+           "DAGPostReturn")
 # Attributes of the job itself rather than of its current state: kept across changes.
-_STATIC = frozenset({"JobSuccessExitCode"})
+# A DAG node's job whose POST script has yet to run (DAGPostPending) has not finished when
+# it ends: the script decides the node (DAGNodeSuccess), and then it has.
+_STATIC = frozenset({"JobSuccessExitCode", "DAGPostPending"})
 
-IDLE, RUNNING, HELD = "idle", "running", "held"
+IDLE, RUNNING, HELD, WAITING = "idle", "running", "held", "waiting"
 SUCCEEDED, FAILED = "succeeded", "failed"
 # Each JobStatus's column in the counts.
 _ON_A_MACHINE = frozenset({JobStatus.RUNNING, JobStatus.TRANSFERRING_OUTPUT,
@@ -96,10 +99,11 @@ class Counts:
     held: int = 0
     succeeded: int = 0
     failed: int = 0
+    waiting: int = 0  # for their parents (schedd.dependencies)
 
     @property
     def total(self) -> int:
-        return self.idle + self.running + self.held + self.succeeded + self.failed
+        return self.idle + self.running + self.held + self.succeeded + self.failed + self.waiting
 
     @property
     def done(self) -> int:
@@ -131,6 +135,10 @@ def _status(value: int) -> JobStatus:
 
 def verdict(status: JobStatus, attrs: Mapping[str, object]) -> tuple[bool, str]:
     """Whether a job that reached ``status`` succeeded, and how it ended, in words."""
+    node = attrs.get("DAGNodeSuccess")
+    if isinstance(node, bool) and status != JobStatus.HELD:
+        return node, (f"its DAG node's POST script returned {attrs.get('DAGPostReturn')}"
+                      + ("" if node else " (the node failed)"))
     if status == JobStatus.HELD:
         return False, f"held: {attrs.get('HoldReason') or 'no reason given'}"
     if status == JobStatus.REMOVED:
@@ -147,9 +155,19 @@ def verdict(status: JobStatus, attrs: Mapping[str, object]) -> tuple[bool, str]:
     return True, "completed"
 
 
+def _pending(status: JobStatus, attrs: Mapping[str, object]) -> bool:
+    """Ended, but its DAG node's POST script is still to decide it."""
+    return status in (JobStatus.COMPLETED, JobStatus.REMOVED) and \
+        attrs.get("DAGPostPending") is True
+
+
 def _column(status: JobStatus, attrs: Mapping[str, object]) -> str:
     if status == JobStatus.IDLE:
         return IDLE
+    if _pending(status, attrs):
+        return RUNNING
+    if status == JobStatus.WAITING:
+        return WAITING
     if status in _ON_A_MACHINE:
         return RUNNING
     if status == JobStatus.HELD:
@@ -175,7 +193,8 @@ class Follower:
             else:
                 self._clusters.add(int(cluster))
         self._jobs: dict[str, _Job] = {}
-        self._counts: dict[str, int] = dict.fromkeys((IDLE, RUNNING, HELD, SUCCEEDED, FAILED), 0)
+        self._counts: dict[str, int] = dict.fromkeys(
+            (IDLE, RUNNING, HELD, SUCCEEDED, FAILED, WAITING), 0)
         self.synced = False
         self.missing: list[str] = []
         # Whether the last change came from a sync (the truth when it was read) rather than
@@ -214,7 +233,8 @@ class Follower:
                 + [j for j in self._ids if j not in self._jobs], key=_key_of_name)
             self.synced = True
             finished = [self._finish(job_id) for job_id in self._jobs
-                        if self._jobs[job_id].status in FINISHED_STATES]
+                        if self._jobs[job_id].status in FINISHED_STATES
+                        and not _pending(self._jobs[job_id].status, self._jobs[job_id].attrs)]
         else:
             finished = []
             for job_id in sorted((j for j in seen if j in self._jobs), key=_key):
@@ -250,7 +270,8 @@ class Follower:
         job.status, job.time, job.attrs = status, time, attrs
         job.column = _column(status, attrs)
         self._counts[job.column] += 1
-        if status not in FINISHED_STATES or job.told == (status, time):
+        if status not in FINISHED_STATES or job.told == (status, time) \
+                or _pending(status, attrs):
             return []
         if was_finished and not changed and job.told is not None:
             return []  # a change within its end (a held job held again by its owner)
@@ -275,7 +296,7 @@ class Follower:
     @property
     def over(self) -> bool:
         """Every followed job is finished (as far as the changes so far tell)."""
-        return self.synced and not self._counts[IDLE] and not self._counts[RUNNING]
+        return self.synced and not any(self._counts[c] for c in (IDLE, RUNNING, WAITING))
 
     @property
     def confirmed(self) -> bool:
@@ -318,8 +339,9 @@ def progress_line(counts: Counts) -> str:
     total = counts.total
     filled = BAR_WIDTH * counts.done // total if total else BAR_WIDTH
     bar = "#" * filled + "." * (BAR_WIDTH - filled)
+    waiting = f"  {counts.waiting} waiting" if counts.waiting else ""
     return (f"[{bar}] {counts.done}/{total} done  {counts.running} running  "
-            f"{counts.idle} idle  {counts.held} held  {counts.failed} failed")
+            f"{counts.idle} idle{waiting}  {counts.held} held  {counts.failed} failed")
 
 
 def summary_line(counts: Counts, failures: Sequence[Finished], *,

@@ -19,6 +19,7 @@ class JobAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_ACTION_CONTINUE: _ClassVar[JobAction]
     JOB_ACTION_REMOVE_X: _ClassVar[JobAction]
     JOB_ACTION_RETRY: _ClassVar[JobAction]
+    JOB_ACTION_RERUN: _ClassVar[JobAction]
 JOB_ACTION_UNSPECIFIED: JobAction
 JOB_ACTION_REMOVE: JobAction
 JOB_ACTION_HOLD: JobAction
@@ -28,6 +29,7 @@ JOB_ACTION_SUSPEND: JobAction
 JOB_ACTION_CONTINUE: JobAction
 JOB_ACTION_REMOVE_X: JobAction
 JOB_ACTION_RETRY: JobAction
+JOB_ACTION_RERUN: JobAction
 
 class SubmitRequest(_message.Message):
     __slots__ = ("cluster_ad", "proc_ads", "count")
@@ -313,3 +315,57 @@ class StoreOutputReply(_message.Message):
     files: int
     bytes: int
     def __init__(self, files: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class DagDescription(_message.Message):
+    __slots__ = ("dag_ad", "parent")
+    DAG_AD_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    dag_ad: _classad_pb2.ClassAd
+    parent: int
+    def __init__(self, dag_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., parent: _Optional[int] = ...) -> None: ...
+
+class DagNode(_message.Message):
+    __slots__ = ("dag", "node_ad", "job", "parents")
+    DAG_FIELD_NUMBER: _ClassVar[int]
+    NODE_AD_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    PARENTS_FIELD_NUMBER: _ClassVar[int]
+    dag: int
+    node_ad: _classad_pb2.ClassAd
+    job: SubmitRequest
+    parents: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, dag: _Optional[int] = ..., node_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., job: _Optional[_Union[SubmitRequest, _Mapping]] = ..., parents: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SubmitDagRequest(_message.Message):
+    __slots__ = ("dags", "nodes")
+    DAGS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    dags: _containers.RepeatedCompositeFieldContainer[DagDescription]
+    nodes: _containers.RepeatedCompositeFieldContainer[DagNode]
+    def __init__(self, dags: _Optional[_Iterable[_Union[DagDescription, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[DagNode, _Mapping]]] = ...) -> None: ...
+
+class SubmitDagReply(_message.Message):
+    __slots__ = ("dag_ids", "cluster_ids")
+    DAG_IDS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    dag_ids: _containers.RepeatedScalarFieldContainer[int]
+    cluster_ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, dag_ids: _Optional[_Iterable[int]] = ..., cluster_ids: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DagRequest(_message.Message):
+    __slots__ = ("dag_id", "reason")
+    DAG_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    dag_id: int
+    reason: str
+    def __init__(self, dag_id: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class DagReply(_message.Message):
+    __slots__ = ("dag_ad", "nodes", "changed")
+    DAG_AD_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    dag_ad: _classad_pb2.ClassAd
+    nodes: _containers.RepeatedCompositeFieldContainer[_classad_pb2.ClassAd]
+    changed: int
+    def __init__(self, dag_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[_classad_pb2.ClassAd, _Mapping]]] = ..., changed: _Optional[int] = ...) -> None: ...

@@ -89,6 +89,21 @@ class ScheddStub(object):
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.FromString,
                 _registered_method=True)
+        self.SubmitDag = channel.unary_unary(
+                '/roost.rpc.Schedd/SubmitDag',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagReply.FromString,
+                _registered_method=True)
+        self.DagStatus = channel.unary_unary(
+                '/roost.rpc.Schedd/DagStatus',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.DagRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.DagReply.FromString,
+                _registered_method=True)
+        self.RemoveDag = channel.unary_unary(
+                '/roost.rpc.Schedd/RemoveDag',
+                request_serializer=roost_dot_rpc_dot_schedd__pb2.DagRequest.SerializeToString,
+                response_deserializer=roost_dot_rpc_dot_schedd__pb2.DagReply.FromString,
+                _registered_method=True)
 
 
 class ScheddServicer(object):
@@ -178,6 +193,27 @@ class ScheddServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitDag(self, request, context):
+        """Queue a DAG and its SUBDAGs, their nodes and edges; one transaction.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DagStatus(self, request, context):
+        """A DAG and its nodes, by state (roost dag status).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveDag(self, request, context):
+        """Stop a DAG and remove its nodes' jobs (roost dag rm).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScheddServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +271,21 @@ def add_ScheddServicer_to_server(servicer, server):
                     servicer.StoreOutput,
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.SerializeToString,
+            ),
+            'SubmitDag': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitDag,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagReply.SerializeToString,
+            ),
+            'DagStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.DagStatus,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.DagRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.DagReply.SerializeToString,
+            ),
+            'RemoveDag': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveDag,
+                    request_deserializer=roost_dot_rpc_dot_schedd__pb2.DagRequest.FromString,
+                    response_serializer=roost_dot_rpc_dot_schedd__pb2.DagReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -534,6 +585,87 @@ class Schedd(object):
             '/roost.rpc.Schedd/StoreOutput',
             roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
             roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitDag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Schedd/SubmitDag',
+            roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.SubmitDagReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DagStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Schedd/DagStatus',
+            roost_dot_rpc_dot_schedd__pb2.DagRequest.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.DagReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveDag(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roost.rpc.Schedd/RemoveDag',
+            roost_dot_rpc_dot_schedd__pb2.DagRequest.SerializeToString,
+            roost_dot_rpc_dot_schedd__pb2.DagReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -334,3 +334,13 @@ def test_random_integer_refuses_what_it_cannot_draw(call, message):
 
 def test_unclosed_macro_is_literal_text():
     assert one("executable = x\narguments = a$(b $(c").eval("Arguments") == "a$(b $(c"
+
+
+def test_parents_is_roosts_extension():
+    # Not condor_submit's: a roost job's parents in the queue (schedd.dependencies).
+    result = plan("executable = /bin/true\nparents = 12, 13.4\n"
+                  "parents_satisfied_by = finished\nqueue 2\n")
+    assert result.cluster_ad.eval("Parents") == "12, 13.4"
+    assert result.cluster_ad.eval("ParentsSatisfiedBy") == "finished"
+    assert [result.job(i).eval("Parents") for i in range(2)] == ["12, 13.4"] * 2
+    assert not any("Parents" in proc for proc in result.procs)

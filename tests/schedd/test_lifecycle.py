@@ -35,6 +35,7 @@ REMOVED = JobStatus.REMOVED
 COMPLETED = JobStatus.COMPLETED
 HELD = JobStatus.HELD
 SUSPENDED = JobStatus.SUSPENDED
+WAITING = JobStatus.WAITING
 T0 = 1_700_000_000
 
 
@@ -61,6 +62,8 @@ def job(state: JobStatus = IDLE, text: str = "", hold_code: int = HoldCode.JOB_P
                   NumJobStarts=1, NumJobCompletions=1)
     elif state == REMOVED:
         ad.update(JobStatus=int(REMOVED), RemoveReason="via roost rm")
+    elif state == WAITING:
+        ad.update(JobStatus=int(WAITING), Parents="3")
     validate(ad)
     return ad
 
@@ -88,8 +91,14 @@ def test_table_is_htcondors():
     assert {TRANSITIONS[(s, HELD)] for s in (IDLE, RUNNING, SUSPENDED)} == {"hold"}
     assert {TRANSITIONS[(s, REMOVED)] for s in (IDLE, RUNNING, HELD, SUSPENDED)} == {"remove"}
     assert (REMOVED, REMOVED) not in TRANSITIONS and (HELD, HELD) not in TRANSITIONS
-    # A Completed job is retried, or removed while its LeaveJobInQueue keeps it queued.
-    assert {to for (frm, to) in TRANSITIONS if frm == COMPLETED} == {IDLE, REMOVED}
+    # A Completed job is retried (to wait for its parents again, if it has some), or
+    # removed while its LeaveJobInQueue keeps it queued.
+    assert {to for (frm, to) in TRANSITIONS if frm == COMPLETED} == {IDLE, REMOVED, WAITING}
+    assert TRANSITIONS[(WAITING, COMPLETED)] == "skip"
+    # A job waiting for its parents becomes Idle, is removed (by its owner, or blocked by
+    # a parent that failed), or, a DAG node's job that is not run, completes; nothing else.
+    assert {to for (frm, to) in TRANSITIONS if frm == WAITING} == {IDLE, REMOVED, COMPLETED}
+    assert {frm for (frm, to) in TRANSITIONS if to == WAITING} == {COMPLETED, REMOVED}
     assert not any(JobStatus.TRANSFERRING_OUTPUT in pair for pair in TRANSITIONS)
 
 
@@ -124,9 +133,10 @@ def test_transition_never_mutates_the_ad():
 
 POLICY_HELD, USER_HELD = "held by policy", "held by user"
 STATES = {"idle": IDLE, "running": RUNNING, POLICY_HELD: HELD, USER_HELD: HELD,
-          "suspended": SUSPENDED, "completed": COMPLETED, "removed": REMOVED}
+          "suspended": SUSPENDED, "completed": COMPLETED, "removed": REMOVED,
+          "waiting": WAITING}
 REMOVABLE = {name: REMOVED for name in ("idle", "running", POLICY_HELD, USER_HELD, "suspended",
-                                        "completed")}
+                                        "completed", "waiting")}
 
 # action -> {state name: the state it leads to}; every state left out must raise.
 ACT_TABLE = {
@@ -138,6 +148,7 @@ ACT_TABLE = {
     Action.CONTINUE: {"suspended": RUNNING},
     Action.VACATE: {"running": RUNNING, "suspended": SUSPENDED},  # asked; the machine ends it
     Action.RETRY: {"completed": IDLE, "removed": IDLE},
+    Action.RERUN: {"completed": IDLE, "removed": IDLE},
 }
 
 
@@ -522,3 +533,34 @@ def test_transfer_time_is_kept_apart_from_run_time():
     plain = apply(ad, lifecycle.job_exited(ad, JobExited(
         T0 + 60, "node1", Failure.NONE, exit_code=0, usage=Usage(2.0, 10, 30.0))))
     assert "TransferInputSeconds" not in plain.eval("Attempts")[0]
+
+
+# -- dependencies ----------------------------------------------------------------------------
+
+
+def test_ready_changes_only_the_status_columns():
+    ad = job(WAITING)
+    assert lifecycle.ready(ad, T0 + 5) == {"JobStatus": int(IDLE), "EnteredCurrentStatus": T0 + 5}
+    apply(ad, lifecycle.ready(ad, T0 + 5))
+    with pytest.raises(IllegalTransition, match="cannot ready it"):
+        lifecycle.ready(job(IDLE), T0)
+
+
+def test_blocked_names_the_parent_and_a_retry_makes_it_wait_again():
+    changes = lifecycle.blocked(job(WAITING), "3.1", "exited with code 2", T0 + 5)
+    ad = apply(job(WAITING), changes)
+    assert ad.eval("RemoveReason") == "blocked: parent 3.1 exited with code 2"
+    assert (ad.eval("JobStatus"), ad.eval("BlockedBy")) == (REMOVED, "3.1")
+    again = apply(ad, lifecycle.retried(ad, reason="", now=T0 + 9, waiting=True))
+    assert again.eval("JobStatus") == WAITING and "BlockedBy" not in again
+    assert again.eval("RetryReason") == "via roost retry"
+    done = apply(job(COMPLETED), lifecycle.retried(job(COMPLETED), reason="r", now=T0,
+                                                   waiting=False))
+    assert done.eval("JobStatus") == IDLE
+
+
+def test_a_skipped_node_completes_as_a_success_without_a_run():
+    ad = apply(job(WAITING), lifecycle.skipped(job(WAITING), "PRE_SKIP", T0 + 3))
+    assert (ad.eval("JobStatus"), ad.eval("ExitCode"), ad.eval("NumJobStarts")) == (
+        COMPLETED, 0, 0)
+    assert ad.eval("DAGNodeSkipped") == "PRE_SKIP"

@@ -134,6 +134,32 @@ def test_rm_hold_release_qedit_retry(pool, tmp_path, capsys):
     assert len(jobs("JobStatus == 1")) == 4
 
 
+def test_parents_rerun_and_retry_of_a_job(pool, tmp_path, capsys):
+    (tmp_path / "parent.sub").write_text("executable = /bin/true\nqueue 2\n")
+    (tmp_path / "child.sub").write_text("executable = /bin/true\nparents = 1.1\nqueue\n")
+    (tmp_path / "orphan.sub").write_text("executable = /bin/true\nparents = 9\nqueue\n")
+    roost(capsys, "submit", "parent.sub")
+    assert roost(capsys, "submit", "child.sub")[:2] == (0, "1 job(s) submitted to cluster 2.\n")
+    (child,) = jobs("ClusterId == 2")
+    assert (child["JobStatus"], child["Parents"]) == (8, "1.1")
+    status, out, err = roost(capsys, "submit", "orphan.sub")
+    assert (status, out) == (1, "")
+    assert err.count("\n") == 1
+    assert err.endswith("unknown parent 9: no such job in the queue or its history\n")
+    assert [ad["ClusterId"] for ad in jobs()] == [1, 1, 2]
+    # Removing the parent blocks the child; retrying that one job re-arms the child.
+    roost(capsys, "rm", "1.1")
+    assert [ad["ClusterId"] for ad in jobs()] == [1]
+    assert roost(capsys, "retry", "1.1")[:2] == (0, "1 failed job(s) of job 1.1 re-queued.\n")
+    assert sorted((ad["ClusterId"], ad["ProcId"], ad["JobStatus"]) for ad in jobs()) == [
+        (1, 0, 1), (1, 1, 1), (2, 0, 8)]
+    roost(capsys, "rm", "1.0")
+    assert roost(capsys, "rerun", "-constraint", "ClusterId == 1 && ProcId == 0")[:2] == (
+        0, "1 finished job(s) re-queued.\n")
+    status, _, err = roost(capsys, "rerun", "-constraint", "ClusterId == 77")
+    assert (status, err) == (1, "roost: no finished jobs match\n")
+
+
 def test_schedd_ads_reach_the_collector(pool, tmp_path, capsys):
     (tmp_path / "j.ad").write_text('Cmd = "/bin/true"\n')
     roost(capsys, "submit", "j.ad", "-queue", "2")
