@@ -110,14 +110,17 @@ def test_calls_to_a_broker_address_reach_the_startd_through_a_connection_it_open
     rendezvous, asked = through_the_broker
     target = rendezvous.target(BROKER)
     assert target.startswith("127.0.0.1:") and rendezvous.target(BROKER) == target
-    with grpc.insecure_channel(target) as channel:
+    # Each channel a connection of its own: gRPC shares a connection between channels to
+    # one target while it lasts, which would make the second channel's no new connection.
+    own = [("grpc.use_local_subchannel_pool", 1)]
+    with grpc.insecure_channel(target, options=own) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         for _ in range(3):  # one connection carries them all
             reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
             assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
     assert asked == [("desk1", rendezvous.address)]
     # A second channel is a second connection, asked for again.
-    with grpc.insecure_channel(target) as channel:
+    with grpc.insecure_channel(target, options=own) as channel:
         health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert len(asked) == 2
 
