@@ -61,12 +61,13 @@ def test_a_vacated_job_leaves_its_machine_and_runs_again_without_using_a_retry(p
     pool.startd("a", "--cpus", "2", "--memory", "1024", "--slots", "2")
     note = f"echo {{}} $$ $(date +%s.%N) >> {pool.home}/runs"
     # The first run waits to be vacated and takes a second to leave (its soft kill is
-    # SIGTERM, the default KillSig); the second finishes at once.
+    # SIGTERM, the default KillSig); the second finishes at once.  The trap comes before
+    # the start is noted: a vacate may follow the note at once.
     cluster = submit_script(pool, (
+        f"trap 'sleep 1; {note.format('end')}; exit 0' TERM\n"
         f"{note.format('start')}\n"
         f"if [ -e {pool.home}/ran ]; then {note.format('end')}; exit 0; fi\n"
         f"touch {pool.home}/ran\n"
-        f"trap 'sleep 1; {note.format('end')}; exit 0' TERM\n"
         "sleep 300 & wait\n"), extra="max_retries = 1")
     (first,) = until(lambda: runs(pool), "first run", pool)
     until(lambda: job_attr(pool, cluster, "JobStatus") == "2", "Running job", pool)
