@@ -567,8 +567,17 @@ def retry_node(connection: Connection, cluster: int, reason: str, now: int,
     if node.phase not in ENDED or node.phase == DONE:
         raise ValueError(f"DAG node {node.name} (cluster {cluster}) has not failed: it is "
                          f"{node.phase}")
-    chosen = {cluster: node}
-    frontier = [cluster]
+    return len(rerun_nodes(connection, [node], reason, now, step))
+
+
+def rerun_nodes(connection: Connection, nodes: Sequence, reason: str, now: int,
+                step: Step) -> list:
+    """Ended nodes (``roost retry`` of a failed one, ``roost rerun`` of any) run again
+    whole, and so do the nodes blocked behind them that nothing else blocks; their DAGs,
+    and the DAGs those are in, run again if they had ended.  Children that a node's
+    earlier success released are left as they are.  The nodes that wait again."""
+    chosen = {node.cluster_id: node for node in nodes}
+    frontier = list(chosen)
     while frontier:
         children = sorted(set(connection.scalars(select(JobEdge.child_cluster).where(
             JobEdge.parent_cluster.in_(frontier)))) - set(chosen))
@@ -583,16 +592,17 @@ def retry_node(connection: Connection, cluster: int, reason: str, now: int,
             if all(parent in chosen or parent in done for parent in parents):
                 chosen[child.cluster_id] = child
                 frontier.append(child.cluster_id)
-    _rearm(connection, [chosen[c] for c in sorted(chosen)], reason, now, step)
-    dag_id: int | None = node.dag_id
-    while dag_id is not None:
-        dag = dag_row(connection, dag_id)
-        if dag.status != RUNNING:
-            connection.execute(update(DagRecord).where(DagRecord.dag_id == dag_id).values(
-                status=RUNNING, return_value=None, reason="", ended=None))
-        step.dags.add(dag_id)
-        dag_id = dag.parent_dag
-    return len(chosen)
+    rerun = [chosen[c] for c in sorted(chosen)]
+    _rearm(connection, rerun, reason, now, step)
+    for dag_id in {node.dag_id for node in nodes}:
+        while dag_id is not None:
+            dag = dag_row(connection, dag_id)
+            if dag.status != RUNNING:
+                connection.execute(update(DagRecord).where(DagRecord.dag_id == dag_id).values(
+                    status=RUNNING, return_value=None, reason="", ended=None))
+            step.dags.add(dag_id)
+            dag_id = dag.parent_dag
+    return rerun
 
 
 def _rearm(connection: Connection, nodes: Sequence, reason: str, now: int,

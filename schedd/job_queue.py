@@ -22,7 +22,15 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
-from schedd import dag_store, dependencies, dependency_store, lifecycle, queue_store, workflow
+from schedd import (
+    dag_node,
+    dag_store,
+    dependencies,
+    dependency_store,
+    lifecycle,
+    queue_store,
+    workflow,
+)
 from schedd.dag_store import Step
 from schedd.job_status import FINISHED, JobStatus
 from schedd.lifecycle import Action, IllegalTransition
@@ -395,9 +403,27 @@ class JobQueue:
                                           f"{ad.eval('Owner')})")
             if found and not mine:
                 raise QueueError("denied", outcome.errors[0])
-            if mine:
-                outcome.changed = self._requeue(connection, mine, reason or "via roost rerun",
-                                                now, events)
+            reason = reason or "via roost rerun"
+            # A DAG node runs again whole, through its node (its scripts, retries and
+            # throttles), not job by job.
+            nodes = dag_store.nodes_of(connection, {ad.eval("ClusterId") for ad in mine})
+            plain = [ad for ad in mine if ad.eval("ClusterId") not in nodes]
+            if plain:
+                outcome.changed = self._requeue(connection, plain, reason, now, events)
+            ended = []
+            for node in nodes.values():
+                if node.phase in dag_node.ENDED:
+                    ended.append(node)
+                else:
+                    outcome.errors.append(f"DAG node {node.name} (cluster {node.cluster_id})"
+                                          f" has not ended: it is {node.phase}")
+            if ended:
+                step = Step()
+                rerun = dag_store.rerun_nodes(connection, ended, reason, now, step)
+                outcome.changed += sum(len(dag_store.node_jobs(connection, node.cluster_id))
+                                       for node in rerun if node.cluster_id in nodes)
+                events += [settled_change(one, now)
+                           for one in workflow.settle(connection, now, step=step)]
         self._tell(events)
         return outcome
 

@@ -384,3 +384,39 @@ def test_roost_retry_of_a_failed_node_reruns_it_and_what_it_alone_blocked(dags):
     assert status == 1 and "has not failed: it is done" in err
     status, _, err = dags.roost("retry", f"{nodes['C']}.0")
     assert status == 1 and "is a DAG node's: retry its node" in err
+
+
+def test_roost_rerun_of_dag_nodes_runs_them_again_through_their_dag(dags):
+    dag_id, nodes = dags.submit("JOB A a.sub\nJOB B b.sub\nJOB C c.sub\nPARENT A CHILD B\n"
+                                "RETRY B 2\n")
+    dags.run(nodes["A"])
+    dags.run(nodes["B"])
+    dags.run(nodes["C"], code=1)
+    assert dags.dag(dag_id).eval("DAGStatus") == "failed"
+    # A node that succeeded runs again whole, its retries unused; its DAG runs again.
+    status, out, err = dags.roost("rerun", "-constraint", 'DAGNodeName == "B"')
+    assert (status, out, err) == (0, "1 finished job(s) re-queued.\n", "")
+    assert dags.phases(dag_id) == {"A": "done", "B": "queued", "C": "failed"}
+    assert dags.dag(dag_id).eval("DAGStatus") == "running"
+    dags.run(nodes["B"], code=1)  # one of its two retries
+    assert dags.status(nodes["B"]) == IDLE
+    dags.run(nodes["B"])
+    assert dags.phases(dag_id) == {"A": "done", "B": "done", "C": "failed"}
+    assert dags.dag(dag_id).eval("DAGStatus") == "failed"
+    assert dags.job(nodes["B"]).eval("NumJobStarts") == 3
+    # A failed node reruns the same way, and the DAG ends as its nodes now stand.
+    assert dags.roost("rerun", str(nodes["C"]))[0] == 0
+    dags.run(nodes["C"])
+    assert dags.dag(dag_id).eval("DAGStatus") == "succeeded"
+    assert dags.job(nodes["A"]).eval("NumJobStarts") == 1
+
+
+def test_roost_rerun_leaves_a_dag_node_that_has_not_ended(dags):
+    (dags.directory / "a.sub").write_text("executable = /bin/true\nqueue 2\n")
+    dag_id, nodes = dags.submit("JOB A a.sub\nJOB B b.sub\nPARENT A CHILD B\n")
+    dags.run(nodes["A"], proc=0)  # one of its two jobs: the node has not ended
+    status, out, err = dags.roost("rerun", f"{nodes['A']}.0")
+    assert (status, out) == (1, "0 finished job(s) re-queued.\n")
+    assert f"DAG node A (cluster {nodes['A']}) has not ended: it is queued" in err
+    assert dags.phases(dag_id)["A"] == "queued"
+    assert dags.status(nodes["A"], proc=0) == DONE
