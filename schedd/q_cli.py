@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 Q_PROG = "roost q"
 HISTORY_PROG = "roost history"
 
-Q_HELP = f"""usage: {Q_PROG} [-nobatch | -hold | -run | -totals] [-allusers] [-constraint EXPR]...
-       {' ' * len(Q_PROG)} [-long | -json | -af ATTR...] [-limit N]
+Q_HELP = f"""usage: {Q_PROG} [-nobatch | -dag | -hold | -run | -totals] [-allusers]
+       {' ' * len(Q_PROG)} [-constraint EXPR]... [-long | -json | -af ATTR...] [-limit N]
        {' ' * len(Q_PROG)} [CLUSTER | CLUSTER.PROC | OWNER]...
 
 Show the jobs in the queue, as condor_q does: by default your own jobs, a line per batch
@@ -50,6 +50,7 @@ which jobs:
 
 how to show them:
   -nobatch           a line per job: ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CMD
+  -dag               a line per job, a DAG's nodes together, each named ' |-NODE'
   -hold              held jobs only, with when and why they were held
   -run               running jobs only, with where they run
   -totals            only the totals
@@ -98,6 +99,7 @@ class Options:
 
     style: str = "table"  # "table", "long", "json" or "af"
     batch: bool = True  # the batch view, unless -nobatch
+    dag: bool = False  # -dag: the -nobatch view, a DAG's nodes together
     hold: bool = False
     run: bool = False
     attempts: bool = False  # roost history -attempts
@@ -112,12 +114,14 @@ class Options:
 
     @property
     def view(self) -> str:
-        """The table ``roost q`` shows: q_format's BATCH, NOBATCH, HOLD or RUN (spelled
+        """The table ``roost q`` shows: q_format's BATCH, NOBATCH, DAG, HOLD or RUN (spelled
         out here: importing q_format imports ClassAds)."""
         if self.run:
             return "run"
         if self.hold:
             return "hold"
+        if self.dag:
+            return "dag"
         return "batch" if self.batch else "nobatch"
 
 
@@ -129,6 +133,7 @@ Q_GRAMMAR = Grammar(
         ("long", 1, {"style": "long"}),
         ("json", 2, {"style": "json"}),
         ("nobatch", 3, {"batch": False}),
+        ("dag", 3, {"dag": True}),
         ("batch", 2, {"batch": True}),
         ("hold", 2, {"hold": True}),
         ("held", 2, {"hold": True}),

@@ -46,11 +46,12 @@ if TYPE_CHECKING:
     from roost.client import ClusterSummary, QueueSummary
 
 # The views of roost q (and of roost history: "history" and "attempts").
-BATCH, NOBATCH, HOLD, RUN, HISTORY, ATTEMPTS = (
-    "batch", "nobatch", "hold", "run", "history", "attempts")
+BATCH, NOBATCH, DAG, HOLD, RUN, HISTORY, ATTEMPTS = (
+    "batch", "nobatch", "dag", "hold", "run", "history", "attempts")
 
 # The attributes every job view sorts by, and so fetches.
 JOB_ID_ATTRS = ("ClusterId", "ProcId")
+DAG_ID = "DAGManJobId"  # what the DAG view also sorts by
 
 _ON_A_MACHINE = frozenset({JobStatus.RUNNING, JobStatus.TRANSFERRING_OUTPUT,
                            JobStatus.SUSPENDED})
@@ -260,6 +261,16 @@ def _owner_column(width: int = 14) -> Column:
                   left=True, grow=False, missing="??")
 
 
+def _owner_or_node(ad: ClassAd) -> str | None:
+    """condor_q -dag's OWNER/NODENAME: a DAG node's job shows its node, indented."""
+    node = _string_attr(ad, "DAGNodeName")
+    return f" |-{node}" if node is not None else _string_attr(ad, "Owner")
+
+
+_OWNER_OR_NODE = Column("OWNER/NODENAME", 14, _owner_or_node, ("Owner", "DAGNodeName"),
+                        left=True, grow=False, missing="??")
+
+
 def _run_time(now: int):
     """Wall-clock time of all runs so far (RemoteWallClockTime) and of the one under way."""
     def cell(ad: ClassAd) -> str | None:
@@ -349,7 +360,7 @@ def _job_columns(view: str, now: int) -> list[Column]:
                 Column("  COMPLETED", 11, _date_cell("CompletionDate"), ("CompletionDate",),
                        grow=False, missing=""),
                 _CMD]
-    columns = [*_job_id_columns(), _owner_column()]
+    columns = [*_job_id_columns(), _OWNER_OR_NODE if view == DAG else _owner_column()]
     if view == HOLD:
         return columns + [
             Column("HELD_SINCE", 11, _date_cell("EnteredCurrentStatus"),
@@ -380,14 +391,22 @@ def projection(view: str) -> tuple[str, ...]:
     if view == ATTEMPTS:
         return (*JOB_ID_ATTRS, "Attempts")
     columns = _job_columns(view, 0)
-    return tuple(sorted({*JOB_ID_ATTRS, *(a for c in columns for a in c.reads)}, key=str.lower))
+    wanted = {*JOB_ID_ATTRS, *(a for c in columns for a in c.reads)}
+    if view == DAG:
+        wanted.add(DAG_ID)
+    return tuple(sorted(wanted, key=str.lower))
 
 
-def sort_jobs(ads: Iterable[ClassAd]) -> list[ClassAd]:
-    """The ads in job id order, as condor_q prints them; ads without ids come last."""
+def sort_jobs(ads: Iterable[ClassAd], view: str = NOBATCH) -> list[ClassAd]:
+    """The ads in job id order, as condor_q prints them; ads without ids come last.  In
+    the DAG view a DAG's nodes come together, where the DAG's own id falls (it is a
+    cluster id given out before its nodes'), as condor_q puts them under their DAGMan
+    job."""
     def key(ad: ClassAd) -> tuple:
         cluster, proc = _int_attr(ad, "ClusterId"), _int_attr(ad, "ProcId")
-        return (cluster is None, cluster or 0, proc or 0)
+        dag = _int_attr(ad, DAG_ID) if view == DAG else None
+        return (cluster is None, cluster or 0 if dag is None else dag, cluster or 0,
+                proc or 0)
 
     return sorted(ads, key=key)
 
@@ -504,5 +523,5 @@ def queue_text(summary: QueueSummary, view: str, ads: Sequence[ClassAd] = (), *,
     if view == BATCH:
         text += batch_table(batches(summary.clusters), terminal_width)
     else:
-        text += job_table(sort_jobs(ads), view, now, terminal_width)
+        text += job_table(sort_jobs(ads, view), view, now, terminal_width)
     return text if view == RUN else text + footer(summary, user)

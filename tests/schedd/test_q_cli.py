@@ -31,6 +31,7 @@ TITLE = header("schedd@submit", "127.0.0.1:9618", NOW)
     (["-nobatch"], Options(batch=False)),
     (["--nob"], Options(batch=False)),
     (["-nob", "-batch"], Options()),
+    (["-dag"], Options(dag=True)),
     (["-hold"], Options(hold=True)),
     (["--ho"], Options(hold=True)),
     (["-held"], Options(hold=True)),
@@ -210,6 +211,14 @@ def test_q_nobatch_asks_for_its_columns_only(schedd, capsys):
     assert constraint == query_constraint == 'Owner == "alice"' and limit == 10
     assert {"ClusterId", "ProcId", "Owner", "QDate", "JobStatus", "Cmd"} <= set(projection)
     assert "HoldReason" not in projection
+
+
+def test_q_dag_asks_for_the_nodes_names(schedd, capsys):
+    code, out, _ = run(capsys, "q", "-dag")
+    assert code == 0 and out.startswith(TITLE + (
+        " ID      OWNER/NODENAME   SUBMITTED     RUN_TIME ST PRI SIZE CMD\n"))
+    (_, _, projection, _) = schedd.asked[1]
+    assert {"DAGManJobId", "DAGNodeName", "Owner"} <= set(projection)
 
 
 def test_q_hold_and_totals(schedd, capsys):

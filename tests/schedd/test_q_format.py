@@ -159,6 +159,23 @@ def test_nobatch_view():
         "0 suspended\n")
 
 
+def test_dag_view_puts_a_dags_nodes_together_under_their_names():
+    ads = [job(20, 0, Owner="bob"),
+           job(12, 0, 2, DAGManJobId=10, DAGNodeName="B", JobCurrentStartDate=NOW - 60),
+           job(11, 0, 4, DAGManJobId=10, DAGNodeName="A"),
+           job(9, 0),
+           job(13, 0, 8, DAGManJobId=10, DAGNodeName="a_very_long_node_name")]
+    text = q.queue_text(summary(), q.DAG, ads, now=NOW)
+    assert text.startswith(TITLE + (
+        " ID      OWNER/NODENAME   SUBMITTED     RUN_TIME ST PRI SIZE CMD\n"
+        "   9.0   alice          11/14 22:13   0+00:00:00 I  0        sleep\n"
+        "  11.0    |-A           11/14 22:13   0+00:00:00 C  0        sleep\n"
+        "  12.0    |-B           11/14 22:13   0+00:01:00 R  0        sleep\n"
+        "  13.0    |-a_very_long_node_name 11/14 22:13   0+00:00:00 W  0        sleep\n"
+        "  20.0   bob            11/14 22:13   0+00:00:00 I  0        sleep\n"))
+    assert {"DAGManJobId", "DAGNodeName", "Owner"} <= set(q.projection(q.DAG))
+
+
 def test_hold_view_has_code_and_subcode():
     held = [ad for ad in queue_jobs() if ad["JobStatus"] == 5]
     text = q.queue_text(summary(), q.HOLD, held, now=NOW, user="alice")
