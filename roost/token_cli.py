@@ -158,13 +158,13 @@ def _scopes(identity) -> str:
 
 
 def _signature(token: str, key_file: Path) -> str:
-    """Whether the pool key at ``key_file`` signed ``token``, as far as this user can tell."""
+    """Whether the pool key at ``key_file`` signed ``token``, checked with its public half
+    (``pool.pub``, which any user may read)."""
     from roost import security
 
+    public_file = security.public_key_path_of(key_file)
     try:
-        key = security.SigningKey.load(key_file)
-    except OSError as error:
-        return f"not checked (cannot read {key_file}: {error.strerror})"
+        key = security.VerifyKey.load(public_file)
     except RoostError as error:
         return f"not checked ({error})"
     try:
@@ -172,8 +172,8 @@ def _signature(token: str, key_file: Path) -> str:
     except security.AuthError as error:
         # Expiry is checked after the signature, so an expired token was signed well.
         if error.code != "expired":
-            return f"INVALID for the pool key {key_file} ({error})"
-    return f"valid (signed by the pool key {key_file})"
+            return f"INVALID for the pool key {public_file} ({error})"
+    return f"valid (signed by the pool key {public_file})"
 
 
 def _when(timestamp: float) -> str:
