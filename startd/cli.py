@@ -262,23 +262,16 @@ def _verifier(daemon, args):
 
     A startd given a token (a desktop or a batch node that joined with one copied file)
     checks tokens with the pool's public key if its roost home has it (``keys/pool.pub``,
-    which can sign nothing, so any host may be given it; or the private key's public half,
-    on a shared file system, as a personal pool or a glide-in's may have); without it, the
-    claim ids authenticate the claims (``startd.service.interceptor``).  It never makes a
-    key of its own, which would refuse every schedd.  A startd without a token signs its
-    own with the pool key, made if need be, as the daemons of a personal pool do."""
-    from roost import security
-
-    path = security.key_path(daemon.config.home)
+    which can sign nothing, so any host may be given it); without it, the claim ids
+    authenticate the claims (``startd.service.interceptor``).  It never makes a key of its
+    own, which would refuse every schedd.  A startd without a token signs its own with
+    the pool key, made if need be, as the daemons of a personal pool do."""
     if args.token:
-        public = security.public_key_path_of(path)
-        if public.exists():
-            return security.VerifyKey.load(public)
-        if path.exists():
-            return security.SigningKey.load(path).public
-        daemon.log.info("no pool key at %s: claims are authenticated by their claim ids, "
-                        "and Drain is refused", public)
-        return None
+        key = daemon.public_pool_key()
+        if key is None:
+            daemon.log.info("no pool key in %s: claims are authenticated by their claim "
+                            "ids, and Drain is refused", daemon.config.home / "keys")
+        return key
     return daemon.pool_key()
 
 

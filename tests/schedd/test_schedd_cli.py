@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from roost import cli
+from roost import cli, security
 from roost.client import Collector, Schedd
 from roost.config import load_config
 
@@ -214,3 +217,19 @@ def test_many_watchers_are_served_and_submits_go_on(pool):
     for client in watchers:
         client.close()
     assert received == [f"{cluster}.*"] * 100  # a submit is one event for its cluster
+
+
+def test_a_schedd_given_a_token_and_no_pool_key_refuses_to_start_saying_why(tmp_path):
+    home = tmp_path / "submit-host"
+    token = tmp_path / "schedd.token"
+    token.write_text(security.create_token(security.SigningKey.generate(), "schedd@sub",
+                                           ["advertise-schedd"], 600) + "\n")
+    done = subprocess.run([sys.executable, "-m", "roost", "schedd", "--foreground",
+                           "--token", str(token)], env={**os.environ, "ROOST_HOME": str(home)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"roost: no pool key in {home / 'keys'}: a schedd checks its users' tokens with the "
+        "pool's public key (copy keys/pool.pub from the central manager)")
+    assert not (home / "schedd").exists(), "nothing was made before the refusal"
+    assert not (home / "keys").exists(), "a schedd given a token makes no key of its own"
