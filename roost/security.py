@@ -26,7 +26,7 @@ import pwd
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -295,7 +295,8 @@ class Identity:
 
 class AuthError(Exception):
     """A call that cannot be allowed.  ``code`` is "missing", "malformed",
-    "bad-signature", "expired" (all: not authenticated) or "scope" (not permitted)."""
+    "bad-signature", "expired", "revoked" (all: not authenticated) or "scope" (not
+    permitted)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -508,6 +509,7 @@ _STATUS = {
     "malformed": grpc.StatusCode.UNAUTHENTICATED,
     "bad-signature": grpc.StatusCode.UNAUTHENTICATED,
     "expired": grpc.StatusCode.UNAUTHENTICATED,
+    "revoked": grpc.StatusCode.UNAUTHENTICATED,
     "scope": grpc.StatusCode.PERMISSION_DENIED,
 }
 
@@ -575,10 +577,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
         method_scopes: Mapping[str, str],
         default_scope: str = "read",
         exempt: Iterable[str] = HEALTH_METHODS,
+        revoked: Container[str] = frozenset(),
     ) -> None:
         for scope in (*method_scopes.values(), default_scope):
             _check_scope(scope)
         self._key = key
+        self._revoked = revoked  # token ids (roost.revocation), checked at every call
         self._method_scopes = dict(method_scopes)
         self._default_scope = default_scope
         self._exempt = frozenset(exempt)
@@ -590,7 +594,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         now: float | None = None,
     ) -> Identity:
         """The identity of the bearer token in call ``metadata``; AuthError if there is no
-        valid one.  A token's signature is checked once; its expiry every time."""
+        valid one.  A token's signature is checked once; its expiry and whether it was
+        revoked every time."""
         token = _bearer_token(metadata)
         identity = self._verified.get(token)
         if identity is None:
@@ -599,6 +604,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 self._verified.clear()
             self._verified[token] = identity
         _check_unexpired(identity, now)
+        if identity.token_id in self._revoked:
+            raise AuthError("revoked", f"token {identity.token_id} was revoked")
         return identity
 
     def intercept_service(self, continuation, handler_call_details):

@@ -54,6 +54,31 @@ def _own_token(daemon, args, machine: str):
                                  config.get("security", "token_lifetime_days") * 86400.0), key
 
 
+def _follow_revocations(daemon, token: str):
+    """The revoked tokens' ids, read from the collector's ad now and every
+    ``security.revocation_interval`` seconds (``roost.revocation``)."""
+    from roost.client import Collector
+    from roost.errors import RoostError
+    from roost.revocation import Revoked, published
+
+    config = daemon.config
+    revoked = Revoked()
+
+    def read() -> None:
+        with Collector(config.get("matchmaker", "address"), token=token, config=config,
+                       timeout=5.0) as collector:
+            ids = published(collector)
+        if revoked.replace(ids):
+            daemon.log.info("the collector lists %d revoked token(s)", len(ids))
+
+    try:
+        read()
+    except RoostError as error:  # the collector may start after the schedd
+        daemon.log.warning("cannot read the revoked tokens yet: %s", error)
+    daemon.add_timer(config.get("security", "revocation_interval"), read, "revocations")
+    return revoked
+
+
 def _serve(daemon, args) -> None:
     import socket
 
@@ -109,11 +134,12 @@ def _serve(daemon, args) -> None:
                             or machine)
     service.reverse = reverse
     address = config.get("schedd", "address")
+    revoked = _follow_revocations(daemon, token)
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES, exempt=(
-            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS))],
+            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS), revoked=revoked)],
         # Transfers hold a thread each while they move files or wait for room, and each
         # connection through the broker one while it is open.
         max_workers=(MAX_WORKERS + watchers + reverse_streams + uploads + downloads

@@ -610,7 +610,7 @@ def test_token_create_needs_the_key(home, monkeypatch, capsys):
     monkeypatch.setattr(SigningKey, "load", classmethod(unreadable))
     assert cli.main(argv) == 1
     assert capsys.readouterr().err == (
-        f"roost: only a pool administrator can create tokens: cannot read {path}\n"
+        f"roost: only a pool administrator can create or revoke tokens: cannot read {path}\n"
     )
 
 
