@@ -40,16 +40,21 @@ def _serve(daemon) -> None:
     from roost import security
     from roost.addresses import advertised_address
     from roost.daemon import MAX_WORKERS
+    from roost.revocation import FileWatch, Revoked, revocation_path
     from roost.rpc import collector_pb2_grpc
 
     config = daemon.config
     key = daemon.pool_key()
+    revoked = Revoked()
     service = CollectorService(
         AdStore(default_lifetime=config.get("matchmaker", "ad_lifetime")),
         max_ad_bytes=config.get("matchmaker", "max_ad_bytes"),
         query_batch=config.get("matchmaker", "query_batch"),
+        revoked=revoked,
     )
     machine = socket.getfqdn()
+    name = f"collector@{machine}"
+    bound = ""  # the address it advertises, once it serves
     negotiator, negotiator_service = _negotiator(daemon, key, service, machine)
     address = config.get("matchmaker", "address")
     # Each startd registered with the broker holds a thread of the server for good.
@@ -60,20 +65,24 @@ def _serve(daemon) -> None:
         negotiator_service_module.add_to_server(negotiator_service, server)
         collector_pb2_grpc.add_BrokerServicer_to_server(broker, server)
 
+    # roost token revoke writes the list beside the pool key; a change is refused at once
+    # and published in the collector's ad for the schedds.
+    revocations = FileWatch(revocation_path(config.home), revoked,
+                            on_change=lambda: service.advertise_self(name, machine, bound))
     port = daemon.start_server(
         register, address,
         interceptors=[security.AuthInterceptor(
             key, {**METHOD_SCOPES, **negotiator_service_module.METHOD_SCOPES,
-                  **BROKER_SCOPES})],
+                  **BROKER_SCOPES}, revoked=revocations)],
         max_workers=MAX_WORKERS + broker.max_streams,
     )
     # The collector is its own collector: bound to a wildcard, it advertises an address
     # of this host's that other hosts can dial.
     bound = advertised_address(address, port, collector=address,
                                override=config.get("matchmaker", "advertise_address"))
-    name = f"collector@{machine}"
     daemon.log.info("collector serving on %s", bound)
     service.advertise_self(name, machine, bound)
+    daemon.add_timer(1.0, revocations.check, "revocations")
     daemon.add_timer(config.get("matchmaker", "housekeeping_interval"), service.housekeep,
                      "housekeeping")
     daemon.add_timer(60.0, lambda: service.advertise_self(name, machine, bound), "collector-ad")

@@ -36,6 +36,8 @@ from matchmaker.collector import (
     StoredAd,
     ad_name,
 )
+from roost.revocation import ATTRIBUTE as REVOKED
+from roost.revocation import Revoked
 from roost.rpc import classad_pb2, collector_pb2
 from roost.security import Identity, current_identity
 
@@ -105,8 +107,10 @@ class CollectorService:
     """Advertise, Invalidate and Query over an ``AdStore`` shared with the daemon's timers."""
 
     def __init__(self, store: AdStore, *, max_ad_bytes: int = 1 << 20, query_batch: int = 500,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 revoked: Revoked | None = None) -> None:
         self.store = store
+        self.revoked = revoked or Revoked()  # published in the collector's own ad
         # Called when a slot no one has claimed appears (a startd or a glide-in starts).
         self.on_new_slot: Callable[[], None] = lambda: None
         self.lock = threading.Lock()
@@ -222,8 +226,9 @@ class CollectorService:
             log.info("%s ad %r expired", stored.ad_type, stored.name)
 
     def advertise_self(self, name: str, machine: str, address: str) -> None:
-        """Store the collector's own ad: its address, what it holds, and the pool's job
-        counts as the submitters report them (what ``condor_status -collector`` shows)."""
+        """Store the collector's own ad: its address, what it holds, the pool's job
+        counts as the submitters report them (what ``condor_status -collector`` shows),
+        and the ids of the revoked tokens, which the schedds read from it."""
         with self.lock:
             stats = self.store.stats
             hosts = {s.ad.eval("Machine") for s in self.store.select(MACHINE)}
@@ -246,6 +251,7 @@ class CollectorService:
                 "QueriesReceived": stats.queries,
                 "ClassAdLifetime": max(self.store.default_lifetime, 60),
                 **{f"Num{kind}Ads": n for kind, n in self.store.counts().items()},
+                REVOKED: sorted(self.revoked.ids),
             })
             self.store.update(COLLECTOR, ad, classad.ad_to_pairs(ad), self.clock(), "collector")
 

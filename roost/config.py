@@ -186,6 +186,9 @@ SCHEMA: dict[tuple[str, str], Key] = {
         "user's token under the roost home)", path=True),
     ("security", "token_lifetime_days"): Key(
         int, 365, "days a newly issued token is valid", minimum=1),
+    ("security", "revocation_interval"): Key(
+        int, 30, "seconds between a schedd's readings of the collector's revoked tokens",
+        minimum=1),
     ("tls", "cert"): Key(
         str, "", "PEM certificate the daemons present (empty: no TLS)", path=True),
     ("tls", "key"): Key(str, "", "PEM private key of tls.cert", path=True),

@@ -178,6 +178,21 @@ class Daemon:
         security.ensure_local_token(home, key, lifetime)
         return key
 
+    def public_pool_key(self):
+        """The key that checks callers' tokens on a host that joined the pool with a token
+        of its own (and so holds no private key): ``keys/pool.pub`` in the roost home, or
+        the public half of a private key there (a shared file system); None if neither
+        is there."""
+        from roost import security
+
+        path = security.key_path(self.config.home)
+        public = security.public_key_path_of(path)
+        if public.exists():
+            return security.VerifyKey.load(public)
+        if path.exists():
+            return security.SigningKey.load(path).public
+        return None
+
     def add_timer(self, interval: float, fn: Callable[[], None], name: str) -> None:
         """Call ``fn()`` on a thread of its own, ``interval`` seconds after the timer is
         added and then after each call returns, until shutdown.  An exception is logged

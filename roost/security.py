@@ -1,10 +1,12 @@
 """Tokens, the pool signing key, and the authentication of gRPC calls.
 
-A token is an HTCondor IDTOKEN: a JWT signed with HS256 by the pool signing key, whose
+A token is like an HTCondor IDTOKEN: a JWT signed with the pool's Ed25519 key (PyJWT), whose
 claims name an identity (``sub``: ``alice@pool``, ``startd@node1.example.org``) and what it
-may do (``scope``, space-separated).  Every call to a daemon carries one as
-``authorization: Bearer <token>`` metadata; ``AuthInterceptor`` checks it, and the servicer
-reads who is calling with ``current_identity()``.
+may do (``scope``, space-separated).  Only the holder of the private key (the central
+manager) can make one; any host holding the public key (``pool.pub``) can check one.
+Every call to a daemon carries one as ``authorization: Bearer <token>`` metadata;
+``AuthInterceptor`` checks it, and the servicer reads who is calling with
+``current_identity()``.
 
 Scopes follow HTCondor's access levels: ``admin`` implies every scope, and ``submit``,
 ``advertise-startd``, ``advertise-schedd`` and ``negotiate`` each imply ``read``.
@@ -12,15 +14,11 @@ Scopes follow HTCondor's access levels: ``admin`` implies every scope, and ``sub
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import contextvars
 import datetime
 import getpass
 import hashlib
-import hmac
-import json
 import logging
 import math
 import os
@@ -28,11 +26,14 @@ import pwd
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from roost.errors import RoostError
 
@@ -55,7 +56,6 @@ _GRANTS: dict[str, frozenset[str]] = {
 LOCAL_SCOPES = ("read", "submit", "admin")
 
 ISSUER = "roost"
-KEY_BYTES = 32
 
 # The longest a token may live: a century is forever for a pool, and its expiry is still a
 # date that every tool can print.
@@ -66,22 +66,12 @@ _LAST_EXPIRY = 253402300799  # 9999-12-31T23:59:59Z
 # only ones with a good signature get in, so the bound is a backstop, not a policy.
 _CACHE_SIZE = 4096
 
-_TOKEN_SHAPE = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)")
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
+ALGORITHM = "EdDSA"  # Ed25519 (RFC 8037)
 
-def _b64encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _json(value: dict) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-_HEADER = _b64encode(_json({"alg": "HS256", "kid": "POOL", "typ": "JWT"}))
+# What a pool key file of roost before Ed25519 holds: 32 raw bytes of HMAC secret.
+_HS256_KEY_BYTES = 32
 
 
 def _utc(timestamp: float) -> str:
@@ -94,30 +84,91 @@ def _check_scope(scope: str) -> None:
         raise ValueError(f"unknown scope {scope!r} (known: {', '.join(SCOPES)})")
 
 
-# -- The signing key ---------------------------------------------------------------------
+# -- The keys ----------------------------------------------------------------------------
+
+
+class VerifyKey:
+    """The pool key's public half: it verifies tokens and cannot make one, so every host
+    may hold it."""
+
+    __slots__ = ("_public",)
+
+    def __init__(self, public: Ed25519PublicKey) -> None:
+        self._public = public
+
+    def __repr__(self) -> str:
+        return f"VerifyKey({self.fingerprint})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, VerifyKey) and self.raw() == other.raw()
+
+    def __hash__(self) -> int:
+        return hash(self.raw())
+
+    def raw(self) -> bytes:
+        return self._public.public_bytes(serialization.Encoding.Raw,
+                                         serialization.PublicFormat.Raw)
+
+    def pem(self) -> bytes:
+        return self._public.public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    @property
+    def fingerprint(self) -> str:
+        """"SHA256:" and the first 16 hex digits of the SHA-256 of the raw key: the ``kid``
+        of every token the key signs, and what a person compares."""
+        return "SHA256:" + hashlib.sha256(self.raw()).hexdigest()[:16]
+
+    @classmethod
+    def from_pem(cls, data: bytes, where: str = "the public key") -> VerifyKey:
+        try:
+            public = serialization.load_pem_public_key(data)
+        except ValueError:
+            raise RoostError(f"{where} is not a PEM public key") from None
+        if not isinstance(public, Ed25519PublicKey):
+            raise RoostError(f"{where} is not an Ed25519 key")
+        return cls(public)
+
+    @classmethod
+    def load(cls, path: Path) -> VerifyKey:
+        """The public key in ``path`` (PEM); a one-line RoostError if it is not one."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as error:
+            raise RoostError(f"cannot read the pool's public key {path}: "
+                             f"{error.strerror}") from None
+        return cls.from_pem(data, f"the pool's public key {path}")
 
 
 class SigningKey:
-    """The pool's secret: it signs every token, and only its holder can make one."""
+    """The pool's private key (Ed25519): it signs every token, and only its holder, the
+    central manager, can make one."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_private",)
 
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) != KEY_BYTES:
-            raise ValueError(f"a signing key is {KEY_BYTES} bytes, not {len(secret)}")
-        self._secret = secret
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
 
     def __repr__(self) -> str:
         return "SigningKey(<secret>)"
 
-    def sign(self, data: bytes) -> bytes:
-        """The HMAC-SHA256 of ``data``."""
-        return hmac.new(self._secret, data, hashlib.sha256).digest()
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    @property
+    def public(self) -> VerifyKey:
+        return VerifyKey(self._private.public_key())
+
+    def _pem(self) -> bytes:
+        return self._private.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption())
 
     @classmethod
     def load(cls, path: Path) -> SigningKey:
         """The key in ``path``.  OSError if it cannot be read; RoostError if other users
-        may read it, or it is not a key."""
+        may read it, or it is not a key (an HS256 secret of an older roost included)."""
         with open(path, "rb") as stream:
             mode = os.fstat(stream.fileno()).st_mode & 0o777
             if mode & 0o077:
@@ -125,28 +176,44 @@ class SigningKey:
                     f"the signing key {path} is open to other users (mode {mode:04o}); "
                     f"refusing it (fix with: chmod 600 {path})"
                 )
-            secret = stream.read(KEY_BYTES + 1)
-        if len(secret) != KEY_BYTES:
+            data = stream.read(64 * 1024)
+        if len(data) == _HS256_KEY_BYTES and not data.startswith(b"-----"):
             raise RoostError(
-                f"the signing key {path} is damaged ({len(secret)} bytes, not {KEY_BYTES})"
+                f"the signing key {path} is an HS256 secret of an older roost; tokens are "
+                f"Ed25519 now: move it aside (mv {path} {path}.hs256), start the central "
+                "manager to make a new key, and make new tokens with roost token create"
             )
-        return cls(secret)
+        try:
+            private = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError):
+            raise RoostError(f"the signing key {path} is damaged (not a PEM private "
+                             "key)") from None
+        if not isinstance(private, Ed25519PrivateKey):
+            raise RoostError(f"the signing key {path} is not an Ed25519 key")
+        return cls(private)
 
     @classmethod
     def load_or_create(cls, path: Path) -> SigningKey:
-        """The key in ``path``, made (32 random bytes, mode 0600) if there is none.
+        """The key in ``path``, made (a new Ed25519 key, mode 0600) if there is none; its
+        public half is written beside it (``public_key_path``) for the hosts that only
+        verify.
 
         Daemons starting at the same moment all end up with the one key that was written
         first.  Failures are one-line RoostErrors.
         """
         path = Path(path)
         try:
-            return cls.load(path)
+            key = cls.load(path)
         except FileNotFoundError:
-            pass
+            key = cls._create(path)
         except OSError as error:
             raise RoostError(f"cannot read the signing key {path}: {error.strerror}") from None
-        key = cls(secrets.token_bytes(KEY_BYTES))
+        key._write_public(public_key_path_of(path))
+        return key
+
+    @classmethod
+    def _create(cls, path: Path) -> SigningKey:
+        key = cls.generate()
         # The key is written whole to a private file made with O_EXCL, then linked to its
         # name.  link() never replaces a file, so of two racing daemons exactly one key
         # wins, and the loser reads a complete file, never a half-written one (creating
@@ -156,7 +223,7 @@ class SigningKey:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(descriptor, "wb") as stream:
-                stream.write(key._secret)
+                stream.write(key._pem())
                 stream.flush()
                 os.fsync(stream.fileno())
             try:
@@ -170,10 +237,32 @@ class SigningKey:
         log.info("created the pool signing key %s", path)
         return key
 
+    def _write_public(self, path: Path) -> None:
+        """The public half at ``path`` (mode 0644), unless it is there already."""
+        public = self.public
+        with contextlib.suppress(OSError, RoostError):
+            if VerifyKey.load(path) == public:
+                return
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        try:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            with os.fdopen(descriptor, "wb") as stream:
+                stream.write(public.pem())
+            os.replace(temporary, path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            raise RoostError(f"cannot write the pool's public key {path}: "
+                             f"{error.strerror}") from None
+
 
 def key_path(home: Path) -> Path:
     """Where the pool signing key lives: ``HOME/keys/pool.key`` (directory 0700)."""
     return Path(home) / "keys" / "pool.key"
+
+
+def public_key_path_of(key_file: Path) -> Path:
+    """Where the public half of the key in ``key_file`` is kept: ``pool.pub`` beside it."""
+    return Path(key_file).with_suffix(".pub")
 
 
 def token_dir(home: Path) -> Path:
@@ -206,7 +295,8 @@ class Identity:
 
 class AuthError(Exception):
     """A call that cannot be allowed.  ``code`` is "missing", "malformed",
-    "bad-signature", "expired" (all: not authenticated) or "scope" (not permitted)."""
+    "bad-signature", "expired", "revoked" (all: not authenticated) or "scope" (not
+    permitted)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -221,7 +311,7 @@ def create_token(
     now: float | None = None,
 ) -> str:
     """A token for ``identity`` with ``scopes``, valid for ``lifetime`` seconds from ``now``
-    (default: the current time)."""
+    (default: the current time): a JWT signed with the pool's Ed25519 key."""
     if not identity or any(c.isspace() or not c.isprintable() for c in identity):
         raise ValueError(f"an identity is a name without spaces, not {identity!r}")
     wanted = set(scopes)
@@ -242,8 +332,8 @@ def create_token(
         "jti": secrets.token_hex(16),
         "iss": ISSUER,
     }
-    signing_input = f"{_HEADER}.{_b64encode(_json(claims))}"
-    return f"{signing_input}.{_b64encode(key.sign(signing_input.encode('ascii')))}"
+    return jwt.encode(claims, key._private, algorithm=ALGORITHM,
+                      headers={"kid": key.public.fingerprint})
 
 
 def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime: float) -> str:
@@ -252,20 +342,8 @@ def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime
     return create_token(key, identity, scopes, lifetime)
 
 
-def _split(token: str) -> tuple[bytes, bytes, Identity]:
-    """The signing input, signature and identity of ``token``, unverified."""
-    shape = _TOKEN_SHAPE.fullmatch(token.strip())
-    if shape is None:
-        raise AuthError("malformed", "malformed token: not three base64url parts joined by '.'")
-    header_text, claims_text, signature_text = shape.groups()
-    try:
-        header = json.loads(_b64decode(header_text))
-        claims = json.loads(_b64decode(claims_text))
-        signature = _b64decode(signature_text)
-    except (binascii.Error, ValueError):
-        raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise AuthError("malformed", "malformed token: its algorithm is not HS256")
+def _identity(claims: object) -> Identity:
+    """The identity the token's claims name, once their shape is checked."""
     if not isinstance(claims, dict):
         raise AuthError("malformed", "malformed token: its claims are not a JSON object")
     for claim, kind in (("sub", str), ("scope", str), ("exp", (int, float)), ("jti", str)):
@@ -276,21 +354,56 @@ def _split(token: str) -> tuple[bytes, bytes, Identity]:
         raise AuthError("malformed", "malformed token: its 'exp' claim is not a date")
     if claims.get("iss") != ISSUER:
         raise AuthError("malformed", f"malformed token: issued by {claims.get('iss')!r}")
-    identity = Identity(
+    return Identity(
         name=claims["sub"],
         scopes=frozenset(claims["scope"].split()),
         expires=float(claims["exp"]),
         token_id=claims["jti"],
     )
-    return f"{header_text}.{claims_text}".encode("ascii"), signature, identity
 
 
-def _verified(key: SigningKey, token: str) -> Identity:
-    """The identity of ``token`` if ``key`` signed it; expiry is the caller's to check."""
-    signing_input, signature, identity = _split(token)
-    if not hmac.compare_digest(key.sign(signing_input), signature):
-        raise AuthError("bad-signature", "token signature does not match the pool's signing key")
-    return identity
+def _shaped(token: str) -> str:
+    """``token`` stripped, once it has the shape of a JWS."""
+    token = token.strip()
+    if _TOKEN_SHAPE.fullmatch(token) is None:
+        raise AuthError("malformed", "malformed token: not three base64url parts joined by '.'")
+    return token
+
+
+def _wrong_algorithm(token: str) -> AuthError:
+    """The refusal of a token whose header names another algorithm than Ed25519."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+    except jwt.DecodeError:
+        return AuthError("malformed", "malformed token: bad base64 or JSON")
+    older = (" (a token of an older roost: make a new one with roost token create)"
+             if algorithm == "HS256" else "")
+    return AuthError("malformed", f"malformed token: its algorithm is not {ALGORITHM}{older}")
+
+
+# PyJWT checks the signature, nothing else: the claims are checked here, expiry by the
+# caller (an interceptor caches a verified token and checks its expiry at every call).
+_SIGNATURE_ONLY = {"verify_exp": False, "verify_nbf": False, "verify_iat": False,
+                   "verify_aud": False, "verify_iss": False, "verify_sub": False,
+                   "verify_jti": False}
+
+
+def _verified(key: SigningKey | VerifyKey, token: str) -> Identity:
+    """The identity of ``token`` if ``key`` (or the private key whose public half it is)
+    signed it; expiry is the caller's to check."""
+    token = _shaped(token)
+    public = key.public if isinstance(key, SigningKey) else key
+    try:
+        claims = jwt.decode(token, public._public, algorithms=[ALGORITHM],
+                            options=_SIGNATURE_ONLY)
+    except jwt.InvalidAlgorithmError:
+        raise _wrong_algorithm(token) from None
+    except jwt.InvalidSignatureError:
+        raise AuthError("bad-signature",
+                        "token signature does not match the pool's signing key") from None
+    except jwt.DecodeError:
+        raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
+    return _identity(claims)
 
 
 def _check_unexpired(identity: Identity, now: float | None) -> None:
@@ -298,7 +411,7 @@ def _check_unexpired(identity: Identity, now: float | None) -> None:
         raise AuthError("expired", f"token expired at {_utc(identity.expires)}")
 
 
-def verify_token(key: SigningKey, token: str, now: float | None = None) -> Identity:
+def verify_token(key: SigningKey | VerifyKey, token: str, now: float | None = None) -> Identity:
     """The identity ``token`` names, if ``key`` signed it and it has not expired by ``now``;
     AuthError otherwise (a bad signature is reported before expiry)."""
     identity = _verified(key, token)
@@ -309,7 +422,15 @@ def verify_token(key: SigningKey, token: str, now: float | None = None) -> Ident
 def decode_token(token: str) -> Identity:
     """The identity ``token`` claims, checking neither signature nor expiry: for display
     only, never to grant anything."""
-    return _split(token)[2]
+    token = _shaped(token)
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.DecodeError:
+        raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
+    if header.get("alg") != ALGORITHM:
+        raise _wrong_algorithm(token)
+    return _identity(claims)
 
 
 # -- Token files -------------------------------------------------------------------------
@@ -388,6 +509,7 @@ _STATUS = {
     "malformed": grpc.StatusCode.UNAUTHENTICATED,
     "bad-signature": grpc.StatusCode.UNAUTHENTICATED,
     "expired": grpc.StatusCode.UNAUTHENTICATED,
+    "revoked": grpc.StatusCode.UNAUTHENTICATED,
     "scope": grpc.StatusCode.PERMISSION_DENIED,
 }
 
@@ -451,14 +573,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(
         self,
-        key: SigningKey,
+        key: SigningKey | VerifyKey,
         method_scopes: Mapping[str, str],
         default_scope: str = "read",
         exempt: Iterable[str] = HEALTH_METHODS,
+        revoked: Container[str] = frozenset(),
     ) -> None:
         for scope in (*method_scopes.values(), default_scope):
             _check_scope(scope)
         self._key = key
+        self._revoked = revoked  # token ids (roost.revocation), checked at every call
         self._method_scopes = dict(method_scopes)
         self._default_scope = default_scope
         self._exempt = frozenset(exempt)
@@ -470,7 +594,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         now: float | None = None,
     ) -> Identity:
         """The identity of the bearer token in call ``metadata``; AuthError if there is no
-        valid one.  A token's signature is checked once; its expiry every time."""
+        valid one.  A token's signature is checked once; its expiry and whether it was
+        revoked every time."""
         token = _bearer_token(metadata)
         identity = self._verified.get(token)
         if identity is None:
@@ -479,6 +604,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 self._verified.clear()
             self._verified[token] = identity
         _check_unexpired(identity, now)
+        if identity.token_id in self._revoked:
+            raise AuthError("revoked", f"token {identity.token_id} was revoked")
         return identity
 
     def intercept_service(self, continuation, handler_call_details):

@@ -2,7 +2,9 @@
 
 ``roost token create`` signs a token with the pool signing key, so only someone who can
 read the key (the pool's administrator) can make one; ``roost token show`` prints what a
-token claims, and checks its signature when the key is readable.
+token claims, and checks its signature with the pool's public key; ``roost token revoke``
+lists a token as revoked (``roost.revocation``), for the collector and the schedds to
+refuse.
 
 The security module (and with it gRPC) is imported only when a sub-verb runs, so
 ``--help`` stays instant.
@@ -32,7 +34,7 @@ def _parser() -> Parser:
     parser = Parser(
         prog=PROG, description="Make and inspect the tokens that authenticate calls to the pool."
     )
-    verbs = parser.add_subparsers(dest="verb", metavar="{create,show}", required=True)
+    verbs = parser.add_subparsers(dest="verb", metavar="{create,show,revoke}", required=True)
     create = verbs.add_parser(
         "create",
         help="sign a new token (needs the pool signing key)",
@@ -77,6 +79,15 @@ def _parser() -> Parser:
         metavar="FILE",
         help="the token file, or - for standard input (default: your token in the roost home)",
     )
+    revoke = verbs.add_parser(
+        "revoke",
+        help="refuse a token from now on (needs the pool signing key)",
+        description="Revoke a token, named by its id (roost token show prints it) or given "
+        "as a file: the collector refuses it at once, the schedds within "
+        "security.revocation_interval seconds.",
+    )
+    revoke.add_argument("token", metavar="ID|FILE",
+                        help="the token's id, or a file holding the token")
     return parser
 
 
@@ -85,7 +96,25 @@ def main(argv: Sequence[str]) -> int:
     args = parse(_parser(), argv)
     if isinstance(args, int):
         return args
-    return create(args) if args.verb == "create" else show(args)
+    return {"create": create, "show": show, "revoke": revoke}[args.verb](args)
+
+
+def _signing_key(path: Path):
+    """The pool signing key at ``path``, which only the pool's administrator can read."""
+    from roost import security
+
+    try:
+        return security.SigningKey.load(path)
+    except FileNotFoundError:
+        raise RoostError(
+            f"no signing key at {path} (the pool makes it when it first starts)"
+        ) from None
+    except PermissionError:
+        raise RoostError(
+            f"only a pool administrator can create or revoke tokens: cannot read {path}"
+        ) from None
+    except OSError as error:
+        raise RoostError(f"cannot read the signing key {path}: {error.strerror}") from None
 
 
 def create(args: argparse.Namespace) -> int:
@@ -96,19 +125,7 @@ def create(args: argparse.Namespace) -> int:
             f"--lifetime must be more than 0 and at most {MAX_LIFETIME_DAYS:g} days "
             f"(see '{PROG} create --help')"
         )
-    path = security.key_path(load_config().home)
-    try:
-        key = security.SigningKey.load(path)
-    except FileNotFoundError:
-        raise RoostError(
-            f"no signing key at {path} (the pool makes it when it first starts)"
-        ) from None
-    except PermissionError:
-        raise RoostError(
-            f"only a pool administrator can create tokens: cannot read {path}"
-        ) from None
-    except OSError as error:
-        raise RoostError(f"cannot read the signing key {path}: {error.strerror}") from None
+    key = _signing_key(security.key_path(load_config().home))
     try:
         token = security.create_token(
             key, args.identity, args.scopes, args.lifetime * SECONDS_PER_DAY
@@ -148,6 +165,33 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
+def revoke(args: argparse.Namespace) -> int:
+    from roost import revocation, security
+
+    home = load_config().home
+    _signing_key(security.key_path(home))  # only the pool's administrator revokes
+    given = Path(args.token)
+    if given.is_file():
+        try:
+            identity = security.decode_token(security.load_token(given))
+        except security.AuthError as error:
+            raise RoostError(f"{given}: {error}") from None
+        token_id, expires = identity.token_id, identity.expires
+        what = f"token {token_id} ({identity.name}, expiring {_when(expires)})"
+    else:
+        # An id alone: its expiry is unknown, so it stays listed for a token's longest life.
+        token_id, expires = args.token, time.time() + security.MAX_LIFETIME
+        what = f"token {token_id}"
+    try:
+        added = revocation.revoke(revocation.revocation_path(home), token_id, expires)
+    except ValueError as error:
+        raise UsageError(f"{error} (see '{PROG} revoke --help')") from None
+    except OSError as error:
+        raise RoostError(f"cannot write the revoked tokens: {error.strerror}") from None
+    print(f"revoked {what}" if added else f"{what} was revoked already")
+    return 0
+
+
 def _scopes(identity) -> str:
     """The scopes of ``identity`` in the order of ``SCOPES``, then any this version does
     not know (a token from a newer roost)."""
@@ -158,13 +202,13 @@ def _scopes(identity) -> str:
 
 
 def _signature(token: str, key_file: Path) -> str:
-    """Whether the pool key at ``key_file`` signed ``token``, as far as this user can tell."""
+    """Whether the pool key at ``key_file`` signed ``token``, checked with its public half
+    (``pool.pub``, which any user may read)."""
     from roost import security
 
+    public_file = security.public_key_path_of(key_file)
     try:
-        key = security.SigningKey.load(key_file)
-    except OSError as error:
-        return f"not checked (cannot read {key_file}: {error.strerror})"
+        key = security.VerifyKey.load(public_file)
     except RoostError as error:
         return f"not checked ({error})"
     try:
@@ -172,8 +216,8 @@ def _signature(token: str, key_file: Path) -> str:
     except security.AuthError as error:
         # Expiry is checked after the signature, so an expired token was signed well.
         if error.code != "expired":
-            return f"INVALID for the pool key {key_file} ({error})"
-    return f"valid (signed by the pool key {key_file})"
+            return f"INVALID for the pool key {public_file} ({error})"
+    return f"valid (signed by the pool key {public_file})"
 
 
 def _when(timestamp: float) -> str:

@@ -11,7 +11,6 @@ import logging
 import threading
 
 from classad import ClassAd
-from roost import security
 from roost.errors import RoostError
 from schedd.job_status import JobStatus
 
@@ -56,7 +55,7 @@ def schedd_ads(name: str, machine: str, address: str, counts: dict[str, dict[int
 class ScheddAds:
     """Sends the ads to the collector (the daemon's shell around ``schedd_ads``)."""
 
-    def __init__(self, jobs, config, key: security.SigningKey, *, name: str, machine: str,
+    def __init__(self, jobs, config, token: str, *, name: str, machine: str,
                  address: str, log: logging.Logger) -> None:
         self.jobs = jobs
         self.config = config
@@ -64,9 +63,7 @@ class ScheddAds:
         self.machine = machine
         self.address = address
         self.log = log
-        self._token = security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],
-                                            config.get("security", "token_lifetime_days")
-                                            * 86400.0)
+        self._token = token  # advertise-schedd
         self._advertised: set[str] = set()
         self._updating = threading.Lock()  # the timer and the rescheduler both update
 

@@ -17,15 +17,69 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="roost schedd", description="Run the job queue.")
     add_daemon_arguments(parser)
+    parser.add_argument("--token", metavar="FILE",
+                        help="the schedd's own token (scope advertise-schedd), for a submit "
+                             "host that holds no pool key: its users' tokens are checked "
+                             "with the pool's public key, keys/pool.pub (default: made "
+                             "from the pool key)")
     args = parser.parse_args(argv)
+    import os
+
+    if args.token:  # relative to where the command runs, not to / where the daemon goes
+        args.token = os.path.abspath(args.token)
 
     from roost.config import load_config
     from roost.daemon import run_daemon
 
-    return run_daemon("schedd", args, load_config(), _serve)
+    return run_daemon("schedd", args, load_config(), lambda daemon: _serve(daemon, args))
 
 
-def _serve(daemon) -> None:
+def _own_token(daemon, args, machine: str):
+    """The schedd's token and the key that checks its callers' tokens.  Given ``--token``,
+    it holds no private key and checks tokens with the pool's public key; else it makes
+    its own token with the pool key, as the daemons of a personal pool do."""
+    from roost import security
+    from roost.errors import RoostError
+
+    config = daemon.config
+    if args.token:
+        key = daemon.public_pool_key()
+        if key is None:
+            raise RoostError(f"no pool key in {config.home / 'keys'}: a schedd checks its "
+                             "users' tokens with the pool's public key (copy keys/pool.pub "
+                             "from the central manager)")
+        return security.load_token(args.token), key
+    key = daemon.pool_key()
+    return security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],
+                                 config.get("security", "token_lifetime_days") * 86400.0), key
+
+
+def _follow_revocations(daemon, token: str):
+    """The revoked tokens' ids, read from the collector's ad now and every
+    ``security.revocation_interval`` seconds (``roost.revocation``)."""
+    from roost.client import Collector
+    from roost.errors import RoostError
+    from roost.revocation import Revoked, published
+
+    config = daemon.config
+    revoked = Revoked()
+
+    def read() -> None:
+        with Collector(config.get("matchmaker", "address"), token=token, config=config,
+                       timeout=5.0) as collector:
+            ids = published(collector)
+        if revoked.replace(ids):
+            daemon.log.info("the collector lists %d revoked token(s)", len(ids))
+
+    try:
+        read()
+    except RoostError as error:  # the collector may start after the schedd
+        daemon.log.warning("cannot read the revoked tokens yet: %s", error)
+    daemon.add_timer(config.get("security", "revocation_interval"), read, "revocations")
+    return revoked
+
+
+def _serve(daemon, args) -> None:
     import socket
 
     from roost import security
@@ -44,16 +98,14 @@ def _serve(daemon) -> None:
 
     config = daemon.config
     home = config.home
-    key = daemon.pool_key()
+    machine = socket.getfqdn()
+    token, key = _own_token(daemon, args, machine)
     url = config.get("schedd", "database_url") or default_url(home)
     engine = open_database(url)
     jobs = JobQueue(engine)
     daemon.on_stop(jobs.close)
     daemon.on_stop(engine.dispose)
-    machine = socket.getfqdn()
     name = config.get("schedd", "name") or machine
-    token = security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],
-                                  config.get("security", "token_lifetime_days") * 86400.0)
 
     def ask_broker(broker, schedd_address: str, nonce: str) -> None:
         with Broker(broker.collector, token, config=config, timeout=10.0) as client:
@@ -82,11 +134,12 @@ def _serve(daemon) -> None:
                             or machine)
     service.reverse = reverse
     address = config.get("schedd", "address")
+    revoked = _follow_revocations(daemon, token)
     port = daemon.start_server(
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES, exempt=(
-            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS))],
+            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS), revoked=revoked)],
         # Transfers hold a thread each while they move files or wait for room, and each
         # connection through the broker one while it is open.
         max_workers=(MAX_WORKERS + watchers + reverse_streams + uploads + downloads
@@ -102,8 +155,8 @@ def _serve(daemon) -> None:
     daemon.on_stop(lambda: address_file(home, "schedd").unlink(missing_ok=True))
     daemon.log.info("schedd %s serving on %s, queue %s", name, service.address,
                     engine.url.render_as_string(hide_password=True))
-    ads = ScheddAds(jobs, config, key, name=name, machine=machine, address=service.address,
-                    log=daemon.log)
+    ads = ScheddAds(jobs, config, token, name=name, machine=machine,
+                    address=service.address, log=daemon.log)
     runner.address = reverse.address = service.address
     runner.recover()
     daemon.on_stop(runner.stop)

@@ -261,20 +261,17 @@ def _verifier(daemon, args):
     """The pool key that checks the tokens of the startd's callers, or None.
 
     A startd given a token (a desktop or a batch node that joined with one copied file)
-    uses the pool key only if its roost home has it (a shared file system, as a personal
-    pool or a glide-in's may); without it, the claim ids authenticate the claims
-    (``startd.service.interceptor``).  It never makes a key of its own, which would refuse
-    every schedd.  A startd without a token signs its own with the pool key, made if need
-    be, as the daemons of a personal pool do."""
-    from roost import security
-
-    path = security.key_path(daemon.config.home)
+    checks tokens with the pool's public key if its roost home has it (``keys/pool.pub``,
+    which can sign nothing, so any host may be given it); without it, the claim ids
+    authenticate the claims (``startd.service.interceptor``).  It never makes a key of its
+    own, which would refuse every schedd.  A startd without a token signs its own with
+    the pool key, made if need be, as the daemons of a personal pool do."""
     if args.token:
-        if not path.exists():
-            daemon.log.info("no pool key at %s: claims are authenticated by their claim "
-                            "ids, and Drain is refused", path)
-            return None
-        return security.SigningKey.load(path)
+        key = daemon.public_pool_key()
+        if key is None:
+            daemon.log.info("no pool key in %s: claims are authenticated by their claim "
+                            "ids, and Drain is refused", daemon.config.home / "keys")
+        return key
     return daemon.pool_key()
 
 

@@ -67,7 +67,8 @@ def worker_threads(most_jobs: int) -> int:
     return MAX_WORKERS + CALLS_PER_JOB * most_jobs
 
 
-def interceptor(key: security.SigningKey | None) -> grpc.ServerInterceptor:
+def interceptor(key: security.SigningKey | security.VerifyKey | None
+                ) -> grpc.ServerInterceptor:
     """What authenticates the startd's calls: tokens checked with the pool ``key``, or,
     with no key, the claim ids alone (see the module's docstring)."""
     if key is not None:
@@ -87,7 +88,8 @@ class _ClaimsOnly(grpc.ServerInterceptor):
             return handler
         why = (f"this startd has no pool key to verify the {METHOD_SCOPES.get(method)} "
                f"token {method.rpartition('/')[2]} needs (it joined the pool with a token "
-               "alone); put the pool key in its roost home to allow it")
+               "alone); put the pool's public key (keys/pool.pub) in its roost home to "
+               "allow it")
 
         def refuse(request, context):
             context.abort(grpc.StatusCode.PERMISSION_DENIED, why)

@@ -14,8 +14,11 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 
 import pytest
+
+from roost import security
 
 from .test_partition import SETTINGS, desktop
 from .test_pool import PORT, TIMEOUT, Site, central_manager
@@ -27,43 +30,58 @@ RUN = 1.5  # seconds each job runs
 SHARED = {**SETTINGS, "ROOST_SCHEDD_CLAIM_WORKLIFE": "2"}
 
 
-def submit_as(site: Site, user: str, count: int) -> str:
+def token_from(cm: Site, site: Site, identity: str, *scopes: str) -> Path:
+    """A token made on the central manager (the only host that can sign) and copied to
+    ``site``, as an administrator would hand it over; its path there."""
+    made = cm.host.directory / f"{identity}.token"
+    cm.roost("token", "create", "--identity", identity,
+             *(part for scope in scopes for part in ("--scope", scope)), "--out", str(made))
+    there = site.host.directory / made.name
+    if there != made:
+        shutil.copy(made, there)
+    return there
+
+
+def submit_as(cm: Site, site: Site, user: str, count: int) -> str:
     """Submit ``count`` jobs on ``site`` as ``user`` (an account there, with a token made
-    there: the schedd, as root, moves a job's files with its owner's rights); the
-    cluster."""
+    on the central manager: the schedd, as root, moves a job's files with its owner's
+    rights); the cluster."""
     site.host.add_user(user)
-    token = site.host.directory / f"{user}.token"
-    site.roost("token", "create", "--identity", f"{user}@pool", "--scope", "read",
-               "--scope", "submit", "--out", str(token))
+    token = token_from(cm, site, f"{user}@pool", "read", "submit")
     (site.host.directory / "jobs.sub").write_text(
         f"executable = /bin/sleep\narguments = {RUN}\ninitialdir = /\nqueue {count}\n")
+    before = site.env.get("ROOST_SECURITY_TOKEN_FILE")
     site.env["ROOST_SECURITY_TOKEN_FILE"] = str(token)
     try:
         return re.search(r"cluster (\d+)", site.roost("submit", "jobs.sub").stdout).group(1)
     finally:
-        del site.env["ROOST_SECURITY_TOKEN_FILE"]
+        if before is None:
+            del site.env["ROOST_SECURITY_TOKEN_FILE"]
+        else:
+            site.env["ROOST_SECURITY_TOKEN_FILE"] = before
 
 
 def test_two_schedds_on_two_hosts_share_the_pool_fairly(make_network):
     network = make_network(["cm", "sub2", "desk1", "desk2"])
     cm = central_manager(network["cm"], **SHARED)
-    # A second submit host: its schedd joins the central manager's collector.  It signs
-    # its own tokens (bob's, its ads), so it holds the pool's key; an execute host never
-    # does.
+    # A second submit host: its schedd joins the central manager's collector with a token
+    # of its own, and checks its users' tokens with the pool's public key.  Only the
+    # central manager holds the private key, so only it makes tokens.
     sub2 = Site(network["sub2"], ROOST_MATCHMAKER_ADDRESS=f"cm:{PORT}",
                 ROOST_SCHEDD_ADDRESS="0.0.0.0:0", **SHARED)
     keys = sub2.home / "keys"
     keys.mkdir(mode=0o700)
-    shutil.copy(cm.home / "keys" / "pool.key", keys / "pool.key")
-    os.chmod(keys / "pool.key", 0o600)
-    sub2.roost("schedd")
+    shutil.copy(cm.home / "keys" / "pool.pub", keys / "pool.pub")
+    schedd_token = token_from(cm, sub2, "schedd@sub2", "advertise-schedd")
+    sub2.env["ROOST_SECURITY_TOKEN_FILE"] = str(token_from(cm, sub2, "root@pool", "read"))
+    sub2.roost("schedd", "--token", str(schedd_token))
     schedds = cm.wait_for("two schedds", "status", "-schedd", "-af", "Name", "MyAddress",
                           count=2)
     assert {name for name, _ in schedds} == {"cm", "sub2"}, schedds
     assert any(address.startswith(f"{network['sub2'].address}:") for _, address in schedds)
     # Both owners' jobs wait before the first slot comes: neither starts first.
-    alices = submit_as(cm, "alice", JOBS)
-    bobs = submit_as(sub2, "bob", JOBS)
+    alices = submit_as(cm, cm, "alice", JOBS)
+    bobs = submit_as(cm, sub2, "bob", JOBS)
     cm.wait_for("two submitters", "status", "-submitters", "-af", "Name", count=2)
     desks = [desktop(cm, network[name]) for name in ("desk1", "desk2")]
     for site, cluster in ((cm, alices), (sub2, bobs)):
@@ -83,5 +101,12 @@ def test_two_schedds_on_two_hosts_share_the_pool_fairly(make_network):
     early = [owner for when, owner in ends if when <= median]
     alice_share = early.count("alice") / len(early)
     assert 0.3 <= alice_share <= 0.7, ends
+    assert sorted(os.listdir(keys)) == ["pool.pub"], "the submit host never held the pool key"
+    forged = sub2.host.directory / "forged.token"
+    forged.write_text(security.create_token(security.SigningKey.generate(), "bob@pool",
+                                            ["admin"], 600) + "\n")
+    sub2.env["ROOST_SECURITY_TOKEN_FILE"] = str(forged)
+    refused = sub2.roost("rm", "-all", check=False)
+    assert refused.returncode == 1 and "did not accept the token" in refused.stderr
     priorities = cm.roost("userprio").stdout
     assert "alice" in priorities and "bob" in priorities, priorities

@@ -34,7 +34,7 @@ NOW = 1_600_000_000.0  # 2020-09-13T12:26:40Z
 
 @pytest.fixture
 def key():
-    return SigningKey(os.urandom(32))
+    return SigningKey.generate()
 
 
 def parts(token):
@@ -53,7 +53,7 @@ def b64(data):
 def test_token_round_trip(key):
     token = create_token(key, "alice@pool", ["submit", "read"], HOUR, now=NOW)
     header, claims = parts(token)
-    assert header == {"alg": "HS256", "kid": "POOL", "typ": "JWT"}
+    assert header == {"alg": "EdDSA", "kid": key.public.fingerprint, "typ": "JWT"}
     assert claims["sub"] == "alice@pool"
     assert claims["scope"] == "read submit"
     assert (claims["iat"], claims["exp"], claims["iss"]) == (NOW, NOW + HOUR, "roost")
@@ -79,7 +79,7 @@ def test_tampered_payload_is_a_bad_signature(key):
 
 
 def test_token_of_another_key_is_a_bad_signature(key):
-    token = create_token(SigningKey(os.urandom(32)), "alice@pool", ["read"], HOUR)
+    token = create_token(SigningKey.generate(), "alice@pool", ["read"], HOUR)
     with pytest.raises(AuthError) as refused:
         verify_token(key, token)
     assert refused.value.code == "bad-signature"
@@ -165,11 +165,52 @@ def test_key_file_is_created_0600_and_reused(tmp_path):
     first = SigningKey.load_or_create(path)
     assert mode(path) == 0o600
     assert mode(path.parent) == 0o700
-    assert path.stat().st_size == 32
+    assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     again = SigningKey.load_or_create(path)
-    assert again.sign(b"data") == first.sign(b"data")
-    assert os.listdir(path.parent) == ["pool.key"], "no temporary file is left behind"
+    assert again.public == first.public
+    public = security.public_key_path_of(path)
+    assert (public, mode(public)) == (path.parent / "pool.pub", 0o644)
+    assert security.VerifyKey.load(public) == first.public
+    assert sorted(os.listdir(path.parent)) == ["pool.key", "pool.pub"], \
+        "no temporary file is left behind"
     assert repr(first) == "SigningKey(<secret>)", "the secret never shows in logs"
+
+
+def test_the_public_key_verifies_and_cannot_sign(key, tmp_path):
+    token = create_token(key, "alice@pool", ["read"], HOUR)
+    assert verify_token(key.public, token).name == "alice@pool"
+    with pytest.raises(AttributeError):
+        create_token(key.public, "mallory@pool", ["admin"], HOUR)
+    other = SigningKey.generate()
+    with pytest.raises(AuthError) as refused:
+        verify_token(other.public, token)
+    assert refused.value.code == "bad-signature"
+    (tmp_path / "x.pub").write_bytes(b"not a key")
+    with pytest.raises(RoostError, match=r"x.pub is not a PEM public key$"):
+        security.VerifyKey.load(tmp_path / "x.pub")
+
+
+def test_an_hs256_key_of_an_older_roost_is_refused_saying_what_to_do(tmp_path):
+    path = tmp_path / "pool.key"
+    path.write_bytes(os.urandom(32))
+    path.chmod(0o600)
+    with pytest.raises(RoostError) as refused:
+        SigningKey.load_or_create(path)
+    assert str(refused.value) == (
+        f"the signing key {path} is an HS256 secret of an older roost; tokens are Ed25519 "
+        f"now: move it aside (mv {path} {path}.hs256), start the central manager to make a "
+        "new key, and make new tokens with roost token create")
+
+
+def test_an_hs256_token_of_an_older_roost_is_refused_saying_what_to_do(key):
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = b64(json.dumps({"sub": "a@pool", "scope": "admin", "exp": 2e9, "jti": "x",
+                             "iss": "roost"}).encode())
+    with pytest.raises(AuthError) as refused:
+        verify_token(key, f"{header}.{claims}.{b64(b'x' * 32)}")
+    assert refused.value.code == "malformed"
+    assert str(refused.value) == ("malformed token: its algorithm is not EdDSA (a token of "
+                                  "an older roost: make a new one with roost token create)")
 
 
 def test_key_file_open_to_others_is_refused(tmp_path):
@@ -190,25 +231,25 @@ def test_damaged_key_file_is_refused(tmp_path):
     path = tmp_path / "pool.key"
     path.write_bytes(b"short")
     path.chmod(0o600)
-    with pytest.raises(RoostError, match=r"damaged \(5 bytes, not 32\)"):
+    with pytest.raises(RoostError, match=r"damaged \(not a PEM private key\)$"):
         SigningKey.load_or_create(path)
 
 
 def test_key_creation_that_loses_the_race_uses_the_winners_key(tmp_path, monkeypatch):
     path = tmp_path / "pool.key"
-    winner = os.urandom(32)
+    winner = SigningKey.generate()
     link = os.link
 
     def another_daemon_links_first(source, destination):
         descriptor = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.write(descriptor, winner)
+        os.write(descriptor, winner._pem())
         os.close(descriptor)
         link(source, destination)
 
     monkeypatch.setattr(os, "link", another_daemon_links_first)
     key = SigningKey.load_or_create(path)
-    assert key.sign(b"data") == SigningKey(winner).sign(b"data")
-    assert os.listdir(tmp_path) == ["pool.key"]
+    assert key.public == winner.public
+    assert sorted(os.listdir(tmp_path)) == ["pool.key", "pool.pub"]
 
 
 RACER = """
@@ -218,7 +259,7 @@ print("ready", flush=True)
 go = pathlib.Path(sys.argv[2])
 while not go.exists():
     time.sleep(0.0005)
-print(SigningKey.load_or_create(pathlib.Path(sys.argv[1])).sign(b"data").hex())
+print(SigningKey.load_or_create(pathlib.Path(sys.argv[1])).public.fingerprint)
 """
 
 
@@ -236,8 +277,8 @@ def test_daemons_creating_the_key_at_once_share_one_key(tmp_path):
     go.touch()
     signatures = {racer.communicate(timeout=20)[0].strip() for racer in racers}
     assert [racer.returncode for racer in racers] == [0, 0, 0, 0]
-    assert signatures == {SigningKey.load_or_create(path).sign(b"data").hex()}
-    assert os.listdir(path.parent) == ["pool.key"]
+    assert signatures == {SigningKey.load_or_create(path).public.fingerprint}
+    assert sorted(os.listdir(path.parent)) == ["pool.key", "pool.pub"]
 
 
 # -- Token files -------------------------------------------------------------------------
@@ -258,7 +299,7 @@ def test_local_token_is_made_kept_and_renewed(tmp_path, key):
     assert security.ensure_local_token(home, key, 30 * 24 * HOUR) == path
     assert security.load_token(path) == token, "a good token is kept"
 
-    other_key = SigningKey(os.urandom(32))
+    other_key = SigningKey.generate()
     security.ensure_local_token(home, other_key, 30 * 24 * HOUR)
     assert verify_token(other_key, security.load_token(path)).name == identity.name
 
@@ -371,7 +412,7 @@ EXPECTED = {
 @pytest.fixture(scope="module")
 def echo():
     """(key, channel, address) of a running echo server."""
-    key = SigningKey(os.urandom(32))
+    key = SigningKey.generate()
     server, port = start_server(key)
     address = f"127.0.0.1:{port}"
     with grpc.insecure_channel(address) as channel:
@@ -395,7 +436,7 @@ def test_good_token_reaches_the_servicer_as_its_identity(echo, kind):
 def _refusals(key):
     """(metadata, status, details) of calls the interceptor must refuse."""
     good = create_token(key, "alice@pool", ["submit"], HOUR)
-    forged = create_token(SigningKey(os.urandom(32)), "startd@node1", ["admin"], HOUR)
+    forged = create_token(SigningKey.generate(), "startd@node1", ["admin"], HOUR)
     expired = create_token(key, "startd@node1", ["advertise-startd"], HOUR, now=NOW)
     unauthenticated = grpc.StatusCode.UNAUTHENTICATED
     return {
@@ -569,7 +610,7 @@ def test_token_create_needs_the_key(home, monkeypatch, capsys):
     monkeypatch.setattr(SigningKey, "load", classmethod(unreadable))
     assert cli.main(argv) == 1
     assert capsys.readouterr().err == (
-        f"roost: only a pool administrator can create tokens: cannot read {path}\n"
+        f"roost: only a pool administrator can create or revoke tokens: cannot read {path}\n"
     )
 
 
@@ -598,7 +639,8 @@ def test_token_show(home, tmp_path, capsys, monkeypatch):
     assert f"identity:  {security.local_token_path(home).stem}@pool\n" in out
     assert "scopes:    read submit admin\n" in out
     assert "(in 10 days)" in out
-    assert f"signature: valid (signed by the pool key {security.key_path(home)})" in out
+    public = security.public_key_path_of(security.key_path(home))
+    assert f"signature: valid (signed by the pool key {public})" in out
 
     expired = create_token(key, "alice@pool", ["read"], HOUR, now=NOW)
     monkeypatch.setattr(sys, "stdin", io.StringIO(expired + "\n"))
@@ -608,13 +650,15 @@ def test_token_show(home, tmp_path, capsys, monkeypatch):
     assert "signature: valid" in out
 
     foreign = tmp_path / "foreign.token"
-    security.write_token(foreign, create_token(SigningKey(os.urandom(32)), "x@y", ["read"], HOUR))
+    security.write_token(foreign, create_token(SigningKey.generate(), "x@y", ["read"], HOUR))
     assert token_cli.main(["show", str(foreign)]) == 0
     assert "signature: INVALID for the pool key" in capsys.readouterr().out
 
-    security.key_path(home).unlink()
+    public = security.public_key_path_of(security.key_path(home))
+    public.unlink()
     assert token_cli.main(["show", str(foreign)]) == 0
-    assert "signature: not checked (cannot read " in capsys.readouterr().out
+    assert (f"signature: not checked (cannot read the pool's public key {public}: "
+            in capsys.readouterr().out)
 
 
 def test_token_help_is_instant(capsys):

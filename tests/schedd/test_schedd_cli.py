@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
-from roost import cli
+from roost import cli, security
 from roost.client import Collector, Schedd
 from roost.config import load_config
 
@@ -214,3 +217,58 @@ def test_many_watchers_are_served_and_submits_go_on(pool):
     for client in watchers:
         client.close()
     assert received == [f"{cluster}.*"] * 100  # a submit is one event for its cluster
+
+
+def test_a_schedd_given_a_token_and_no_pool_key_refuses_to_start_saying_why(tmp_path):
+    home = tmp_path / "submit-host"
+    token = tmp_path / "schedd.token"
+    token.write_text(security.create_token(security.SigningKey.generate(), "schedd@sub",
+                                           ["advertise-schedd"], 600) + "\n")
+    done = subprocess.run([sys.executable, "-m", "roost", "schedd", "--foreground",
+                           "--token", str(token)], env={**os.environ, "ROOST_HOME": str(home)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"roost: no pool key in {home / 'keys'}: a schedd checks its users' tokens with the "
+        "pool's public key (copy keys/pool.pub from the central manager)")
+    assert not (home / "schedd").exists(), "nothing was made before the refusal"
+    assert not (home / "keys").exists(), "a schedd given a token makes no key of its own"
+
+
+def test_a_revoked_token_is_refused_by_the_collector_and_the_schedd(tmp_path, monkeypatch,
+                                                                    capsys):
+    daemons = Daemons(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    daemons.env["ROOST_SECURITY_REVOCATION_INTERVAL"] = "1"
+    try:
+        daemons.start("matchmaker")
+        daemons.start("schedd")
+        for name, value in daemons.env.items():
+            if name.startswith("ROOST_"):
+                monkeypatch.setenv(name, value)
+        key = security.SigningKey.load(security.key_path(tmp_path / "home"))
+        alice = tmp_path / "alice.token"
+        security.write_token(alice, security.create_token(key, "alice@pool", ["submit"], 600))
+        bob = tmp_path / "bob.token"
+        security.write_token(bob, security.create_token(key, "bob@pool", ["submit"], 600))
+        monkeypatch.setenv("ROOST_SECURITY_TOKEN_FILE", str(alice))
+        assert roost(capsys, "q")[0] == 0 and roost(capsys, "status", "-schedd")[0] == 0
+        # The administrator (who holds the pool key) revokes alice's token by its file.
+        monkeypatch.delenv("ROOST_SECURITY_TOKEN_FILE")
+        status, out, _ = roost(capsys, "token", "revoke", str(alice))
+        token_id = security.decode_token(security.load_token(alice)).token_id
+        assert (status, out.split(" (")[0]) == (0, f"revoked token {token_id}")
+        monkeypatch.setenv("ROOST_SECURITY_TOKEN_FILE", str(alice))
+        for args in (("status", "-schedd"), ("q",)):
+            deadline = time.monotonic() + 10
+            while (said := roost(capsys, *args))[0] == 0:
+                assert time.monotonic() < deadline, f"roost {' '.join(args)} still accepted"
+                time.sleep(0.2)
+            assert f"did not accept the token: token {token_id} was revoked" in said[2]
+        monkeypatch.setenv("ROOST_SECURITY_TOKEN_FILE", str(bob))
+        assert roost(capsys, "q")[0] == 0, "another token of the pool is not revoked"
+        with Collector() as collector:
+            (ad,) = collector.query("Collector", projection=["RevokedTokens"])
+        assert ad.eval("RevokedTokens") == [token_id]
+    finally:
+        daemons.stop_all()

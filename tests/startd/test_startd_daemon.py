@@ -187,6 +187,29 @@ def test_a_startd_with_a_token_and_no_pool_key_takes_claims_by_their_claim_id(po
             startd.drain()
 
 
+def test_a_startd_with_a_token_and_the_public_key_checks_admin_tokens(pool, tmp_path):
+    # The host was given its token and the pool's public key: it can verify, never sign.
+    desk = tmp_path / "desk"
+    keys = desk / "home" / "keys"
+    keys.mkdir(parents=True)
+    key = security.SigningKey.load(security.key_path(pool.home))
+    (keys / "pool.pub").write_bytes(key.public.pem())
+    token = desk / "startd.token"
+    security.write_token(token, security.daemon_token(key, f"startd@{NAME}",
+                                                      ["advertise-startd"], 600))
+    pool.startd("--token", str(token), env={"ROOST_HOME": str(desk / "home")})
+    pool.wait_for_slots(lambda slots: f"slot1@{NAME}" in slots)
+    assert sorted(os.listdir(keys)) == ["pool.pub"]
+    forged = security.create_token(security.SigningKey.generate(), "admin@pool", ["admin"], 60)
+    with Startd(pool.address, forged, config=pool.config) as startd, \
+            pytest.raises(RoostError, match="did not accept the token: token signature"):
+        startd.drain()
+    admin = security.create_token(key, "admin@pool", ["admin"], 60)
+    with Startd(pool.address, admin, config=pool.config) as startd:
+        startd.drain()
+    pool.wait_for_slots(lambda slots: slots[f"slot1@{NAME}"].eval("State") == "Drained")
+
+
 def test_a_start_that_is_false_without_a_job_is_warned_of_at_start(pool):
     pool.startd("--slots", "2", "--cpus", "2", "--start", 'TARGET.Project =?= "physics"')
     warning = (f"slot1@{NAME}, slot2@{NAME}: START is False without a job (START = "
