@@ -8,6 +8,12 @@ reads who is calling with ``current_identity()``.
 
 Scopes follow HTCondor's access levels: ``admin`` implies every scope, and ``submit``,
 ``advertise-startd``, ``advertise-schedd`` and ``negotiate`` each imply ``read``.
+
+A job credential is a token of another kind (header ``kid`` ``JOB``) that a schedd makes
+for one run of one job with a key of its own, so that no other daemon takes it: it names
+the job's owner (``alice@job``), the job, the run and the workflow the job may submit
+into (``JobGrant``).  ``AuthInterceptor`` takes such tokens only when given that key, and
+leaves what they may do to its ``admit`` check.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import pwd
 import re
 import secrets
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +87,12 @@ def _json(value: dict) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-_HEADER = _b64encode(_json({"alg": "HS256", "kid": "POOL", "typ": "JWT"}))
+POOL_KID, JOB_KID = "POOL", "JOB"
+_HEADER = _b64encode(_json({"alg": "HS256", "kid": POOL_KID, "typ": "JWT"}))
+_JOB_HEADER = _b64encode(_json({"alg": "HS256", "kid": JOB_KID, "typ": "JWT"}))
+# What a job credential grants before its schedd's own checks (``AuthInterceptor``'s
+# ``admit``) narrow it to the job's workflow.
+JOB_SCOPES = ("read", "submit")
 
 
 def _utc(timestamp: float) -> str:
@@ -185,13 +196,24 @@ def token_dir(home: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class JobGrant:
+    """What a job credential was made for: one run of one job, and the workflow whose
+    jobs the run may add to."""
+
+    job_id: str  # "12.0"
+    run: int  # the job's NumJobStarts once this run has started
+    workflow: int  # a DAG's id, or the cluster id of a workflow's first job
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who a verified token says is calling, and what it may do."""
 
-    name: str  # "alice@pool", "startd@node1.example.org"
+    name: str  # "alice@pool", "startd@node1.example.org", "alice@job"
     scopes: frozenset[str]
     expires: float  # seconds since the epoch
     token_id: str  # the token's jti, for logs and revocation
+    job: JobGrant | None = None  # set for a job credential
 
     def allows(self, scope: str) -> bool:
         """Whether the identity has ``scope``, directly or through a scope that implies it."""
@@ -246,6 +268,28 @@ def create_token(
     return f"{signing_input}.{_b64encode(key.sign(signing_input.encode('ascii')))}"
 
 
+def create_job_token(key: SigningKey, owner: str, grant: JobGrant, lifetime: float,
+                     now: float | None = None) -> str:
+    """A job credential: ``owner``'s, for the run and workflow ``grant`` names, signed with
+    a schedd's job key (not the pool key: no other daemon takes it)."""
+    if not owner or any(c.isspace() or c == "@" or not c.isprintable() for c in owner):
+        raise ValueError(f"a job's owner is a user name, not {owner!r}")
+    now = time.time() if now is None else now
+    claims = {
+        "sub": f"{owner}@job",
+        "scope": " ".join(JOB_SCOPES),
+        "iat": int(now),
+        "exp": math.ceil(now + min(lifetime, MAX_LIFETIME)),
+        "jti": secrets.token_hex(16),
+        "iss": ISSUER,
+        "job": grant.job_id,
+        "run": grant.run,
+        "wf": grant.workflow,
+    }
+    signing_input = f"{_JOB_HEADER}.{_b64encode(_json(claims))}"
+    return f"{signing_input}.{_b64encode(key.sign(signing_input.encode('ascii')))}"
+
+
 def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime: float) -> str:
     """A token for a daemon (``startd@HOST``, ...); daemons on the pool's own host read the
     key file and make their own."""
@@ -253,7 +297,8 @@ def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime
 
 
 def _split(token: str) -> tuple[bytes, bytes, Identity]:
-    """The signing input, signature and identity of ``token``, unverified."""
+    """The signing input, signature and identity of ``token``, unverified (a job
+    credential's identity has its ``job``)."""
     shape = _TOKEN_SHAPE.fullmatch(token.strip())
     if shape is None:
         raise AuthError("malformed", "malformed token: not three base64url parts joined by '.'")
@@ -281,15 +326,32 @@ def _split(token: str) -> tuple[bytes, bytes, Identity]:
         scopes=frozenset(claims["scope"].split()),
         expires=float(claims["exp"]),
         token_id=claims["jti"],
+        job=_job_grant(claims) if header.get("kid") == JOB_KID else None,
     )
     return f"{header_text}.{claims_text}".encode("ascii"), signature, identity
 
 
-def _verified(key: SigningKey, token: str) -> Identity:
-    """The identity of ``token`` if ``key`` signed it; expiry is the caller's to check."""
+def _job_grant(claims: dict) -> JobGrant:
+    job, run, workflow = claims.get("job"), claims.get("run"), claims.get("wf")
+    if not (isinstance(job, str) and re.fullmatch(r"\d+\.\d+", job)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    for n in (run, workflow))):
+        raise AuthError("malformed", "malformed job credential: no valid job, run or workflow")
+    return JobGrant(job, run, workflow)
+
+
+def _verified(key: SigningKey, token: str, job_key: SigningKey | None = None) -> Identity:
+    """The identity of ``token`` if ``key`` signed it (a job credential: ``job_key``);
+    expiry is the caller's to check."""
     signing_input, signature, identity = _split(token)
+    if identity.job is not None:
+        if job_key is None:
+            raise AuthError("bad-signature", "a job's credential is taken only by the schedd "
+                            "that runs the job")
+        key = job_key
     if not hmac.compare_digest(key.sign(signing_input), signature):
-        raise AuthError("bad-signature", "token signature does not match the pool's signing key")
+        what = "the schedd's job key" if identity.job else "the pool's signing key"
+        raise AuthError("bad-signature", f"token signature does not match {what}")
     return identity
 
 
@@ -298,10 +360,12 @@ def _check_unexpired(identity: Identity, now: float | None) -> None:
         raise AuthError("expired", f"token expired at {_utc(identity.expires)}")
 
 
-def verify_token(key: SigningKey, token: str, now: float | None = None) -> Identity:
-    """The identity ``token`` names, if ``key`` signed it and it has not expired by ``now``;
-    AuthError otherwise (a bad signature is reported before expiry)."""
-    identity = _verified(key, token)
+def verify_token(key: SigningKey, token: str, now: float | None = None, *,
+                 job_key: SigningKey | None = None) -> Identity:
+    """The identity ``token`` names, if ``key`` signed it (a job credential: ``job_key``)
+    and it has not expired by ``now``; AuthError otherwise (a bad signature is reported
+    before expiry)."""
+    identity = _verified(key, token, job_key)
     _check_unexpired(identity, now)
     return identity
 
@@ -444,9 +508,12 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     ``method_scopes`` maps full method names ("/roost.rpc.Collector/Advertise") to the
     scope they need; other methods need ``default_scope``; ``exempt`` methods (the health
-    service) need no token.  A refused call ends with UNAUTHENTICATED (no token, a
-    malformed, forged or expired one) or PERMISSION_DENIED (a missing scope) and a
-    details line saying why.
+    service) need no token.  Job credentials are taken only with ``job_key`` (the key that
+    signed them); ``admit(identity, method)``, if given, is asked of every call whose scope
+    holds and may refuse it with an AuthError (what a job credential may do, and whether
+    its run still lives, are the schedd's to say).  A refused call ends with
+    UNAUTHENTICATED (no token, a malformed, forged or expired one) or PERMISSION_DENIED (a
+    missing scope) and a details line saying why.
     """
 
     def __init__(
@@ -455,6 +522,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         method_scopes: Mapping[str, str],
         default_scope: str = "read",
         exempt: Iterable[str] = HEALTH_METHODS,
+        *,
+        job_key: SigningKey | None = None,
+        admit: Callable[[Identity, str], None] | None = None,
     ) -> None:
         for scope in (*method_scopes.values(), default_scope):
             _check_scope(scope)
@@ -462,6 +532,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._method_scopes = dict(method_scopes)
         self._default_scope = default_scope
         self._exempt = frozenset(exempt)
+        self._job_key = job_key
+        self._admit = admit
         self._verified: dict[str, Identity] = {}
 
     def authenticate(
@@ -474,7 +546,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         token = _bearer_token(metadata)
         identity = self._verified.get(token)
         if identity is None:
-            identity = _verified(self._key, token)
+            identity = _verified(self._key, token, self._job_key)
             if len(self._verified) >= _CACHE_SIZE:
                 self._verified.clear()
             self._verified[token] = identity
@@ -494,8 +566,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 if not identity.allows(scope):
                     raise AuthError(
                         "scope",
-                        f"identity {identity.name} lacks scope {scope} for {_short(method)}",
+                        f"identity {identity.name} lacks scope {scope} for {short_method(method)}",
                     )
+                if self._admit is not None:
+                    self._admit(identity, method)
             except AuthError as refusal:
                 log.warning("refused %s from %s: %s", method, context.peer(), refusal)
                 context.abort(_STATUS[refusal.code], str(refusal))
@@ -514,7 +588,7 @@ def _bearer_token(metadata: Iterable[tuple[str, str]]) -> str:
     raise AuthError("missing", "no token: the call has no 'authorization: Bearer' metadata")
 
 
-def _short(method: str) -> str:
+def short_method(method: str) -> str:
     """ "/roost.rpc.Collector/Advertise" -> "Collector/Advertise"."""
     service, _, name = method.lstrip("/").rpartition("/")
     return f"{service.rpartition('.')[2]}/{name}"

@@ -52,7 +52,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from classad import ClassAd
@@ -169,6 +169,9 @@ class _Claim:
     events: JobEvents | None = None  # the claim's current or last run
     schedd: str = ""  # the schedd's address, for file transfer
     claim_id: str = ""  # the id the claim's runs are activated with
+    # What the schedd adds to the environment of the run it activates (its credential):
+    # secret, so kept here and never in the job's ad or a log.
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +187,7 @@ class _Run:
     transfer: transfer.Transfer | None = None
     before: transfer.Snapshot | None = None
     job_ad: ClassAd | None = None  # as the schedd sent it (a transfer's run only)
+    environment: dict[str, str] = field(default_factory=dict)  # the claim's, at its start
 
 
 class Startd:
@@ -302,9 +306,11 @@ class Startd:
                 self._answers.pop(claim_id, None)
 
     def activate(self, claim_id: str, job_ad: ClassAd | None, *,
-                 reconnect: bool = False) -> JobEvents | str:
+                 reconnect: bool = False, environment: dict[str, str] | None = None,
+                 ) -> JobEvents | str:
         """Run ``job_ad`` on the claim (or, with ``reconnect``, follow its current or last
-        run again); the run's events, or why not."""
+        run again); the run's events, or why not.  ``environment``: what the schedd adds
+        to the job's environment that is not in its ad (its credential)."""
         with self._lock:
             slot = self._claimed(claim_id)
             if slot is None:
@@ -316,6 +322,7 @@ class Startd:
             if job_ad is None:
                 return "no job ad"
             claim.claim_id = claim_id
+            claim.environment = dict(environment or {})
             out = self._handle(slot, ClaimActivated(job_ad))
             for instruction in out:
                 if isinstance(instruction, RefuseJob):
@@ -516,10 +523,11 @@ class Startd:
             job = transfer.Stage(slot.name, moving)
         else:
             job = starter.start_job(job_ad, execute_dir=self.execute_dir, slot_name=slot.name,
-                                    slot_ad=slot.public_ad(), run_as=self.run_as)
+                                    slot_ad=slot.public_ad(), run_as=self.run_as,
+                                    environment=claim.environment)
         now = self.clock()
         run = _Run(job, events, sampled=now, last_usage=now, transfer=moving,
-                   job_ad=job_ad if moving else None)
+                   job_ad=job_ad if moving else None, environment=claim.environment)
         self._runs[slot.name] = run
         claim.events = events
         events.add(JobEvent("started", int(now), {
@@ -549,7 +557,8 @@ class Startd:
                 run.before = transfer.snapshot(stage.sandbox)
                 job = starter.start_job(ready, execute_dir=self.execute_dir,
                                         slot_name=stage.slot_name, slot_ad=slot_ad,
-                                        run_as=self.run_as, sandbox=stage.sandbox)
+                                        run_as=self.run_as, sandbox=stage.sandbox,
+                                        environment=run.environment)
                 run.job = job
                 self._waiter.add(job)
                 return

@@ -145,7 +145,7 @@ class _Client:
             return ClaimResult(True, "", slot_ad(slot), claim_id)
 
     def activate(self, claim_id: str, job: ClassAd | None = None, *,
-                 reconnect: bool = False):
+                 reconnect: bool = False, environment: dict[str, str] | None = None):
         self._enter("reconnect" if reconnect else "run", claim_id)
         startds = self.startds
         with startds.changed:
@@ -369,7 +369,7 @@ class _PartitionClient:
                            claim_id)
 
     def activate(self, claim_id: str, job: ClassAd | None = None, *,
-                 reconnect: bool = False):
+                 reconnect: bool = False, environment: dict[str, str] | None = None):
         self._reach(claim_id)
         partition = self.partition
         job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
