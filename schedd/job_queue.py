@@ -128,6 +128,9 @@ class JobQueue:
             if "Owner" in ad and ad.eval("Owner") != caller.user:
                 raise QueueError("denied", f"{caller.user} may not submit jobs as "
                                  f"{ad.eval('Owner')}")
+        refusal = spawning.provenance_refusal([cluster_ad, *proc_ads], caller.job is not None)
+        if refusal is not None:
+            raise QueueError("invalid", refusal)
         proc_ads = [ad.copy() for ad in proc_ads]
         need_success = self._dependent(cluster_ad, proc_ads)
         events: list[JobChange] = []

@@ -11,7 +11,7 @@ workflow of whoever spawned the first of them, and may wait only for jobs of it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from classad import ClassAd
 from roost.security import JobGrant
@@ -70,6 +70,18 @@ def run_refusal(grant: JobGrant, ad: ClassAd | None, claimed: bool) -> str | Non
     return f"job {job} is {state}: its credential died with run {grant.run}"
 
 
+def provenance_refusal(ads: Iterable[ClassAd], spawned: bool) -> str | None:
+    """Why a submit may not queue ``ads``: they set what only the schedd sets, who spawned
+    a job and its workflow (and, for jobs a job submits, a DAG, which would be their
+    workflow); None if they do not."""
+    names = (SPAWNED_BY, WORKFLOW_ID, DAG_ID) if spawned else (SPAWNED_BY, WORKFLOW_ID)
+    for ad in ads:
+        for name in names:
+            if name in ad:
+                return f"{name} is set by the schedd, not by a submit"
+    return None
+
+
 def spawned_cluster_ad(grant: JobGrant, user: str, spawner: ClassAd,
                        cluster_ad: ClassAd) -> ClassAd:
     """The cluster ad of jobs a running job submits: owned by its owner, naming who spawned
@@ -79,9 +91,6 @@ def spawned_cluster_ad(grant: JobGrant, user: str, spawner: ClassAd,
     owner = ad.eval("Owner") if "Owner" in ad else user
     if owner != user:
         raise ValueError(f"a job of {user} may not submit jobs as {owner}")
-    for name in (SPAWNED_BY, WORKFLOW_ID, DAG_ID):
-        if name in ad:
-            raise ValueError(f"{name} is set by the schedd for jobs that a job submits")
     ad["Owner"] = user
     ad[SPAWNED_BY] = grant.job_id
     ad[WORKFLOW_ID] = grant.workflow

@@ -110,6 +110,13 @@ def test_a_job_submits_nothing_as_another_owner(pool, running):
     assert queued(pool) == 1
 
 
+def test_a_job_cannot_move_its_jobs_to_another_workflow(pool, running):
+    with running.client() as spawner, pytest.raises(
+            RoostError, match="WorkflowId is set by the schedd, not by a submit"):
+        spawner.submit_cluster(job(), [ClassAd({"WorkflowId": 7})], 0)
+    assert queued(pool) == 1
+
+
 def test_a_job_waits_only_for_jobs_of_its_workflow(pool, running):
     with pool.client() as alice:
         other = alice.submit(job()).cluster()

@@ -62,15 +62,22 @@ def test_spawned_jobs_carry_owner_spawner_workflow_and_batch():
     assert own.eval("JobBatchName") == "x"
 
 
-@pytest.mark.parametrize(("attrs", "words"), [
-    ({"Owner": "bob"}, "a job of alice may not submit jobs as bob"),
-    ({"SpawnedBy": "1.0"}, "SpawnedBy is set by the schedd"),
-    ({"WorkflowId": 1}, "WorkflowId is set by the schedd"),
-    ({"DAGManJobId": 1}, "DAGManJobId is set by the schedd"),
+def test_spawned_jobs_cannot_claim_another_owner():
+    with pytest.raises(ValueError, match="a job of alice may not submit jobs as bob"):
+        spawning.spawned_cluster_ad(GRANT, "alice", job(JobStatus.RUNNING, 2),
+                                    ClassAd({"Owner": "bob"}))
+
+
+@pytest.mark.parametrize(("attrs", "spawned", "refused"), [
+    ({"SpawnedBy": "1.0"}, False, "SpawnedBy"),
+    ({"WorkflowId": 1}, True, "WorkflowId"),
+    ({"DAGManJobId": 1}, True, "DAGManJobId"),  # it would be the jobs' workflow
+    ({"DAGManJobId": 1}, False, None),
+    ({"JobBatchName": "x"}, True, None),
 ])
-def test_spawned_jobs_cannot_claim_another_owner_or_provenance(attrs, words):
-    with pytest.raises(ValueError, match=words):
-        spawning.spawned_cluster_ad(GRANT, "alice", job(JobStatus.RUNNING, 2), ClassAd(attrs))
+def test_only_the_schedd_sets_provenance(attrs, spawned, refused):
+    found = spawning.provenance_refusal([ClassAd(), ClassAd(attrs)], spawned)
+    assert found == (refused and f"{refused} is set by the schedd, not by a submit")
 
 
 def test_parents_must_be_of_the_workflow():
