@@ -86,9 +86,12 @@ def test_a_job_spawns_children_and_a_reduce_that_waits_for_them(pool):
     note.write_text(NOTE.format(home=pool.home))
     os.chmod(note, 0o755)
     (pool.home / "parent.py").write_text(PARENT.format(home=str(pool.home), seed=seed))
-    parent = pool.submit(f"executable = {sys.executable}\narguments = {pool.home}/parent.py\n"
-                         f"batch_name = balsam\noutput = {pool.home}/parent.out\n"
-                         f"error = {pool.home}/parent.err\nqueue\n")
+    # The parent's files travel (its run starts once its input is in its sandbox), as
+    # between hosts that share no file system; its interpreter is the one here.
+    parent = pool.submit(f"executable = {sys.executable}\ntransfer_executable = false\n"
+                         f"should_transfer_files = YES\ntransfer_input_files = parent.py\n"
+                         f"arguments = parent.py\nbatch_name = balsam\n"
+                         f"output = parent.out\nerror = parent.err\nqueue\n")
 
     wait_for(pool.home / "spawned")
     children_text, reduce_text, token = (pool.home / "spawned").read_text().split("\n")
