@@ -107,6 +107,8 @@ EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
 # processes at once, the jobs with the startd, so a job may die of SIGTERM (or SIGKILL)
 # before the startd has begun to vacate it.  Such a death is the vacate it is when the
 # startd's own stop follows within this many seconds: the job goes back to Idle.
+# The tls.ca setting, as a job's roost.client reads it from its environment.
+TLS_CA_VARIABLE = "ROOST_TLS_CA"
 BATCH_SIGNAL_WINDOW = 2.0
 _BATCH_SIGNALS = frozenset({signal.SIGTERM, signal.SIGKILL})
 _FAILURES = {starter.FAILURE_NONE: "exit", starter.FAILURE_SIGNAL: "signal",
@@ -200,7 +202,7 @@ class Startd:
                  usage_interval: float = 60.0, preempt_wait: float = PREEMPT_WAIT,
                  on_end: Callable[[Verdict], None] = lambda verdict: None,
                  schedd_channel: Callable[[str], object] = transfer.insecure_channel,
-                 ) -> None:
+                 tls_ca: str = "") -> None:
         self.machine = machine
         self.table = table
         self.policy = policy
@@ -214,6 +216,9 @@ class Startd:
         self.preempt_wait = preempt_wait
         self.on_end = on_end
         self.schedd_channel = schedd_channel  # a gRPC channel to a schedd, for transfers
+        # The CA certificate the pool's daemons are checked with (tls.ca): a job given a
+        # credential by its schedd finds it in ROOST_TLS_CA, to reach the schedd over TLS.
+        self.tls_ca = tls_ca
         self._lock = threading.RLock()
         self._measured = Measurements()
         now = clock()
@@ -323,6 +328,8 @@ class Startd:
                 return "no job ad"
             claim.claim_id = claim_id
             claim.environment = dict(environment or {})
+            if claim.environment and self.tls_ca:
+                claim.environment[TLS_CA_VARIABLE] = self.tls_ca
             out = self._handle(slot, ClaimActivated(job_ad))
             for instruction in out:
                 if isinstance(instruction, RefuseJob):
