@@ -109,7 +109,8 @@ def _check_scope(scope: str) -> None:
 
 
 class SigningKey:
-    """The pool's secret: it signs every token, and only its holder can make one."""
+    """A secret that signs tokens, and only its holder can make one: the pool's, which
+    signs every token but job credentials, or a schedd's job key, which signs those."""
 
     __slots__ = ("_secret",)
 
@@ -178,7 +179,7 @@ class SigningKey:
             raise RoostError(f"cannot create the signing key {path}: {error.strerror}") from None
         finally:
             temporary.unlink(missing_ok=True)
-        log.info("created the pool signing key %s", path)
+        log.info("created the signing key %s", path)
         return key
 
 

@@ -12,6 +12,7 @@ is over the credential is refused.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from classad import ClassAd
@@ -20,6 +21,8 @@ from roost.client import JOB_TOKEN_VARIABLE
 from roost.security import AuthError, Identity, JobGrant, SigningKey
 from schedd import spawning
 from schedd.job_queue import JobQueue
+
+log = logging.getLogger("roost.schedd.job_tokens")
 
 # The job's environment: its credential, and where the schedd that made it is (the
 # schedd.address setting, as roost.config reads it from the environment).
@@ -46,11 +49,17 @@ class JobCredentials:
         return cls(jobs, SigningKey.load_or_create(key_path(home)))
 
     def environment(self, job: ClassAd) -> dict[str, str]:
-        """What the run of ``job`` that is about to start gets in its environment."""
+        """What the run of ``job`` that is about to start gets in its environment (nothing
+        for an owner no credential can name: the job runs, but cannot submit)."""
         starts = job.eval("NumJobStarts") if "NumJobStarts" in job else 0
-        grant = JobGrant(f"{job.eval('ClusterId')}.{job.eval('ProcId')}", starts + 1,
-                         spawning.workflow_of(job))
-        token = security.create_job_token(self.key, job.eval("Owner"), grant, LIFETIME)
+        job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
+        grant = JobGrant(job_id, starts + 1, spawning.workflow_of(job))
+        try:
+            token = security.create_job_token(self.key, str(job.eval("Owner")), grant,
+                                              LIFETIME)
+        except ValueError as error:
+            log.warning("job %s runs without a credential: %s", job_id, error)
+            return {}
         return {TOKEN_VARIABLE: token, ADDRESS_VARIABLE: self.address}
 
     def admit(self, identity: Identity, method: str) -> None:

@@ -54,6 +54,10 @@ def pool_query(pool: Pool, constraint: str = "") -> list[ClassAd]:
     return list(pool.jobs.query(constraint))
 
 
+def queued(pool: Pool) -> int:
+    return len(pool_query(pool))
+
+
 @pytest.fixture
 def running(pool):
     with pool.client() as alice:
@@ -97,10 +101,6 @@ def test_the_token_is_found_in_the_environment(pool, running, monkeypatch, capsy
     assert submit_cli.main([str(description)]) == 0
     assert "2 job(s) submitted to cluster 3." in capsys.readouterr().out
     assert {ad.eval("SpawnedBy") for ad in pool_query(pool, "ClusterId == 3")} == {"1.0"}
-
-
-def queued(pool: Pool) -> int:
-    return len(pool_query(pool))
 
 
 def test_a_job_submits_nothing_as_another_owner(pool, running):
@@ -177,3 +177,8 @@ def test_the_credential_is_not_in_the_job_ad(pool, running):
     with running.client() as spawner:
         spawner.submit(job())
     assert not any(token in ad.print_old() for ad in pool_query(pool))
+
+
+def test_a_job_whose_owner_no_credential_can_name_runs_without_one(pool):
+    odd = ClassAd({"ClusterId": 5, "ProcId": 0, "Owner": "a b", "NumJobStarts": 0})
+    assert pool.credentials.environment(odd) == {}
