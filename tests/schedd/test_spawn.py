@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 
 from classad import ClassAd
+from roost import security
 from roost.client import JobAction, Schedd
 from roost.config import load_config
 from roost.errors import RoostError
-from schedd import submit_cli
+from schedd import job_tokens, submit_cli
 from schedd.database import default_url
-from schedd.job_tokens import ADDRESS_VARIABLE, TOKEN_VARIABLE
+from schedd.job_tokens import ADDRESS_VARIABLE, TOKEN_VARIABLE, JobCredentials
 from schedd.lifecycle import JobExited, JobStarted
 from schedd.retries import Failure
 from tests.schedd.conftest import Pool
@@ -182,3 +183,14 @@ def test_the_credential_is_not_in_the_job_ad(pool, running):
 def test_a_job_whose_owner_no_credential_can_name_runs_without_one(pool):
     odd = ClassAd({"ClusterId": 5, "ProcId": 0, "Owner": "a b", "NumJobStarts": 0})
     assert pool.credentials.environment(odd) == {}
+
+
+def test_the_job_key_is_the_schedds_own_and_outlives_a_restart(pool, running, tmp_path):
+    path = job_tokens.key_path(tmp_path)
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_bytes() != (
+        tmp_path / "pool.key").read_bytes()
+    token = running.environment[TOKEN_VARIABLE]
+    restarted = JobCredentials.open(pool.jobs, tmp_path)  # the next start of the schedd
+    identity = security.verify_token(pool.key, token, job_key=restarted.key)
+    assert identity.job == security.JobGrant("1.0", run=1, workflow=1)
+    restarted.admit(identity, "/roost.rpc.Schedd/Submit")  # its run lives on
