@@ -15,7 +15,9 @@ from schedd.database import default_url
 from schedd.job_tokens import ADDRESS_VARIABLE, TOKEN_VARIABLE, JobCredentials
 from schedd.lifecycle import JobExited, JobStarted
 from schedd.retries import Failure
-from tests.schedd.conftest import Pool
+
+from .conftest import Pool
+from .test_dags import Dags
 
 
 @pytest.fixture
@@ -194,3 +196,24 @@ def test_the_job_key_is_the_schedds_own_and_outlives_a_restart(pool, running, tm
     identity = security.verify_token(pool.key, token, job_key=restarted.key)
     assert identity.job == security.JobGrant("1.0", run=1, workflow=1)
     restarted.admit(identity, "/roost.rpc.Schedd/Submit")  # its run lives on
+
+
+def test_a_dag_nodes_job_spawns_into_its_dag(pool, tmp_path, monkeypatch, capsys):
+    token = tmp_path / "alice.token"
+    token.write_text(pool.token("alice@pool"))
+    monkeypatch.setenv("ROOST_HOME", str(tmp_path))
+    monkeypatch.setenv("ROOST_SCHEDD_ADDRESS", pool.address)
+    monkeypatch.setenv("ROOST_SECURITY_TOKEN_FILE", str(token))
+    (tmp_path / "dag").mkdir()
+    dags = Dags(pool, tmp_path / "dag", capsys)
+    dag_id, nodes = dags.submit("JOB A a.sub\nJOB B b.sub\nPARENT A CHILD B\n")
+    with pool.client() as alice:
+        outside = alice.submit(job()).cluster()
+    node = Run(pool, f"{nodes['A']}.0")
+    with node.client() as spawner:
+        child = spawner.submit(job(), parents=[nodes["A"], f"{nodes['B']}.0"]).cluster()
+        with pytest.raises(RoostError, match=f"parent {outside} is not in workflow {dag_id}"):
+            spawner.submit(job(), parents=[outside])
+    ad = pool_query(pool, f"ClusterId == {child}")[0]
+    assert (ad.eval("SpawnedBy"), ad.eval("WorkflowId")) == (f"{nodes['A']}.0", dag_id)
+    assert "DAGNodeName" not in ad  # a job of the DAG's workflow, not a node of it
