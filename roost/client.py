@@ -37,6 +37,10 @@ from roost.rpc import (
     startd_pb2_grpc,
 )
 
+# A running job's credential, in its environment; the schedd's address comes with it as
+# ROOST_SCHEDD_ADDRESS, which is the schedd.address setting (roost.config).
+JOB_TOKEN_VARIABLE = "ROOST_JOB_TOKEN"
+
 # Attempts for a call that finds the daemon UNAVAILABLE, and the first pause between them.
 RETRIES = 4
 BACKOFF = 0.2
@@ -289,6 +293,9 @@ class Schedd(Client):
     def __init__(self, address: str | None = None, token: str | None = None, *,
                  config: Config | None = None, timeout: float = 60.0) -> None:
         config = config or load_config()
+        # Inside a running job: the credential of its run (schedd.job_tokens), which
+        # needs no token file on a host that shares no file system with the schedd's.
+        token = token or os.environ.get(JOB_TOKEN_VARIABLE) or None
         super().__init__(address or schedd_address(config), token, config=config,
                          timeout=timeout)
         self._stub = schedd_pb2_grpc.ScheddStub(self.channel)
@@ -566,13 +573,15 @@ class Startd(Client):
         return ClaimResult(reply.accepted, reply.reason, slot_ad, reply.claim_id)
 
     def activate(self, claim_id: str, job_ad: ClassAd | None = None, *,
-                 reconnect: bool = False) -> Iterator[StartdJobEvent]:
+                 reconnect: bool = False, environment: dict[str, str] | None = None,
+                 ) -> Iterator[StartdJobEvent]:
         """Run ``job_ad`` on the claim (``reconnect``: follow its current or last run
-        again); the run's events until it ends.  The runs of a claim go one after another
-        over one RunJobs stream, so use a client for one claim; a reconnection reads the
-        run with ActivateClaim."""
+        again); the run's events until it ends.  ``environment``: secrets for the job's
+        environment that are not in its ad (its credential).  The runs of a claim go one
+        after another over one RunJobs stream, so use a client for one claim; a
+        reconnection reads the run with ActivateClaim."""
         if job_ad is not None and not reconnect:
-            yield from self._run(claim_id, job_ad)
+            yield from self._run(claim_id, job_ad, environment or {})
             return
         request = startd_pb2.ActivateClaimRequest(claim_id=claim_id, reconnect=reconnect)
         if job_ad is not None:
@@ -580,14 +589,16 @@ class Startd(Client):
         for event in self._stream(self._stub.ActivateClaim, request):
             yield StartdJobEvent(event.kind, event.time, message_ad(event.attrs))
 
-    def _run(self, claim_id: str, job_ad: ClassAd) -> Iterator[StartdJobEvent]:
+    def _run(self, claim_id: str, job_ad: ClassAd,
+             environment: dict[str, str]) -> Iterator[StartdJobEvent]:
         if self._runs is None:
             requests: queue.SimpleQueue = queue.SimpleQueue()
             self._runs = requests, self._stub.RunJobs(iter(requests.get, None),
                                                       metadata=self._metadata)
         requests, replies = self._runs
         requests.put(startd_pb2.ActivateClaimRequest(claim_id=claim_id,
-                                                     job_ad=ad_message(job_ad)))
+                                                     job_ad=ad_message(job_ad),
+                                                     environment=environment))
         finished = False
         try:
             for event in replies:

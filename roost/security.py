@@ -10,6 +10,12 @@ Every call to a daemon carries one as ``authorization: Bearer <token>`` metadata
 
 Scopes follow HTCondor's access levels: ``admin`` implies every scope, and ``submit``,
 ``advertise-startd``, ``advertise-schedd`` and ``negotiate`` each imply ``read``.
+
+A job credential is a token of another kind (header ``kid`` ``JOB``) that a schedd makes
+for one run of one job with a key of its own, so that no other daemon takes it: it names
+the job's owner (``alice@job``), the job, the run and the workflow the job may submit
+into (``JobGrant``).  ``AuthInterceptor`` takes such tokens only when given that key, and
+leaves what they may do to its ``admit`` check.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import pwd
 import re
 import secrets
 import time
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +75,10 @@ _CACHE_SIZE = 4096
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 ALGORITHM = "EdDSA"  # Ed25519 (RFC 8037)
+JOB_KID = "JOB"  # the header's kid of a job credential (a pool token's: its key's fingerprint)
+# What a job credential grants before its schedd's own checks (``AuthInterceptor``'s
+# ``admit``) narrow it to the job's workflow.
+JOB_SCOPES = ("read", "submit")
 
 # What a pool key file of roost before Ed25519 holds: 32 raw bytes of HMAC secret.
 _HS256_KEY_BYTES = 32
@@ -141,8 +151,9 @@ class VerifyKey:
 
 
 class SigningKey:
-    """The pool's private key (Ed25519): it signs every token, and only its holder, the
-    central manager, can make one."""
+    """A private key (Ed25519) that signs tokens, and only its holder can make one: the
+    pool's, which the central manager holds and which signs every token but job
+    credentials, or a schedd's job key, which signs those."""
 
     __slots__ = ("_private",)
 
@@ -234,7 +245,7 @@ class SigningKey:
             raise RoostError(f"cannot create the signing key {path}: {error.strerror}") from None
         finally:
             temporary.unlink(missing_ok=True)
-        log.info("created the pool signing key %s", path)
+        log.info("created the signing key %s", path)
         return key
 
     def _write_public(self, path: Path) -> None:
@@ -274,13 +285,24 @@ def token_dir(home: Path) -> Path:
 
 
 @dataclass(frozen=True)
+class JobGrant:
+    """What a job credential was made for: one run of one job, and the workflow whose
+    jobs the run may add to."""
+
+    job_id: str  # "12.0"
+    run: int  # the job's NumJobStarts once this run has started
+    workflow: int  # a DAG's id, or the cluster id of a workflow's first job
+
+
+@dataclass(frozen=True)
 class Identity:
     """Who a verified token says is calling, and what it may do."""
 
-    name: str  # "alice@pool", "startd@node1.example.org"
+    name: str  # "alice@pool", "startd@node1.example.org", "alice@job"
     scopes: frozenset[str]
     expires: float  # seconds since the epoch
     token_id: str  # the token's jti, for logs and revocation
+    job: JobGrant | None = None  # set for a job credential
 
     def allows(self, scope: str) -> bool:
         """Whether the identity has ``scope``, directly or through a scope that implies it."""
@@ -336,14 +358,36 @@ def create_token(
                       headers={"kid": key.public.fingerprint})
 
 
+def create_job_token(key: SigningKey, owner: str, grant: JobGrant, lifetime: float,
+                     now: float | None = None) -> str:
+    """A job credential: ``owner``'s, for the run and workflow ``grant`` names, signed with
+    a schedd's job key (not the pool key: no other daemon takes it)."""
+    if not owner or any(c.isspace() or c == "@" or not c.isprintable() for c in owner):
+        raise ValueError(f"a job's owner is a user name, not {owner!r}")
+    now = time.time() if now is None else now
+    claims = {
+        "sub": f"{owner}@job",
+        "scope": " ".join(JOB_SCOPES),
+        "iat": int(now),
+        "exp": math.ceil(now + min(lifetime, MAX_LIFETIME)),
+        "jti": secrets.token_hex(16),
+        "iss": ISSUER,
+        "job": grant.job_id,
+        "run": grant.run,
+        "wf": grant.workflow,
+    }
+    return jwt.encode(claims, key._private, algorithm=ALGORITHM, headers={"kid": JOB_KID})
+
+
 def daemon_token(key: SigningKey, identity: str, scopes: Iterable[str], lifetime: float) -> str:
     """A token for a daemon (``startd@HOST``, ...); daemons on the pool's own host read the
     key file and make their own."""
     return create_token(key, identity, scopes, lifetime)
 
 
-def _identity(claims: object) -> Identity:
-    """The identity the token's claims name, once their shape is checked."""
+def _identity(claims: object, job: bool = False) -> Identity:
+    """The identity the token's claims name, once their shape is checked (``job``: a job
+    credential's, with its grant)."""
     if not isinstance(claims, dict):
         raise AuthError("malformed", "malformed token: its claims are not a JSON object")
     for claim, kind in (("sub", str), ("scope", str), ("exp", (int, float)), ("jti", str)):
@@ -359,7 +403,24 @@ def _identity(claims: object) -> Identity:
         scopes=frozenset(claims["scope"].split()),
         expires=float(claims["exp"]),
         token_id=claims["jti"],
+        job=_job_grant(claims) if job else None,
     )
+
+
+def _job_grant(claims: dict) -> JobGrant:
+    job, run, workflow = claims.get("job"), claims.get("run"), claims.get("wf")
+    if not (isinstance(job, str) and re.fullmatch(r"\d+\.\d+", job)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                    for n in (run, workflow))):
+        raise AuthError("malformed", "malformed job credential: no valid job, run or workflow")
+    return JobGrant(job, run, workflow)
+
+
+def _header(token: str) -> dict:
+    try:
+        return jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
 
 
 def _shaped(token: str) -> str:
@@ -370,12 +431,9 @@ def _shaped(token: str) -> str:
     return token
 
 
-def _wrong_algorithm(token: str) -> AuthError:
+def _wrong_algorithm(header: dict) -> AuthError:
     """The refusal of a token whose header names another algorithm than Ed25519."""
-    try:
-        algorithm = jwt.get_unverified_header(token).get("alg")
-    except jwt.DecodeError:
-        return AuthError("malformed", "malformed token: bad base64 or JSON")
+    algorithm = header.get("alg")
     older = (" (a token of an older roost: make a new one with roost token create)"
              if algorithm == "HS256" else "")
     return AuthError("malformed", f"malformed token: its algorithm is not {ALGORITHM}{older}")
@@ -388,22 +446,29 @@ _SIGNATURE_ONLY = {"verify_exp": False, "verify_nbf": False, "verify_iat": False
                    "verify_jti": False}
 
 
-def _verified(key: SigningKey | VerifyKey, token: str) -> Identity:
+def _verified(key: SigningKey | VerifyKey, token: str,
+              job_key: SigningKey | None = None) -> Identity:
     """The identity of ``token`` if ``key`` (or the private key whose public half it is)
-    signed it; expiry is the caller's to check."""
+    signed it (a job credential: ``job_key``); expiry is the caller's to check."""
     token = _shaped(token)
-    public = key.public if isinstance(key, SigningKey) else key
+    header = _header(token)
+    job = header.get("kid") == JOB_KID
+    if job and job_key is None:
+        raise AuthError("bad-signature", "a job's credential is taken only by the schedd "
+                        "that runs the job")
+    signer = job_key if job else key
+    public = signer.public if isinstance(signer, SigningKey) else signer
     try:
         claims = jwt.decode(token, public._public, algorithms=[ALGORITHM],
                             options=_SIGNATURE_ONLY)
     except jwt.InvalidAlgorithmError:
-        raise _wrong_algorithm(token) from None
+        raise _wrong_algorithm(header) from None
     except jwt.InvalidSignatureError:
-        raise AuthError("bad-signature",
-                        "token signature does not match the pool's signing key") from None
+        what = "the schedd's job key" if job else "the pool's signing key"
+        raise AuthError("bad-signature", f"token signature does not match {what}") from None
     except jwt.DecodeError:
         raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
-    return _identity(claims)
+    return _identity(claims, job)
 
 
 def _check_unexpired(identity: Identity, now: float | None) -> None:
@@ -411,10 +476,12 @@ def _check_unexpired(identity: Identity, now: float | None) -> None:
         raise AuthError("expired", f"token expired at {_utc(identity.expires)}")
 
 
-def verify_token(key: SigningKey | VerifyKey, token: str, now: float | None = None) -> Identity:
-    """The identity ``token`` names, if ``key`` signed it and it has not expired by ``now``;
-    AuthError otherwise (a bad signature is reported before expiry)."""
-    identity = _verified(key, token)
+def verify_token(key: SigningKey | VerifyKey, token: str, now: float | None = None, *,
+                 job_key: SigningKey | None = None) -> Identity:
+    """The identity ``token`` names, if ``key`` signed it (a job credential: ``job_key``)
+    and it has not expired by ``now``; AuthError otherwise (a bad signature is reported
+    before expiry)."""
+    identity = _verified(key, token, job_key)
     _check_unexpired(identity, now)
     return identity
 
@@ -423,14 +490,14 @@ def decode_token(token: str) -> Identity:
     """The identity ``token`` claims, checking neither signature nor expiry: for display
     only, never to grant anything."""
     token = _shaped(token)
+    header = _header(token)
     try:
-        header = jwt.get_unverified_header(token)
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.DecodeError:
         raise AuthError("malformed", "malformed token: bad base64 or JSON") from None
     if header.get("alg") != ALGORITHM:
-        raise _wrong_algorithm(token)
-    return _identity(claims)
+        raise _wrong_algorithm(header)
+    return _identity(claims, header.get("kid") == JOB_KID)
 
 
 # -- Token files -------------------------------------------------------------------------
@@ -566,9 +633,13 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     ``method_scopes`` maps full method names ("/roost.rpc.Collector/Advertise") to the
     scope they need; other methods need ``default_scope``; ``exempt`` methods (the health
-    service) need no token.  A refused call ends with UNAUTHENTICATED (no token, a
-    malformed, forged or expired one) or PERMISSION_DENIED (a missing scope) and a
-    details line saying why.
+    service) need no token.  Job credentials are taken only with ``job_key`` (the key that
+    signed them); ``admit(identity, method)``, if given, is asked of every call whose scope
+    holds and may refuse it with an AuthError (what a job credential may do, and whether
+    its run still lives, are the schedd's to say).  ``revoked`` holds the ids of tokens
+    refused whatever their signature.  A refused call ends with UNAUTHENTICATED (no token,
+    a malformed, forged, expired or revoked one) or PERMISSION_DENIED (a missing scope)
+    and a details line saying why.
     """
 
     def __init__(
@@ -578,11 +649,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
         default_scope: str = "read",
         exempt: Iterable[str] = HEALTH_METHODS,
         revoked: Container[str] = frozenset(),
+        *,
+        job_key: SigningKey | None = None,
+        admit: Callable[[Identity, str], None] | None = None,
     ) -> None:
         for scope in (*method_scopes.values(), default_scope):
             _check_scope(scope)
         self._key = key
         self._revoked = revoked  # token ids (roost.revocation), checked at every call
+        self._job_key = job_key
+        self._admit = admit
         self._method_scopes = dict(method_scopes)
         self._default_scope = default_scope
         self._exempt = frozenset(exempt)
@@ -599,7 +675,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         token = _bearer_token(metadata)
         identity = self._verified.get(token)
         if identity is None:
-            identity = _verified(self._key, token)
+            identity = _verified(self._key, token, self._job_key)
             if len(self._verified) >= _CACHE_SIZE:
                 self._verified.clear()
             self._verified[token] = identity
@@ -621,8 +697,11 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 if not identity.allows(scope):
                     raise AuthError(
                         "scope",
-                        f"identity {identity.name} lacks scope {scope} for {_short(method)}",
+                        f"identity {identity.name} lacks scope {scope} for "
+                        f"{short_method(method)}",
                     )
+                if self._admit is not None:
+                    self._admit(identity, method)
             except AuthError as refusal:
                 log.warning("refused %s from %s: %s", method, context.peer(), refusal)
                 context.abort(_STATUS[refusal.code], str(refusal))
@@ -641,7 +720,7 @@ def _bearer_token(metadata: Iterable[tuple[str, str]]) -> str:
     raise AuthError("missing", "no token: the call has no 'authorization: Bearer' metadata")
 
 
-def _short(method: str) -> str:
+def short_method(method: str) -> str:
     """ "/roost.rpc.Collector/Advertise" -> "Collector/Advertise"."""
     service, _, name = method.lstrip("/").rpartition("/")
     return f"{service.rpartition('.')[2]}/{name}"

@@ -10,7 +10,8 @@ of ``ClaimRunner``:
    no other claim holds: the one looked at, unless another claim took it meanwhile) in
    one transaction, before the job starts, so a schedd that restarts knows where its jobs
    run, and no two claims ever hold one job (``ClaimRecord``);
-3. runs the job (ActivateClaim) and follows its events: ``started`` makes it Running,
+3. runs the job (ActivateClaim, with the run's credential for its environment:
+   ``schedd.job_tokens``) and follows its events: ``started`` makes it Running,
    ``exited``/``evicted`` hand the run's end to the queue (``JobQueue.job_exited``), which
    completes, requeues or holds it as the job's policy says;
 4. reuses the claim for the owner's next idle job the slot takes (no new negotiation: a
@@ -109,9 +110,14 @@ class ClaimRunner:
     def __init__(self, jobs: JobQueue, startd: Callable[[str], object], *,
                  address: str = "", lease: int = DEFAULT_LEASE,
                  worklife: float = DEFAULT_WORKLIFE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 job_environment: Callable[[ClassAd], dict[str, str]] = lambda job: {},
+                 ) -> None:
         self.jobs = jobs
         self.startd = startd
+        # What a run gets in its environment beyond its ad, made as it starts: its
+        # credential (schedd.job_tokens), which goes with the activation, never the ad.
+        self.job_environment = job_environment
         self.address = address
         self.lease = lease
         self.worklife = worklife
@@ -329,9 +335,11 @@ class ClaimRunner:
                 if sent is None:
                     return STOPPED if self._stopping.is_set() else False
                 answered = False
+                environment = {} if reconnect else self.job_environment(job)
                 try:
                     for event in held.client.activate(claim_id, None if reconnect else job,
-                                                      reconnect=reconnect):
+                                                      reconnect=reconnect,
+                                                      environment=environment):
                         if not answered:
                             answered = True
                             self._handle(leases.StreamAnswered(claim_id, sent))

@@ -91,6 +91,7 @@ def _serve(daemon, args) -> None:
     from schedd.claims import ClaimRunner
     from schedd.database import default_url, open_database
     from schedd.job_queue import JobQueue
+    from schedd.job_tokens import JobCredentials
     from schedd.reschedule import Rescheduler
     from schedd.reverse import Rendezvous
     from schedd.service import METHOD_SCOPES, REVERSE_CONNECT, TOKENLESS, ScheddService
@@ -114,10 +115,12 @@ def _serve(daemon, args) -> None:
     # Startds reached through the collector's broker dial the schedd (roost.broker).
     reverse = Rendezvous(ask_broker)
     daemon.on_stop(reverse.stop)
+    credentials = JobCredentials.open(jobs, home)  # what running jobs submit with
     runner = ClaimRunner(jobs, lambda address: Startd(address, token, config=config,
                                                       rendezvous=reverse),
                          lease=config.get("schedd", "claim_lease"),
-                         worklife=config.get("schedd", "claim_worklife"))
+                         worklife=config.get("schedd", "claim_worklife"),
+                         job_environment=credentials.environment)
     watchers = config.get("schedd", "max_watchers")
     # Each connection to a startd through the broker holds a thread while it is open.
     reverse_streams = config.get("schedd", "max_reverse_connections")
@@ -139,7 +142,8 @@ def _serve(daemon, args) -> None:
         lambda server: schedd_pb2_grpc.add_ScheddServicer_to_server(service, server),
         address,
         interceptors=[security.AuthInterceptor(key, METHOD_SCOPES, exempt=(
-            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS), revoked=revoked)],
+            *security.HEALTH_METHODS, REVERSE_CONNECT, *TOKENLESS), revoked=revoked,
+            job_key=credentials.key, admit=credentials.admit)],
         # Transfers hold a thread each while they move files or wait for room, and each
         # connection through the broker one while it is open.
         max_workers=(MAX_WORKERS + watchers + reverse_streams + uploads + downloads
@@ -157,7 +161,7 @@ def _serve(daemon, args) -> None:
                     engine.url.render_as_string(hide_password=True))
     ads = ScheddAds(jobs, config, token, name=name, machine=machine,
                     address=service.address, log=daemon.log)
-    runner.address = reverse.address = service.address
+    runner.address = reverse.address = credentials.address = service.address
     runner.recover()
     daemon.on_stop(runner.stop)
     ads.update()

@@ -83,6 +83,21 @@ def latest_ad(connection: Connection, key: JobKey) -> ClassAd | None:
     return None if text is None else queue_store.parse_text(text)
 
 
+def parent_ad(connection: Connection, parent: Parent) -> ClassAd | None:
+    """An ad of the parent, a proc or a whole cluster (then its cluster ad, or a proc's
+    from the history when none is left in the queue); None if it was never queued."""
+    if parent.proc != WHOLE_CLUSTER:
+        return latest_ad(connection, JobKey(parent.cluster, parent.proc))
+    if connection.scalar(select(Job.proc_id).where(Job.cluster_id == parent.cluster)
+                         .limit(1)) is not None:
+        ad = queue_store.ClusterAds(connection).get(parent.cluster).copy()
+        ad["ClusterId"] = parent.cluster
+        return ad
+    text = connection.scalar(select(HistoryJob.ad).where(
+        HistoryJob.cluster_id == parent.cluster).order_by(HistoryJob.id.desc()).limit(1))
+    return None if text is None else queue_store.parse_text(text)
+
+
 # -- submitting ------------------------------------------------------------------------------
 
 

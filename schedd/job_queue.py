@@ -5,7 +5,8 @@
 writes the changes, and reports the events to whoever listens.  Writes are serialized by
 one lock (SQLite has one writer anyway); reads run beside them on their own snapshot.
 Who may do what is decided here, from the caller's user name and whether the caller is a
-queue administrator: owners change their own jobs, administrators anyone's.
+queue administrator: owners change their own jobs, administrators anyone's; a running job
+(a caller with a ``JobGrant``) only adds jobs to its workflow (``schedd.spawning``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import DBAPIError
 
 from classad import ClassAd, ExprTree
+from roost.security import JobGrant
 from schedd import (
     dag_node,
     dag_store,
@@ -29,6 +31,7 @@ from schedd import (
     dependency_store,
     lifecycle,
     queue_store,
+    spawning,
     workflow,
 )
 from schedd.dag_store import Step
@@ -66,6 +69,7 @@ class QueueFull(Exception):
 class Caller:
     user: str
     admin: bool
+    job: JobGrant | None = None  # a running job's credential: it only adds jobs
 
     def may_change(self, owner: str) -> bool:
         return self.admin or owner == self.user
@@ -118,18 +122,27 @@ class JobQueue:
             raise QueueError("invalid", "a submit needs proc ads or a count of at least 1")
         now = self.now()
         cluster_ad = cluster_ad.copy()
-        cluster_ad["Owner"] = caller.user
+        if caller.job is None:
+            cluster_ad["Owner"] = caller.user
         for ad in proc_ads:
             if "Owner" in ad and ad.eval("Owner") != caller.user:
                 raise QueueError("denied", f"{caller.user} may not submit jobs as "
                                  f"{ad.eval('Owner')}")
+        refusal = spawning.provenance_refusal([cluster_ad, *proc_ads], caller.job is not None)
+        if refusal is not None:
+            raise QueueError("invalid", refusal)
         proc_ads = [ad.copy() for ad in proc_ads]
         need_success = self._dependent(cluster_ad, proc_ads)
         events: list[JobChange] = []
         with self._writing() as connection:
+            if caller.job is not None:
+                cluster_ad = self._spawned(connection, caller, cluster_ad)
             try:
                 cluster_id, procs = queue_store.submit(connection, cluster_ad, proc_ads, count,
                                                        owner=caller.user, now=now)
+                if caller.job is not None and need_success is not None:
+                    self._check_parents_in(connection, caller.job.workflow, cluster_id,
+                                           cluster_ad)
                 if need_success is not None:
                     events += self._add_edges(connection, cluster_id, cluster_ad,
                                               need_success, now)
@@ -139,6 +152,49 @@ class JobQueue:
         self._tell([JobChange(f"{cluster_id}.*", status, "submitted", now,
                               {"ClusterId": cluster_id, "Procs": procs})] + events)
         return cluster_id, procs
+
+    def _spawned(self, connection, caller: Caller, cluster_ad: ClassAd) -> ClassAd:
+        """The cluster ad of a running job's submit, once its run is checked to be live."""
+        spawner, claimed = self.run_state(connection, caller.job.job_id)
+        refusal = spawning.run_refusal(caller.job, spawner, claimed)
+        if refusal is not None:
+            raise QueueError("denied", refusal)
+        try:
+            return spawning.spawned_cluster_ad(caller.job, caller.user, spawner, cluster_ad)
+        except ValueError as error:
+            raise QueueError("denied", str(error)) from None
+
+    @staticmethod
+    def _check_parents_in(connection, workflow_id: int, cluster_id: int,
+                          cluster_ad: ClassAd) -> None:
+        """A spawned cluster waits only for jobs of its workflow."""
+        named = cluster_ad.copy()
+        named["ClusterId"] = cluster_id
+        parents = dependencies.parse_parents(named.eval(dependencies.PARENTS))
+        found = {parent: dependency_store.parent_ad(connection, parent) for parent in parents
+                 if parent.cluster != cluster_id}
+        refusal = spawning.parents_refusal(workflow_id, found)
+        if refusal is not None:
+            raise QueueError("denied", refusal)
+
+    @staticmethod
+    def run_state(connection, job_id: str) -> tuple[ClassAd | None, bool]:
+        """A job's ad in the queue (None if it is not there), and whether a claim holds it:
+        what tells whether a run of it still lives (``spawning.run_refusal``)."""
+        cluster, _, proc = job_id.partition(".")
+        key = JobKey(int(cluster), int(proc))
+        row = queue_store.job_row(connection, key)
+        if row is None:
+            return None, False
+        ad = queue_store.materialize(queue_store.cluster_ad(row.cluster_ad), row)
+        claimed = connection.scalar(select(ClaimRecord.claim_id).where(
+            ClaimRecord.job_id == job_id).limit(1)) is not None
+        return ad, claimed
+
+    def run_state_now(self, job_id: str) -> tuple[ClassAd | None, bool]:
+        """``run_state`` on a snapshot of its own."""
+        with self.engine.connect() as connection:
+            return self.run_state(connection, job_id)
 
     @staticmethod
     def _dependent(cluster_ad: ClassAd, proc_ads: list[ClassAd]) -> bool | None:

@@ -2,7 +2,8 @@
 
 Any authenticated caller may read the queue; submitting needs the ``submit`` scope, and a
 job is changed only by its owner or a queue administrator (``admin``).  The caller's user
-name is the part of its identity before the "@" (``alice@pool`` is ``alice``).
+name is the part of its identity before the "@" (``alice@pool`` is ``alice``).  A running
+job's credential (``schedd.job_tokens``) submits into its workflow and reads, nothing more.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ _CURRENT_ATTRS_LOWER = frozenset(name.lower() for name in _CURRENT_ATTRS)
 
 def caller() -> Caller:
     identity = current_identity()
-    return Caller(identity.name.partition("@")[0], identity.allows("admin"))
+    return Caller(identity.name.partition("@")[0], identity.allows("admin"), identity.job)
 
 
 def _add_file_system_domain(cluster_ad: ClassAd, proc_ads: list[ClassAd], domain: str) -> None:

@@ -171,7 +171,8 @@ def _serve(daemon, args) -> None:
                     measure=measure_host(), run_as=settings.run_as,
                     memory_policy=config.get("startd", "memory_policy").lower(), lifetime=lifetime,
                     usage_interval=interval, on_end=lambda verdict: daemon.stop(),
-                    schedd_channel=_schedd_channel(config))
+                    schedd_channel=_schedd_channel(config),
+                    tls_ca=str(config.get("tls", "ca") or ""))
     service.startd = startd
     # A START that is False without a job (TARGET.Project =?= "physics") keeps the slots in
     # the Owner state for good: say so before anything else, not only in `roost analyze`.

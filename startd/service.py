@@ -129,14 +129,16 @@ class StartdService(startd_pb2_grpc.StartdServicer):
 
     def ActivateClaim(self, request, context):
         job_ad = None if request.reconnect else _job_ad(request.job_ad, context)
-        events = self.startd.activate(request.claim_id, job_ad, reconnect=request.reconnect)
+        events = self.startd.activate(request.claim_id, job_ad, reconnect=request.reconnect,
+                                      environment=dict(request.environment))
         if isinstance(events, str):
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, events)
         yield from _follow(events, context)
 
     def RunJobs(self, request_iterator, context):
         for request in request_iterator:
-            events = self.startd.activate(request.claim_id, _job_ad(request.job_ad, context))
+            events = self.startd.activate(request.claim_id, _job_ad(request.job_ad, context),
+                                          environment=dict(request.environment))
             if isinstance(events, str):
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, events)
             yield from _follow(events, context)

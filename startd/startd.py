@@ -52,7 +52,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from classad import ClassAd
@@ -107,6 +107,8 @@ EVICTED, MACHINE_LOST, WALLTIME = "evicted", "machine-lost", "walltime"
 # processes at once, the jobs with the startd, so a job may die of SIGTERM (or SIGKILL)
 # before the startd has begun to vacate it.  Such a death is the vacate it is when the
 # startd's own stop follows within this many seconds: the job goes back to Idle.
+# The tls.ca setting, as a job's roost.client reads it from its environment.
+TLS_CA_VARIABLE = "ROOST_TLS_CA"
 BATCH_SIGNAL_WINDOW = 2.0
 _BATCH_SIGNALS = frozenset({signal.SIGTERM, signal.SIGKILL})
 _FAILURES = {starter.FAILURE_NONE: "exit", starter.FAILURE_SIGNAL: "signal",
@@ -169,6 +171,9 @@ class _Claim:
     events: JobEvents | None = None  # the claim's current or last run
     schedd: str = ""  # the schedd's address, for file transfer
     claim_id: str = ""  # the id the claim's runs are activated with
+    # What the schedd adds to the environment of the run it activates (its credential):
+    # secret, so kept here and never in the job's ad or a log.
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -184,6 +189,7 @@ class _Run:
     transfer: transfer.Transfer | None = None
     before: transfer.Snapshot | None = None
     job_ad: ClassAd | None = None  # as the schedd sent it (a transfer's run only)
+    environment: dict[str, str] = field(default_factory=dict)  # the claim's, at its start
 
 
 class Startd:
@@ -196,7 +202,7 @@ class Startd:
                  usage_interval: float = 60.0, preempt_wait: float = PREEMPT_WAIT,
                  on_end: Callable[[Verdict], None] = lambda verdict: None,
                  schedd_channel: Callable[[str], object] = transfer.insecure_channel,
-                 ) -> None:
+                 tls_ca: str = "") -> None:
         self.machine = machine
         self.table = table
         self.policy = policy
@@ -210,6 +216,9 @@ class Startd:
         self.preempt_wait = preempt_wait
         self.on_end = on_end
         self.schedd_channel = schedd_channel  # a gRPC channel to a schedd, for transfers
+        # The CA certificate the pool's daemons are checked with (tls.ca): a job given a
+        # credential by its schedd finds it in ROOST_TLS_CA, to reach the schedd over TLS.
+        self.tls_ca = tls_ca
         self._lock = threading.RLock()
         self._measured = Measurements()
         now = clock()
@@ -302,9 +311,11 @@ class Startd:
                 self._answers.pop(claim_id, None)
 
     def activate(self, claim_id: str, job_ad: ClassAd | None, *,
-                 reconnect: bool = False) -> JobEvents | str:
+                 reconnect: bool = False, environment: dict[str, str] | None = None,
+                 ) -> JobEvents | str:
         """Run ``job_ad`` on the claim (or, with ``reconnect``, follow its current or last
-        run again); the run's events, or why not."""
+        run again); the run's events, or why not.  ``environment``: what the schedd adds
+        to the job's environment that is not in its ad (its credential)."""
         with self._lock:
             slot = self._claimed(claim_id)
             if slot is None:
@@ -316,6 +327,9 @@ class Startd:
             if job_ad is None:
                 return "no job ad"
             claim.claim_id = claim_id
+            claim.environment = dict(environment or {})
+            if claim.environment and self.tls_ca:
+                claim.environment[TLS_CA_VARIABLE] = self.tls_ca
             out = self._handle(slot, ClaimActivated(job_ad))
             for instruction in out:
                 if isinstance(instruction, RefuseJob):
@@ -516,10 +530,11 @@ class Startd:
             job = transfer.Stage(slot.name, moving)
         else:
             job = starter.start_job(job_ad, execute_dir=self.execute_dir, slot_name=slot.name,
-                                    slot_ad=slot.public_ad(), run_as=self.run_as)
+                                    slot_ad=slot.public_ad(), run_as=self.run_as,
+                                    environment=claim.environment)
         now = self.clock()
         run = _Run(job, events, sampled=now, last_usage=now, transfer=moving,
-                   job_ad=job_ad if moving else None)
+                   job_ad=job_ad if moving else None, environment=claim.environment)
         self._runs[slot.name] = run
         claim.events = events
         events.add(JobEvent("started", int(now), {
@@ -549,7 +564,8 @@ class Startd:
                 run.before = transfer.snapshot(stage.sandbox)
                 job = starter.start_job(ready, execute_dir=self.execute_dir,
                                         slot_name=stage.slot_name, slot_ad=slot_ad,
-                                        run_as=self.run_as, sandbox=stage.sandbox)
+                                        run_as=self.run_as, sandbox=stage.sandbox,
+                                        environment=run.environment)
                 run.job = job
                 self._waiter.add(job)
                 return

@@ -87,7 +87,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -460,13 +460,15 @@ def make_sandbox(job_ad: classad.ClassAd, *, execute_dir: Path, run_as: str | No
 def start_job(job_ad: classad.ClassAd, *, execute_dir: Path, slot_name: str,
               slot_ad: classad.ClassAd | None = None, run_as: str | None = None,
               tracker: ProcessTracker | None = None,
-              sandbox: Path | None = None) -> RunningJob:
+              sandbox: Path | None = None,
+              environment: Mapping[str, str] | None = None) -> RunningJob:
     """Start the job described by ``job_ad`` in a new sandbox under ``execute_dir``.
 
     Never raises for the job's own problems: a job that cannot be started comes back as a
     ``RunningJob`` whose ``poll()`` is a ``"start-failed"`` result (see the module's
     docstring for identity, sandbox and environment).  ``sandbox``: one ``make_sandbox``
-    made (holding the job's input), used instead of a new one."""
+    made (holding the job's input), used instead of a new one.  ``environment``: what the
+    schedd adds to the job's environment beyond its ad (the run's credential)."""
     tracker = tracker or default_tracker()
     sequence = next(_sequence)
     marker = f"{os.getpid()}.{sequence}.{secrets.token_hex(6)}"
@@ -477,10 +479,10 @@ def start_job(job_ad: classad.ClassAd, *, execute_dir: Path, slot_name: str,
         job.user = identity.name if identity else _own_name()
         job.sandbox = sandbox or _make_sandbox(Path(execute_dir), sequence, identity)
         _write_ads(job.sandbox, job_ad, slot_ad, identity)
-        argv, environment, iwd = _command(job_ad, job, slot_ad)
+        argv, variables, iwd = _command(job_ad, job, slot_ad, environment or {})
 
         def launch(user: _Identity | None = None) -> subprocess.Popen:
-            return _launch(job_ad, argv, environment, iwd, user)
+            return _launch(job_ad, argv, variables, iwd, user)
 
         if identity is None:
             job._popen = launch()
@@ -562,8 +564,8 @@ def _write_ads(sandbox: Path, job_ad: classad.ClassAd, slot_ad: classad.ClassAd 
                            hold_code=None) from None
 
 
-def _command(job_ad: classad.ClassAd, job: RunningJob,
-             slot_ad: classad.ClassAd | None) -> tuple[list[str], dict[str, str], str]:
+def _command(job_ad: classad.ClassAd, job: RunningJob, slot_ad: classad.ClassAd | None,
+             granted: Mapping[str, str]) -> tuple[list[str], dict[str, str], str]:
     sandbox = str(job.sandbox)
     iwd = _text(job_ad, "Iwd") or sandbox
     if not os.path.isabs(iwd):
@@ -588,6 +590,7 @@ def _command(job_ad: classad.ClassAd, job: RunningJob,
         environment.setdefault(name, str(cpus))
     for name in ("TMPDIR", "TMP", "TEMP", "SINGULARITY_CACHEDIR", "APPTAINER_CACHEDIR"):
         environment.setdefault(name, sandbox)
+    environment.update(granted)
     environment.update({
         "_CONDOR_SCRATCH_DIR": sandbox,
         "_CONDOR_SLOT": job.slot_name.partition("@")[0],

@@ -25,37 +25,41 @@ _sym_db = _symbol_database.Default()
 from roost.rpc import classad_pb2 as roost_dot_rpc_dot_classad__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16roost/rpc/startd.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"z\n\x13RequestClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\"\n\x06job_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x16\n\x0eschedd_address\x18\x03 \x01(\t\x12\x15\n\rlease_seconds\x18\x04 \x01(\x03\"l\n\x11RequestClaimReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12#\n\x07slot_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x10\n\x08\x63laim_id\x18\x04 \x01(\t\"_\n\x14\x41\x63tivateClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\"\n\x06job_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x11\n\treconnect\x18\x03 \x01(\x08\"]\n\x0eStartdJobEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x03\x12!\n\x05\x61ttrs\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x0c\n\x04last\x18\x04 \x01(\x08\"7\n\x13ReleaseClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"%\n\x11ReleaseClaimReply\x12\x10\n\x08released\x18\x01 \x01(\x08\"M\n\x11\x43ontrolJobRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12&\n\x07\x63ontrol\x18\x02 \x01(\x0e\x32\x15.roost.rpc.JobControl\"/\n\x0f\x43ontrolJobReply\x12\x0c\n\x04\x64one\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x0c\x44rainRequest\x12\x10\n\x08graceful\x18\x01 \x01(\x08\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"4\n\nDrainReply\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\x12\x14\n\x0crunning_jobs\x18\x02 \x01(\x03\"A\n\x10KeepAliveMessage\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x03\x12\r\n\x05state\x18\x03 \x01(\t*t\n\nJobControl\x12\x1b\n\x17JOB_CONTROL_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_CONTROL_SUSPEND\x10\x01\x12\x18\n\x14JOB_CONTROL_CONTINUE\x10\x02\x12\x16\n\x12JOB_CONTROL_VACATE\x10\x03\x32\x8a\x04\n\x06Startd\x12L\n\x0cRequestClaim\x12\x1e.roost.rpc.RequestClaimRequest\x1a\x1c.roost.rpc.RequestClaimReply\x12M\n\rActivateClaim\x12\x1f.roost.rpc.ActivateClaimRequest\x1a\x19.roost.rpc.StartdJobEvent0\x01\x12I\n\x07RunJobs\x12\x1f.roost.rpc.ActivateClaimRequest\x1a\x19.roost.rpc.StartdJobEvent(\x01\x30\x01\x12L\n\x0cReleaseClaim\x12\x1e.roost.rpc.ReleaseClaimRequest\x1a\x1c.roost.rpc.ReleaseClaimReply\x12\x46\n\nControlJob\x12\x1c.roost.rpc.ControlJobRequest\x1a\x1a.roost.rpc.ControlJobReply\x12\x37\n\x05\x44rain\x12\x17.roost.rpc.DrainRequest\x1a\x15.roost.rpc.DrainReply\x12I\n\tKeepAlive\x12\x1b.roost.rpc.KeepAliveMessage\x1a\x1b.roost.rpc.KeepAliveMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16roost/rpc/startd.proto\x12\troost.rpc\x1a\x17roost/rpc/classad.proto\"z\n\x13RequestClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\"\n\x06job_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x16\n\x0eschedd_address\x18\x03 \x01(\t\x12\x15\n\rlease_seconds\x18\x04 \x01(\x03\"l\n\x11RequestClaimReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12#\n\x07slot_ad\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x10\n\x08\x63laim_id\x18\x04 \x01(\t\"\xda\x01\n\x14\x41\x63tivateClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\"\n\x06job_ad\x18\x02 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x11\n\treconnect\x18\x03 \x01(\x08\x12\x45\n\x0b\x65nvironment\x18\x04 \x03(\x0b\x32\x30.roost.rpc.ActivateClaimRequest.EnvironmentEntry\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"]\n\x0eStartdJobEvent\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x03\x12!\n\x05\x61ttrs\x18\x03 \x01(\x0b\x32\x12.roost.rpc.ClassAd\x12\x0c\n\x04last\x18\x04 \x01(\x08\"7\n\x13ReleaseClaimRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"%\n\x11ReleaseClaimReply\x12\x10\n\x08released\x18\x01 \x01(\x08\"M\n\x11\x43ontrolJobRequest\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12&\n\x07\x63ontrol\x18\x02 \x01(\x0e\x32\x15.roost.rpc.JobControl\"/\n\x0f\x43ontrolJobReply\x12\x0c\n\x04\x64one\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x0c\x44rainRequest\x12\x10\n\x08graceful\x18\x01 \x01(\x08\x12\x18\n\x10\x64\x65\x61\x64line_seconds\x18\x02 \x01(\x03\x12\x0e\n\x06reason\x18\x03 \x01(\t\"4\n\nDrainReply\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\x12\x14\n\x0crunning_jobs\x18\x02 \x01(\x03\"A\n\x10KeepAliveMessage\x12\x10\n\x08\x63laim_id\x18\x01 \x01(\t\x12\x0c\n\x04time\x18\x02 \x01(\x03\x12\r\n\x05state\x18\x03 \x01(\t*t\n\nJobControl\x12\x1b\n\x17JOB_CONTROL_UNSPECIFIED\x10\x00\x12\x17\n\x13JOB_CONTROL_SUSPEND\x10\x01\x12\x18\n\x14JOB_CONTROL_CONTINUE\x10\x02\x12\x16\n\x12JOB_CONTROL_VACATE\x10\x03\x32\x8a\x04\n\x06Startd\x12L\n\x0cRequestClaim\x12\x1e.roost.rpc.RequestClaimRequest\x1a\x1c.roost.rpc.RequestClaimReply\x12M\n\rActivateClaim\x12\x1f.roost.rpc.ActivateClaimRequest\x1a\x19.roost.rpc.StartdJobEvent0\x01\x12I\n\x07RunJobs\x12\x1f.roost.rpc.ActivateClaimRequest\x1a\x19.roost.rpc.StartdJobEvent(\x01\x30\x01\x12L\n\x0cReleaseClaim\x12\x1e.roost.rpc.ReleaseClaimRequest\x1a\x1c.roost.rpc.ReleaseClaimReply\x12\x46\n\nControlJob\x12\x1c.roost.rpc.ControlJobRequest\x1a\x1a.roost.rpc.ControlJobReply\x12\x37\n\x05\x44rain\x12\x17.roost.rpc.DrainRequest\x1a\x15.roost.rpc.DrainReply\x12I\n\tKeepAlive\x12\x1b.roost.rpc.KeepAliveMessage\x1a\x1b.roost.rpc.KeepAliveMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'roost.rpc.startd_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBCONTROL']._serialized_start=909
-  _globals['_JOBCONTROL']._serialized_end=1025
+  _globals['_ACTIVATECLAIMREQUEST_ENVIRONMENTENTRY']._loaded_options = None
+  _globals['_ACTIVATECLAIMREQUEST_ENVIRONMENTENTRY']._serialized_options = b'8\001'
+  _globals['_JOBCONTROL']._serialized_start=1033
+  _globals['_JOBCONTROL']._serialized_end=1149
   _globals['_REQUESTCLAIMREQUEST']._serialized_start=62
   _globals['_REQUESTCLAIMREQUEST']._serialized_end=184
   _globals['_REQUESTCLAIMREPLY']._serialized_start=186
   _globals['_REQUESTCLAIMREPLY']._serialized_end=294
-  _globals['_ACTIVATECLAIMREQUEST']._serialized_start=296
-  _globals['_ACTIVATECLAIMREQUEST']._serialized_end=391
-  _globals['_STARTDJOBEVENT']._serialized_start=393
-  _globals['_STARTDJOBEVENT']._serialized_end=486
-  _globals['_RELEASECLAIMREQUEST']._serialized_start=488
-  _globals['_RELEASECLAIMREQUEST']._serialized_end=543
-  _globals['_RELEASECLAIMREPLY']._serialized_start=545
-  _globals['_RELEASECLAIMREPLY']._serialized_end=582
-  _globals['_CONTROLJOBREQUEST']._serialized_start=584
-  _globals['_CONTROLJOBREQUEST']._serialized_end=661
-  _globals['_CONTROLJOBREPLY']._serialized_start=663
-  _globals['_CONTROLJOBREPLY']._serialized_end=710
-  _globals['_DRAINREQUEST']._serialized_start=712
-  _globals['_DRAINREQUEST']._serialized_end=786
-  _globals['_DRAINREPLY']._serialized_start=788
-  _globals['_DRAINREPLY']._serialized_end=840
-  _globals['_KEEPALIVEMESSAGE']._serialized_start=842
-  _globals['_KEEPALIVEMESSAGE']._serialized_end=907
-  _globals['_STARTD']._serialized_start=1028
-  _globals['_STARTD']._serialized_end=1550
+  _globals['_ACTIVATECLAIMREQUEST']._serialized_start=297
+  _globals['_ACTIVATECLAIMREQUEST']._serialized_end=515
+  _globals['_ACTIVATECLAIMREQUEST_ENVIRONMENTENTRY']._serialized_start=465
+  _globals['_ACTIVATECLAIMREQUEST_ENVIRONMENTENTRY']._serialized_end=515
+  _globals['_STARTDJOBEVENT']._serialized_start=517
+  _globals['_STARTDJOBEVENT']._serialized_end=610
+  _globals['_RELEASECLAIMREQUEST']._serialized_start=612
+  _globals['_RELEASECLAIMREQUEST']._serialized_end=667
+  _globals['_RELEASECLAIMREPLY']._serialized_start=669
+  _globals['_RELEASECLAIMREPLY']._serialized_end=706
+  _globals['_CONTROLJOBREQUEST']._serialized_start=708
+  _globals['_CONTROLJOBREQUEST']._serialized_end=785
+  _globals['_CONTROLJOBREPLY']._serialized_start=787
+  _globals['_CONTROLJOBREPLY']._serialized_end=834
+  _globals['_DRAINREQUEST']._serialized_start=836
+  _globals['_DRAINREQUEST']._serialized_end=910
+  _globals['_DRAINREPLY']._serialized_start=912
+  _globals['_DRAINREPLY']._serialized_end=964
+  _globals['_KEEPALIVEMESSAGE']._serialized_start=966
+  _globals['_KEEPALIVEMESSAGE']._serialized_end=1031
+  _globals['_STARTD']._serialized_start=1152
+  _globals['_STARTD']._serialized_end=1674
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from roost.rpc import classad_pb2 as _classad_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -43,14 +44,23 @@ class RequestClaimReply(_message.Message):
     def __init__(self, accepted: bool = ..., reason: _Optional[str] = ..., slot_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., claim_id: _Optional[str] = ...) -> None: ...
 
 class ActivateClaimRequest(_message.Message):
-    __slots__ = ("claim_id", "job_ad", "reconnect")
+    __slots__ = ("claim_id", "job_ad", "reconnect", "environment")
+    class EnvironmentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CLAIM_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_AD_FIELD_NUMBER: _ClassVar[int]
     RECONNECT_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     claim_id: str
     job_ad: _classad_pb2.ClassAd
     reconnect: bool
-    def __init__(self, claim_id: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., reconnect: bool = ...) -> None: ...
+    environment: _containers.ScalarMap[str, str]
+    def __init__(self, claim_id: _Optional[str] = ..., job_ad: _Optional[_Union[_classad_pb2.ClassAd, _Mapping]] = ..., reconnect: bool = ..., environment: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class StartdJobEvent(_message.Message):
     __slots__ = ("kind", "time", "attrs", "last")

@@ -14,6 +14,7 @@ import time
 from concurrent import futures
 
 import grpc
+import jwt
 import pytest
 
 from roost import cli, security, token_cli
@@ -676,3 +677,60 @@ def test_token_help_is_instant(capsys):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert (result.returncode, result.stdout) == (0, "False\n")
+
+
+# -- job credentials ---------------------------------------------------------------------
+
+GRANT = security.JobGrant("12.0", run=3, workflow=10)
+
+
+def test_job_token_round_trip(key):
+    job_key = SigningKey.generate()
+    token = security.create_job_token(job_key, "alice", GRANT, HOUR, now=NOW)
+    identity = verify_token(key, token, NOW + 1, job_key=job_key)
+    assert identity.name == "alice@job"
+    assert identity.scopes == frozenset({"read", "submit"})
+    assert identity.job == GRANT
+    assert not identity.allows("admin")
+    assert parts(token)[0]["kid"] == "JOB"
+
+
+def test_a_job_token_is_refused_without_its_key_and_by_the_pool_key(key):
+    job_key = SigningKey.generate()
+    token = security.create_job_token(job_key, "alice", GRANT, HOUR, now=NOW)
+    with pytest.raises(AuthError, match="taken only by the schedd") as refused:
+        verify_token(key, token, NOW)
+    assert refused.value.code == "bad-signature"
+    with pytest.raises(AuthError, match="does not match the schedd's job key"):
+        verify_token(key, token, NOW, job_key=SigningKey.generate())
+    # A pool token is not taken for a job's, nor the other way round.
+    with pytest.raises(AuthError, match="pool's signing key"):
+        verify_token(job_key, create_token(key, "alice@pool", ["submit"], HOUR, now=NOW), NOW,
+                     job_key=job_key)
+
+
+def test_a_job_token_without_its_grant_is_malformed(key):
+    token = security.create_job_token(key, "alice", GRANT, HOUR, now=NOW)
+    body = parts(token)[1]
+    del body["run"]
+    signed = jwt.encode(body, key._private, algorithm="EdDSA", headers={"kid": "JOB"})
+    with pytest.raises(AuthError, match="malformed job credential") as refused:
+        verify_token(key, signed, NOW, job_key=key)
+    assert refused.value.code == "malformed"
+
+
+def test_job_token_owner_must_be_a_user_name(key):
+    for owner in ("", "a b", "alice@pool"):
+        with pytest.raises(ValueError, match="a job's owner is a user name"):
+            security.create_job_token(key, owner, GRANT, HOUR)
+
+
+def test_interceptor_takes_job_tokens_only_with_their_key(key):
+    job_key = SigningKey.generate()
+    token = security.create_job_token(job_key, "alice", GRANT, HOUR)
+    assert AuthInterceptor(key, {}, job_key=job_key).authenticate(bearer(token)).job == GRANT
+    pool_token = create_token(key, "a@pool", ["read"], HOUR)
+    assert AuthInterceptor(key, {}, job_key=job_key).authenticate(bearer(pool_token)).job \
+        is None
+    with pytest.raises(AuthError, match="taken only by the schedd"):
+        AuthInterceptor(key, {}).authenticate(bearer(token))

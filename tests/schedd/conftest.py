@@ -14,6 +14,7 @@ from roost.config import load_config
 from roost.rpc import schedd_pb2_grpc
 from schedd.database import default_url, open_database
 from schedd.job_queue import JobQueue
+from schedd.job_tokens import JobCredentials
 from schedd.service import METHOD_SCOPES, ScheddService
 
 
@@ -34,14 +35,17 @@ class Pool:
         self.engine = open_database(url)
         self.jobs = JobQueue(self.engine, clock=self.clock)
         self.service = ScheddService(self.jobs, name="schedd@test", query_batch=7)
+        # What running jobs' credentials are made and checked with (schedd.job_tokens).
+        self.credentials = JobCredentials.open(self.jobs, tmp_path)
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                                  interceptors=[security.AuthInterceptor(self.key,
-                                                                         METHOD_SCOPES)])
+                                  interceptors=[security.AuthInterceptor(
+                                      self.key, METHOD_SCOPES, job_key=self.credentials.key,
+                                      admit=self.credentials.admit)])
         schedd_pb2_grpc.add_ScheddServicer_to_server(self.service, self.server)
         port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
         self.address = f"127.0.0.1:{port}"
-        self.service.address = self.address
+        self.service.address = self.credentials.address = self.address
         self.config = load_config(env={"ROOST_HOME": str(tmp_path)})
 
     def token(self, identity: str = "alice@pool", scopes=("read", "submit")) -> str:

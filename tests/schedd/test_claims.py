@@ -57,6 +57,7 @@ class Startds:
             f"slot{n}@fake": self._new_id() for n in range(1, slots + 1)}
         self.claims: dict[str, dict] = {}  # claim id -> {"slot": name, "events": [...]}
         self.starts: list[tuple[str, str]] = []  # (job id, claim id) of every run
+        self.environments: dict[str, dict] = {}  # job id -> what its last run was given
         self.hooks: dict[tuple[str, str], Callable[[], None]] = {}
         self.on_free: Callable[[], None] = lambda: None
 
@@ -145,7 +146,7 @@ class _Client:
             return ClaimResult(True, "", slot_ad(slot), claim_id)
 
     def activate(self, claim_id: str, job: ClassAd | None = None, *,
-                 reconnect: bool = False):
+                 reconnect: bool = False, environment: dict[str, str] | None = None):
         self._enter("reconnect" if reconnect else "run", claim_id)
         startds = self.startds
         with startds.changed:
@@ -159,6 +160,7 @@ class _Client:
             if not reconnect:
                 job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"
                 startds.starts.append((job_id, claim_id))
+                startds.environments[job_id] = environment
                 startds.changed.notify_all()
                 claim["events"] = [event("started", job_id), event("exited", job_id)]
             events = list(claim["events"])
@@ -274,6 +276,21 @@ def test_a_job_started_by_a_match_during_recovery_is_not_requeued(pool):
     assert "NumMachineLosses" not in job
 
 
+def test_each_run_is_activated_with_the_environment_made_for_it(pool):
+    submit(pool.jobs, 3)
+    startds = Startds(slots=1)
+    runner = ClaimRunner(pool.jobs, startds.client(), job_environment=lambda job: {
+        "ROOST_JOB_TOKEN": f"for {job.eval('ClusterId')}.{job.eval('ProcId')}"})
+    try:
+        runner.matched("alice", slot_ad("slot1@fake"), startds.offers["slot1@fake"])
+        startds.wait(lambda: len(startds.starts) == 3, "three runs on the claim")
+    finally:
+        runner.stop()
+        startds.end()
+    assert startds.environments == {f"1.{n}": {"ROOST_JOB_TOKEN": f"for 1.{n}"}
+                                    for n in range(3)}
+
+
 def test_no_job_runs_twice_through_concurrent_claims_and_schedd_restarts(pool):
     """Slots claimed and given back all the time (claims live 50 ms), a schedd killed four
     times at random points of its claims and restarted: every job runs once."""
@@ -369,7 +386,7 @@ class _PartitionClient:
                            claim_id)
 
     def activate(self, claim_id: str, job: ClassAd | None = None, *,
-                 reconnect: bool = False):
+                 reconnect: bool = False, environment: dict[str, str] | None = None):
         self._reach(claim_id)
         partition = self.partition
         job_id = f"{job.eval('ClusterId')}.{job.eval('ProcId')}"

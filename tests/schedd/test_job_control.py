@@ -35,7 +35,7 @@ class FakeStartd:
     def request_claim(self, claim_id, job_ad, *, lease=0, schedd_address=""):
         return ClaimResult(True, "", SLOT.copy(), claim_id)
 
-    def activate(self, claim_id, job_ad=None, *, reconnect=False):
+    def activate(self, claim_id, job_ad=None, *, reconnect=False, environment=None):
         self.activations.append("reconnect" if reconnect else job_ad.eval("ProcId"))
         yield StartdJobEvent("started", int(time.time()), ClassAd({"JobId": "1.0"}))
         yield self.ends.get(timeout=30)

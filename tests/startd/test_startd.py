@@ -139,6 +139,22 @@ def test_claim_run_reuse_and_release_a_static_slot(make):
     assert startd.activate(claim_id, job()) == "no claimed slot has this claim id"
 
 
+def test_a_run_given_a_credential_gets_it_and_the_pools_ca_in_its_environment(make, tmp_path):
+    startd = make(tls_ca="/etc/roost/ca.pem")
+    slot = slot_named(startd, f"slot1@{HOST}")
+    claim_id = slot.claim_id
+    assert startd.request_claim(claim_id, job(), lease=60).accepted
+    for n, granted in enumerate(({"ROOST_JOB_TOKEN": "secret"}, None)):
+        events_of(startd.activate(claim_id, job(f"env > {tmp_path}/env{n}", ProcId=n),
+                                  environment=granted))
+        wait_until(lambda: slot.activity is Activity.IDLE)
+    first, second = (dict(line.split("=", 1) for line in
+                          (tmp_path / f"env{n}").read_text().splitlines()) for n in (0, 1))
+    assert (first["ROOST_JOB_TOKEN"], first["ROOST_TLS_CA"]) == ("secret", "/etc/roost/ca.pem")
+    # The next run of the claim was given nothing, and has nothing to reach a schedd with.
+    assert "ROOST_JOB_TOKEN" not in second and "ROOST_TLS_CA" not in second
+
+
 def test_a_wrong_claim_id_or_a_refusing_start_is_refused(make):
     startd = make(policy=Policy(start='TARGET.Owner != "mallory"'))
     slot = slot_named(startd, f"slot1@{HOST}")

@@ -55,7 +55,8 @@ def jobs(execute_dir):
     """Start jobs in ``execute_dir``; everything started is cleaned up afterwards."""
     started = []
 
-    def start(cmd, arguments=None, *, slot_ad=None, run_as=None, **attributes):
+    def start(cmd, arguments=None, *, slot_ad=None, run_as=None, environment=None,
+              **attributes):
         ad = classad.ClassAd()
         ad["Cmd"] = cmd
         ad["Owner"] = ME
@@ -64,7 +65,7 @@ def jobs(execute_dir):
         for name, value in attributes.items():
             ad[name] = value
         job = start_job(ad, execute_dir=execute_dir, slot_name="slot1_1@test",
-                        slot_ad=slot_ad, run_as=run_as)
+                        slot_ad=slot_ad, run_as=run_as, environment=environment)
         started.append(job)
         return job
 
@@ -209,6 +210,17 @@ def test_the_jobs_environment(jobs):
     assert job_ad["Cmd"] == "/usr/bin/env"
     machine_ad = classad.parse_one(Path(environment["_CONDOR_MACHINE_AD"]).read_text())
     assert machine_ad["Cpus"] == 3
+
+
+def test_what_the_schedd_grants_is_in_the_environment_not_the_job_ad(jobs):
+    job = jobs("/usr/bin/env", Environment="ROOST_JOB_TOKEN=forged KEEP=1", Out="env.txt",
+               environment={"ROOST_JOB_TOKEN": "secret", "ROOST_SCHEDD_ADDRESS": "h:9"})
+    finish(job)
+    environment = dict(line.split("=", 1) for line in
+                       (job.sandbox / "env.txt").read_text().splitlines())
+    assert environment["ROOST_JOB_TOKEN"] == "secret"  # the schedd's, not the job's own
+    assert environment["ROOST_SCHEDD_ADDRESS"] == "h:9" and environment["KEEP"] == "1"
+    assert "secret" not in Path(environment["_CONDOR_JOB_AD"]).read_text()
 
 
 def test_the_sandbox_is_private_and_cleanup_removes_it(jobs, execute_dir):
