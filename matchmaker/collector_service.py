@@ -66,11 +66,20 @@ def refusal(identity: Identity, ad_type: str, name: str) -> str | None:
     scope = _ADVERTISE_SCOPE.get(ad_type.lower(), "admin")
     if not identity.allows(scope):
         return f"identity {identity.name} lacks scope {scope} for {ad_type} ads"
-    if scope == "advertise-startd" and not identity.allows("admin"):
-        host = name.rpartition("@")[2]
-        if host.lower() != identity.host.lower():
-            return f"identity {identity.name} may not advertise slot {name} of another host"
+    if (scope == "advertise-startd" and not identity.allows("admin")
+            and not _own_host(identity.host.lower(), name.rpartition("@")[2].lower())):
+        return f"identity {identity.name} may not advertise slot {name} of another host"
     return None
+
+
+def _own_host(own: str, host: str) -> bool:
+    """Whether a startd token for ``own`` covers a slot of ``host``: the same name, or, for
+    a pilot's token (``glidein-TAG-*``: its startds are ``glidein-TAG-JOBID.NODE``), a
+    name that begins with what comes before the ``*``."""
+    if own.endswith("*"):
+        prefix = own[:-1]
+        return bool(prefix) and host.startswith(prefix) and len(host) > len(prefix)
+    return host == own
 
 
 def _varint(n: int) -> bytes:

@@ -1,11 +1,12 @@
 """``roost glidein submit|status|cancel``: pilots in a batch system's allocations.
 
-``submit`` writes a pilot script (``startd.glidein.pilot``) under ``$ROOST_HOME/glidein/``,
-where it stays, and submits it with sbatch; ``--dry-run`` prints it instead.  ``--pbs``
-writes the PBS/Torque script of the same pilot, with ``--dry-run`` only.  Each startd of
-the pilot advertises with ``--token`` if given (for a one-node pilot), else with a token it
-signs with the pool key in the roost home, which the nodes must see anyway to check the
-schedds' tokens; so the pool must have been up once (its key made) before a submit.
+``submit`` writes a pilot script (``startd.glidein.pilot``) under ``$ROOST_HOME/glidein/``
+(mode 0700: it carries a token), where it stays, and submits it with sbatch; ``--dry-run``
+prints it instead, with a placeholder for the token.  ``--pbs`` writes the PBS/Torque
+script of the same pilot, with ``--dry-run`` only.  A Slurm pilot carries a token minted
+for it with the pool key (``startd.glidein.credentials``), so the pool must have been up
+once (its key made) before a submit, and the nodes need nothing of the pool's roost home;
+or, given ``--token`` (a one-node pilot), the startd advertises with that file.
 
 ``status`` prints the pilots squeue knows beside the pool's slot ads that carry their batch
 job id (``startd.glidein.status``): queued, busy, idle, lost or ended.  ``cancel`` scancels
@@ -16,6 +17,7 @@ slot.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -50,7 +52,10 @@ def _submit_parser() -> Parser:
                              "(default 300)")
     parser.add_argument("--token", metavar="FILE",
                         help="the token the startd advertises with (one-node pilots; "
-                             "default: each startd signs its own with the pool key)")
+                             "default: a token minted for the pilot, carried in its script)")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="where the pilot's own output goes, a directory the batch "
+                             "script's node can write (default: its /tmp)")
     parser.add_argument("--dry-run", action="store_true",
                         help="write the script and print it; submit nothing")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -65,7 +70,7 @@ def submit_main(argv: Sequence[str]) -> int:
     if isinstance(args, int):
         return args
     from roost.config import load_config
-    from startd.glidein import pilot
+    from startd.glidein import credentials, pilot
 
     if args.pbs and not args.dry_run:
         raise UsageError("--pbs writes a script only: add --dry-run (roost submits to "
@@ -73,6 +78,11 @@ def submit_main(argv: Sequence[str]) -> int:
     config = load_config()
     spec = _spec(args, config)
     home = config.home.absolute()
+    minted = None
+    if args.slurm and spec.token_file is None:
+        minted = credentials.placeholder() if args.dry_run else credentials.mint(
+            home, spec.walltime)
+        spec = carrying(spec, minted)
     render = pilot.pbs_script if args.pbs else pilot.slurm_script
     try:
         script = render(spec, home=home, python=sys.executable)
@@ -83,15 +93,24 @@ def submit_main(argv: Sequence[str]) -> int:
         print(script, end="")
         print(f"# written to {path}", file=sys.stderr)
         return 0
-    check_key(home)
     from startd.glidein.slurm import Slurm
 
     job_id = Slurm().submit(path)
-    output = home / pilot.SCRIPT_DIR / f"{pilot.PILOT_JOB_NAME}-{job_id}.out"
+    if minted is not None:
+        credentials.record(home, job_id, minted)
+    output = Path(spec.output_dir) / f"{pilot.PILOT_JOB_NAME}-{job_id}.out"
     print(f"submitted pilot {job_id}: {spec.nodes} node(s) for "
           f"{pilot.format_walltime(spec.walltime)}, joining {spec.collector}; script {path}, "
-          f"output {output}")
+          f"output {output} on its first node")
     return 0
+
+
+def carrying(spec, minted):
+    """``spec`` with the pilot's own token (``credentials.mint``) to carry."""
+    import dataclasses
+
+    return dataclasses.replace(spec, token=minted.token, public_key=minted.public_key,
+                               tag=minted.tag)
 
 
 def _spec(args: argparse.Namespace, config):
@@ -104,8 +123,9 @@ def _spec(args: argparse.Namespace, config):
                           ("--idle-timeout", args.idle_timeout)):
         if value is not None and value < 1:
             raise UsageError(f"{option} must be at least 1, not {value}")
+    more = {"output_dir": str(Path(args.output_dir).absolute())} if args.output_dir else {}
     return spec_from(args, config, cpus_per_node=args.cpus_per_node, token_file=token,
-                     extra=tuple(args.extra))
+                     extra=tuple(args.extra), **more)
 
 
 def spec_from(args: argparse.Namespace, config, **more):
@@ -140,9 +160,10 @@ def write_script(home: Path, script: str, suffix: str) -> Path:
         for n in range(1000):
             path = directory / f"{pilot.PILOT_JOB_NAME}-{stamp}{f'-{n}' if n else ''}.{suffix}"
             try:
-                with path.open("x", encoding="utf-8") as stream:
+                # Its owner's alone: a Slurm pilot's script carries the pilot's token.
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
                     stream.write(script)
-                path.chmod(0o755)
                 return path
             except FileExistsError:
                 continue
@@ -150,14 +171,6 @@ def write_script(home: Path, script: str, suffix: str) -> Path:
         raise RoostError(f"cannot write the pilot script in {directory}: "
                          f"{error.strerror}") from None
     raise RoostError(f"cannot write the pilot script in {directory}: too many at {stamp}")
-
-
-def check_key(home: Path) -> None:
-    from startd.glidein.pilot import KEY_FILE
-
-    if not (home / KEY_FILE).is_file():
-        raise RoostError(f"no pool key at {home / KEY_FILE}: the pilots' startds need it; "
-                         "start the pool first ('roost pool up --startds 0')")
 
 
 # -- status --------------------------------------------------------------------------------
@@ -244,5 +257,10 @@ def cancel_main(argv: Sequence[str]) -> int:
         print("no pilot to cancel")
         return 0
     slurm.cancel(chosen)
-    print(f"cancelled pilot(s) {', '.join(chosen)}")
+    from roost.config import load_config
+    from startd.glidein import credentials
+
+    revoked = credentials.revoke(load_config().home.absolute(), chosen)
+    print(f"cancelled pilot(s) {', '.join(chosen)}"
+          + (f"; revoked {revoked} pilot token(s)" if revoked else ""))
     return 0

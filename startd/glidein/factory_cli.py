@@ -27,7 +27,7 @@ from pathlib import Path
 # the factory's pilots are the pilots 'roost glidein submit' makes.
 from roost.arguments import Parser, parse
 from roost.errors import RoostError, UsageError
-from startd.glidein.cli import check_key, spec_from, write_script
+from startd.glidein.cli import carrying, spec_from, write_script
 
 DEFAULT_INTERVAL = 30.0  # seconds between cycles: a negotiation cycle and a bit more
 SLOT_CONSTRAINT = "GLIDEIN_BatchJobId =!= undefined"
@@ -67,6 +67,9 @@ def _parser() -> Parser:
     parser.add_argument("--collector", metavar="HOST:PORT",
                         help="the pool's collector, which the pilots join "
                              "(default: matchmaker.address)")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="where each pilot's own output goes, a directory its batch "
+                             "script's node can write (default: its /tmp)")
     return parser
 
 
@@ -76,6 +79,7 @@ def main(argv: Sequence[str]) -> int:
         return args
 
     from roost.config import load_config
+    from startd.glidein import credentials
     from startd.glidein.factory import Factory, FactoryConfig
     from startd.glidein.slurm import Slurm
 
@@ -91,7 +95,7 @@ def main(argv: Sequence[str]) -> int:
     if args.interval <= 0:
         raise UsageError("--interval must be more than 0")
     home = config.home.absolute()
-    check_key(home)
+    credentials.pool_key(home)  # one line now, not one at each cycle, without the key
     shell = _Shell(config, spec, home, Slurm(), factory)
     while True:
         try:
@@ -109,7 +113,8 @@ def main(argv: Sequence[str]) -> int:
 def _spec(args: argparse.Namespace, config):
     from startd.glidein import pilot
 
-    spec = spec_from(args, config, cpus_per_node=args.per_pilot_cpus)
+    more = {"output_dir": str(Path(args.output_dir).absolute())} if args.output_dir else {}
+    spec = spec_from(args, config, cpus_per_node=args.per_pilot_cpus, **more)
     try:
         pilot.validate(spec)
     except ValueError as error:
@@ -152,6 +157,9 @@ class _Shell:
             ids = [cancel.job_id for cancel in decision.cancel]
             try:
                 self.slurm.cancel(ids)
+                from startd.glidein import credentials
+
+                credentials.revoke(self.home, ids)
             except RoostError as error:
                 self.log(f"cancelling {', '.join(ids)} failed: {error}")
         for _ in range(decision.submit):
@@ -159,12 +167,16 @@ class _Shell:
                 break
 
     def _submit(self, now: float) -> bool:
+        from startd.glidein import credentials
         from startd.glidein.pilot import slurm_script
 
-        script = slurm_script(self.spec, home=self.home, python=sys.executable)
         try:
+            minted = credentials.mint(self.home, self.spec.walltime)
+            script = slurm_script(carrying(self.spec, minted), home=self.home,
+                                  python=sys.executable)
             path = write_script(self.home, script, "sbatch")
             job_id = self.slurm.submit(path)
+            credentials.record(self.home, job_id, minted)
         except RoostError as error:
             self.factory.submit_failed(now, str(error))
             self.log(f"submitting a pilot failed: {error}")

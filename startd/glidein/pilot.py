@@ -6,15 +6,20 @@ output file, and the startd's command line), so the two cannot disagree on what 
 
 What a pilot does on each node of its allocation:
 
-- It joins the pool at ``spec.collector`` with the pool's roost home (``$ROOST_HOME``, set
-  in the script to the submitter's).
-- Its credential: ``spec.token_file`` when given (the startd then names its slots after
-  the token's identity, ``startd@NAME`` advertising ``slotN@NAME``, so one token serves one
-  node), and nothing else: a startd without the pool key takes claims on their claim ids.
-  Otherwise each startd signs its own ``startd@glidein-JOBID.NODE`` token with the pool
-  key in that roost home, as the startds of ``roost pool up`` do, so the nodes must see
-  that directory (a shared file system, as batch clusters have) or a copy of it; a node
-  that cannot read the key ends the pilot with one line in the job's output.
+- It joins the pool at ``spec.collector`` with a roost home of its own on the node
+  (``$TMPDIR``, else /tmp): a Slurm pilot needs nothing of the pool's roost home, so the
+  nodes need share no file system with the pool.
+- Its credential, on Slurm: the token ``roost glidein submit`` minted for this pilot
+  (``spec.token``, with the pool's public key ``spec.public_key``), carried in the script
+  and written to the node's own home, mode 0600, before the startd starts; it names
+  ``startd@glidein-TAG-*``, so the pilot's startds (``glidein-TAG-JOBID.NODE``) may
+  advertise their own slots and no others.  Or ``spec.token_file`` when given (the startd
+  then names its slots after the token's identity, ``startd@NAME`` advertising
+  ``slotN@NAME``, so one token serves one node).  A startd without the pool's private key
+  takes claims on their claim ids.  A PBS pilot, which pbsdsh can give nothing unseen,
+  still has each startd sign its own ``startd@glidein-JOBID.NODE`` token with the pool key
+  in the pool's roost home, which its nodes must see; a node that cannot read the key ends
+  the pilot with one line in the job's output.
 - Its address is the node's: the pilot names none, so the startd binds every interface
   (its default for a collector that is not on loopback) and advertises the address of the
   node's interface that routes to the collector (``roost.addresses``).
@@ -32,6 +37,8 @@ What a pilot does on each node of its allocation:
   the batch system records a success; a startd that cannot start fails the job.
 - The startd's sandboxes go to node-local ``$TMPDIR`` (else /tmp): sandboxes are named by
   process id, which a shared directory would mix up between nodes.
+- The pilot's own output goes to ``spec.output_dir``: by default /tmp of the node that runs
+  the batch script, which it can always write; a shared directory if the user names one.
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ PILOT_JOB_NAME = "roost-glidein"
 # The key the startds sign their tokens with, and check the schedds' with
 # (roost.security.key_path, spelled out so that this module imports nothing of gRPC).
 KEY_FILE = Path("keys") / "pool.key"
-SCRIPT_DIR = "glidein"  # under the roost home: scripts, tokens and the jobs' output
+SCRIPT_DIR = "glidein"  # under the roost home: the scripts and the pilots' token ids
+DEFAULT_OUTPUT_DIR = "/tmp"  # node-local: the batch script's node can always write there
 MAX_RETIRE_MARGIN = 600  # glideinWMS's default: no job without MaxRuntime in the last 10 min
 MIN_WALLTIME = 60  # a pilot shorter than the startd's exit margin would never take a job
 
@@ -65,7 +73,11 @@ class PilotSpec:
     partition: str | None = None
     account: str | None = None
     idle_timeout: int = 300  # seconds
-    token_file: str | None = None
+    token_file: str | None = None  # a startd token the nodes can read (one-node pilots)
+    token: str | None = None  # the token minted for this pilot, carried in its script
+    public_key: str = ""  # the pool's public key (PEM), carried with ``token``
+    tag: str = ""  # the pilot's startds are glidein-TAG-JOBID.NODE, as ``token`` allows
+    output_dir: str = DEFAULT_OUTPUT_DIR
     extra: tuple[str, ...] = ()  # extra sbatch/qsub arguments
 
 
@@ -146,6 +158,13 @@ def validate(spec: PilotSpec) -> None:
                         ("memory", spec.memory_mib), ("idle timeout", spec.idle_timeout)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be at least 1, not {value}")
+    if spec.token is not None and spec.token_file is not None:
+        raise ValueError("a pilot carries its own token or names a token file, not both")
+    if spec.token is not None and not re.fullmatch(r"[0-9a-z]+", spec.tag):
+        raise ValueError(f"tag {spec.tag!r}: a pilot's token names its startds by a tag of "
+                         "lower-case letters and digits")
+    if not spec.output_dir.startswith("/"):
+        raise ValueError(f"output directory {spec.output_dir!r} must be an absolute path")
     if spec.token_file is not None and spec.nodes > 1:
         raise ValueError(f"token {spec.token_file}: a startd token names one host, so it "
                          f"serves a one-node pilot; leave the token out for {spec.nodes} "
@@ -166,7 +185,7 @@ class _Plan:
 
     @property
     def output_dir(self) -> Path:
-        return self.home / SCRIPT_DIR
+        return Path(self.spec.output_dir)
 
     def startd_arguments(self) -> list[str]:
         """The startd's options that are the same on every node and batch system."""
@@ -214,17 +233,38 @@ def _join(words: list[str]) -> str:
 
 # -- Slurm ---------------------------------------------------------------------------------
 
-# Run on each node by srun, with the node's own Slurm variables; "$0" is the Python.
-_SLURM_NODE = (
-    'exec "$0" "$@" --instance "glidein-$SLURM_JOB_ID.$SLURM_NODEID"'
-    ' --execute-dir "${TMPDIR:-/tmp}/roost-glidein-$SLURM_JOB_ID.$SLURM_NODEID"'
+# Run on each node by srun, with the node's own Slurm variables; "$0" is the Python.  The
+# node's roost home is its own: the pilot's token (if it carries one) is written there,
+# readable by the pilot alone, and leaves the environment before the startd starts.
+_SLURM_HOME = (
+    'home="${TMPDIR:-/tmp}/roost-glidein-$SLURM_JOB_ID.$SLURM_NODEID"; umask 077; '
+    'mkdir -p "$home/keys" || exit 1; export ROOST_HOME="$home"; '
 )
-_SLURM_NODE_NAMED = _SLURM_NODE + ' --name "glidein-$SLURM_JOB_ID.$SLURMD_NODENAME"'
+_SLURM_WRITE_TOKEN = (
+    'printf "%s\\n" "$ROOST_PILOT_TOKEN" > "$home/startd.token" || exit 1; '
+    'printf "%s" "$ROOST_PILOT_PUBLIC_KEY" > "$home/keys/pool.pub" || exit 1; '
+    'unset ROOST_PILOT_TOKEN ROOST_PILOT_PUBLIC_KEY; '
+)
+_SLURM_EXEC = (
+    'exec "$0" "$@" --instance "glidein-$SLURM_JOB_ID.$SLURM_NODEID"'
+    ' --execute-dir "$home/execute"'
+)
+
+
+def _slurm_node(spec: PilotSpec) -> str:
+    """The command each node runs: its home, the pilot's token there, the startd."""
+    if spec.token is None:
+        return _SLURM_HOME + _SLURM_EXEC
+    return (_SLURM_HOME + _SLURM_WRITE_TOKEN + _SLURM_EXEC + ' --token "$home/startd.token"'
+            f' --name "glidein-{spec.tag}-$SLURM_JOB_ID.$SLURMD_NODENAME"')
 
 
 def slurm_script(spec: PilotSpec, *, home: Path, python: str) -> str:
     """The sbatch script of a pilot (see the module's docstring)."""
     validate(spec)
+    if spec.token is None and spec.token_file is None:
+        raise ValueError("a Slurm pilot needs a token: the one roost glidein submit mints "
+                         "for it, or a token file")
     plan = _Plan(spec, Path(home), python)
     directives = [f"--job-name={PILOT_JOB_NAME}", f"--nodes={spec.nodes}",
                   "--ntasks-per-node=1", f"--time={format_walltime(spec.walltime)}",
@@ -238,15 +278,19 @@ def slurm_script(spec: PilotSpec, *, home: Path, python: str) -> str:
     if spec.account is not None:
         directives.append(f"--account={spec.account}")
     directives += spec.extra
-    node = _SLURM_NODE if spec.token_file is not None else _SLURM_NODE_NAMED
+    carried = [] if spec.token is None else [
+        "# The token minted for this pilot, and the pool's public key: srun gives them to",
+        "# each node, which keeps them in its own roost home.",
+        f"export ROOST_PILOT_TOKEN={_q(spec.token)}",
+        f"export ROOST_PILOT_PUBLIC_KEY={_q(spec.public_key)}",
+    ]
     lines = [
         "#!/bin/bash",
         *(f"#SBATCH {_q(directive)}" for directive in directives),
         "#",
         *plan.header_comment("srun"),
         "set -u",
-        f"export ROOST_HOME={_q(plan.home)}",
-        *plan.key_check(),
+        *carried,
         "# Slurm 23.02 and later tell the job when it ends; earlier releases are asked.",
         'if [ -z "${SLURM_JOB_END_TIME:-}" ]; then',
         "    SLURM_JOB_END_TIME=$(SLURM_TIME_FORMAT=%s squeue --noheader"
@@ -259,7 +303,7 @@ def slurm_script(spec: PilotSpec, *, home: Path, python: str) -> str:
         "# One task per node, with all the node's share of the allocation (--whole: since",
         "# Slurm 22.05 a step no longer inherits the job's --cpus-per-task).",
         "srun --whole --ntasks-per-node=1 --kill-on-bad-exit=0 \\",
-        f"    /bin/sh -c {_q(node)} {_q(python)} \\",
+        f"    /bin/sh -c {_q(_slurm_node(spec))} {_q(python)} \\",
         f"    {_join(plan.startd_arguments())}",
         "",
     ]
@@ -283,6 +327,10 @@ _PBS_NODE_NAMED = _PBS_NODE + ' --name "glidein-${PBS_JOBID%%.*}.$node"'
 def pbs_script(spec: PilotSpec, *, home: Path, python: str) -> str:
     """The qsub script (PBS/Torque) of the same pilot as ``slurm_script``'s."""
     validate(spec)
+    if spec.token is not None:
+        raise ValueError("a PBS pilot cannot carry a token (pbsdsh passes its nodes nothing "
+                         "unseen): give it a token file, or let its startds sign their own "
+                         "with the pool key the nodes see")
     plan = _Plan(spec, Path(home), python)
     resources = f"nodes={spec.nodes}"
     if spec.cpus_per_node is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from roost import revocation, security
 from roost.cli import main as roost_main
 from roost.config import load_config
 from roost.errors import RoostError
@@ -19,6 +20,13 @@ from .test_factory import jobs
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("ROOST_HOME", str(tmp_path))
     return tmp_path
+
+
+@pytest.fixture
+def keyed(home):
+    """A central manager's home: the pool key, which mints each pilot's token."""
+    security.SigningKey.load_or_create(security.key_path(home))
+    return home
 
 
 @pytest.mark.parametrize(("argv", "status", "message"), [
@@ -69,7 +77,8 @@ def shell(home, slurm, idle: list, max_pilots: int = 2) -> _Shell:
     return shell
 
 
-def test_a_cycle_submits_pilot_scripts_and_logs_each_decision(home, capsys):
+def test_a_cycle_submits_pilot_scripts_and_logs_each_decision(keyed, capsys):
+    home = keyed
     slurm = FakeSlurm()
     idle = jobs(8)
     cycle = shell(home, slurm, idle)
@@ -77,8 +86,14 @@ def test_a_cycle_submits_pilot_scripts_and_logs_each_decision(home, capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(slurm.scripts) == 2
     assert "--cpus-per-task=4" in slurm.scripts[0] and "roost-glidein" in slurm.scripts[0]
-    assert sorted(path.suffix for path in (home / "glidein").iterdir()) == [".sbatch"] * 2
-    scripts = {path.name for path in (home / "glidein").iterdir()}
+    scripts = {path.name for path in (home / "glidein").glob("*.sbatch")}
+    assert len(scripts) == 2
+    # Each pilot carries a token of its own, recorded with its job id.
+    tokens = [line.split() for line in (home / "glidein" / "pilots").read_text().splitlines()]
+    assert [job_id for job_id, _, _ in tokens] == ["1", "2"]
+    assert all("export ROOST_PILOT_TOKEN=" in script for script in slurm.scripts)
+    assert slurm.scripts[0].split("ROOST_PILOT_TOKEN=")[1].split()[0] != \
+        slurm.scripts[1].split("ROOST_PILOT_TOKEN=")[1].split()[0]
     assert [line.split(" ", 2)[2] for line in out[:2]] == [
         "demand: 8 idle job(s), 8 a pilot can run, 0 fit on free glide-in slots, "
         "2 node(s) needed, 0 coming; 0 pilot(s) live",
@@ -95,11 +110,14 @@ def test_a_cycle_submits_pilot_scripts_and_logs_each_decision(home, capsys):
     idle.clear()
     cycle.cycle(1_800_000_060)
     assert sorted(slurm.cancelled) == ["1", "2"]
+    # A cancelled pilot's token is refused from now on.
+    assert set(revocation.read_list(revocation.revocation_path(home))) == {
+        token_id for _, token_id, _ in tokens}
 
 
-def test_a_refused_submission_is_logged_and_backs_off(home, capsys):
+def test_a_refused_submission_is_logged_and_backs_off(keyed, capsys):
     slurm = FakeSlurm(refuse="sbatch failed: invalid partition specified")
-    cycle = shell(home, slurm, jobs(8))
+    cycle = shell(keyed, slurm, jobs(8))
     cycle.cycle(1_800_000_000)
     out = capsys.readouterr().out
     assert "submitting a pilot failed: sbatch failed: invalid partition specified" in out

@@ -5,6 +5,7 @@ them and letting them go once the jobs are done."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -65,7 +66,8 @@ class Site:
         log = open(self.home / "factory.log", "w")  # noqa: SIM115 (the child keeps it)
         with log:
             return subprocess.Popen([sys.executable, "-m", "roost", "glidein", "factory",
-                                     "--slurm", *args], env=self.env, stdout=log,
+                                     "--slurm", "--output-dir", str(self.home / "glidein"),
+                                     *args], env=self.env, stdout=log,
                                     stderr=subprocess.STDOUT, cwd=self.home)
 
     def factory_log(self) -> str:
@@ -150,7 +152,8 @@ def test_the_factory_scales_from_zero_to_two_pilots_for_a_burst_and_back_to_zero
                      if " submitted pilot " in line]
         assert len(submitted) == 2 and most <= 2, site.diagnosis()
         hosts = {str(ad.eval("LastRemoteHost")) for ad in site.history(cluster_id)}
-        assert all(f"glidein-{job_id}" in " ".join(hosts) for job_id in submitted), hosts
+        assert all(re.search(rf"@glidein-[0-9a-f]{{8}}-{job_id}\.", " ".join(hosts))
+                   for job_id in submitted), hosts
 
         # No job is left: the pilots give their allocations back after their idle timeout.
         wait_for(lambda: not site.live_pilots(), "the pilots did not leave", site,

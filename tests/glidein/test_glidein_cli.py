@@ -28,7 +28,9 @@ def test_dry_run_prints_the_script_it_keeps(home, capsys):
     (kept,) = (home / "glidein").glob("roost-glidein-*.sbatch")
     assert kept.read_text() == out
     assert err.strip() == f"# written to {kept}"
-    assert os.stat(kept).st_mode & stat.S_IXUSR
+    # Its owner's alone (a real one carries a token); a dry run's carries none.
+    assert stat.S_IMODE(os.stat(kept).st_mode) == 0o700
+    assert "export ROOST_PILOT_TOKEN=TOKEN-MINTED-AT-SUBMIT\n" in out
     for directive in ("--nodes=2", "--time=00:30:00", "--cpus-per-task=4", "--mem=8192M",
                       "--qos=debug", "--exclusive"):
         assert f"#SBATCH {directive}\n" in out
@@ -74,8 +76,9 @@ def test_submit_needs_the_pool_key(home, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     assert main(["glidein", "submit", "--slurm"]) == 1
     err = capsys.readouterr().err
-    assert err == (f"roost: no pool key at {home}/keys/pool.key: the pilots' startds need "
-                   "it; start the pool first ('roost pool up --startds 0')\n")
+    assert err == (f"roost: no pool key at {home}/keys/pool.key: pilots get their tokens "
+                   "from the central manager; start the pool first ('roost pool up "
+                   "--startds 0')\n")
 
 
 def test_cancel_refuses_what_is_no_job_id(home, capsys):

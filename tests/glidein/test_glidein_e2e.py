@@ -51,8 +51,11 @@ def submit_pilot(pool: Pool, *options: str) -> str:
 
 
 def submit_pilot_for(pool: Pool, walltime: str, *options: str) -> str:
+    """A pilot's batch job id; its output goes to the pool's glidein directory (the default,
+    the node's /tmp, would be shared by every test's Slurm cluster)."""
     done = pool.roost("glidein", "submit", "--slurm", "--time", walltime,
-                      "--cpus-per-node", "1", *options)
+                      "--cpus-per-node", "1", "--output-dir", str(pool.home / "glidein"),
+                      *options)
     match = re.match(r"submitted pilot (\d+):", done.stdout)
     assert match, done.stdout
     return match.group(1)
@@ -100,7 +103,11 @@ def test_a_pilot_runs_jobs_in_its_allocation_and_leaves_when_idle(pool, cluster)
     pilot = submit_pilot(pool, "--idle-timeout", "8")
     slots = wait_for(lambda: pilot_slots(pool, pilot), "slot of the pilot", pool)
     assert slots[0].eval("IsGlidein") is True and slots[0].eval("IS_GLIDEIN") is True
-    assert f"glidein-{pilot}.{cluster.node}" in pool.roost("status").stdout
+    # Named for the token minted for it, which covers its own startds and no others; its
+    # startd's roost home is its own on the node, not the pool's.
+    assert re.fullmatch(rf"slot1@glidein-[0-9a-f]{{8}}-{pilot}\.{cluster.node}",
+                        slots[0].eval("Name")), slots[0].eval("Name")
+    assert not list((pool.home / "log").glob("startd-glidein*"))
     status = pool.roost("glidein", "status").stdout
     assert re.search(rf"^{pilot}\s+RUNNING\s+1\s.*\sidle$", status, re.MULTILINE), status
 
@@ -153,9 +160,15 @@ def test_a_cancelled_pilot_vacates_its_job_which_completes_once_elsewhere(pool, 
     wait_for(lambda: all(ad.eval("State") != "Claimed" for ad in pilot_slots(pool, second)),
              "second pilot idle", pool)
     cancelled = pool.roost("glidein", "cancel", "--idle-only")
-    assert cancelled.stdout.strip() == f"cancelled pilot(s) {second}"
+    assert cancelled.stdout.strip() == (f"cancelled pilot(s) {second}; revoked 1 pilot "
+                                        "token(s)")
     wait_for(lambda: cluster.job_state(second) == "CANCELLED", "cancelled second pilot",
              pool)
+    # Its token is refused from now on, wherever it went.
+    token_id = next(line.split()[1] for line in
+                    (pool.home / "glidein" / "pilots").read_text().splitlines()
+                    if line.split()[0] == second)
+    assert token_id in (pool.home / "keys" / "revoked").read_text()
 
 
 def test_a_pilot_leaves_a_minute_before_its_allocation_ends(pool, cluster):

@@ -3,6 +3,10 @@ and PBS, read as a shell reads them (bash -n) and for what each directive says."
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shlex
+import stat
 import subprocess
 from pathlib import Path
 
@@ -23,6 +27,9 @@ from startd.glidein.pilot import (
 
 HOME = Path("/shared/roost home")
 PYTHON = "/opt/roost/.venv/bin/python"
+# What roost glidein submit gives a Slurm pilot to carry (startd.glidein.credentials).
+CARRIED = {"token": "eyJ0.eyJz.c2ln", "tag": "ab12",
+           "public_key": "-----BEGIN PUBLIC KEY-----\nMCowBQ\n-----END PUBLIC KEY-----\n"}
 
 
 @pytest.mark.parametrize("text, seconds", [
@@ -106,22 +113,53 @@ def _directives(script: str, prefix: str) -> list[str]:
 def test_slurm_script_asks_for_what_the_spec_says(tmp_path):
     spec = PilotSpec("cm.example.org:9618", 7200, nodes=3, cpus_per_node=8, memory_mib=16384,
                      partition="short", account="proj1", idle_timeout=120,
-                     extra=("--qos=high", "--exclusive"))
+                     extra=("--qos=high", "--exclusive"), **CARRIED)
     script = slurm_script(spec, home=HOME, python=PYTHON)
     _bash_reads(script, tmp_path)
     assert _directives(script, "#SBATCH") == [
         f"--job-name={PILOT_JOB_NAME}", "--nodes=3", "--ntasks-per-node=1", "--time=02:00:00",
-        "'--output=/shared/roost home/glidein/roost-glidein-%j.out'", "--cpus-per-task=8",
+        "--output=/tmp/roost-glidein-%j.out", "--cpus-per-task=8",
         "--mem=16384M", "--partition=short", "--account=proj1", "--qos=high", "--exclusive"]
-    assert "export ROOST_HOME='/shared/roost home'" in script
+    # Nothing of the pool's roost home: each node has its own.
+    assert str(HOME) not in script and "pool.key" not in script
+    assert script.count(CARRIED["token"]) == 1
     launch = script[script.index("srun "):]
     assert "--whole --ntasks-per-node=1" in launch
     assert ("-m roost startd --glidein --collector cm.example.org:9618 --idle-timeout 120 "
             "--retire-margin 600 --attribute IS_GLIDEIN=true") in launch
-    assert '--name "glidein-$SLURM_JOB_ID.$SLURMD_NODENAME"' in launch
-    assert "--token" not in launch
+    assert '--name "glidein-ab12-$SLURM_JOB_ID.$SLURMD_NODENAME"' in launch
+    assert '--token "$home/startd.token"' in launch
     # The end of the allocation, for Slurm releases that do not say it.
     assert "SLURM_TIME_FORMAT=%s squeue" in script and "+ 7200 ))" in script
+
+
+def test_each_node_keeps_the_pilots_token_in_its_own_home_and_out_of_the_environment(
+        tmp_path):
+    """Run the command srun runs on each node, with a stand-in for the startd that shows
+    what it was given."""
+    spec = PilotSpec("cm:9618", 600, nodes=2, **CARRIED)
+    script = slurm_script(spec, home=HOME, python=PYTHON)
+    node = shlex.split(script[script.index("/bin/sh -c "):].split("\\\n")[0])[2]
+    shows = tmp_path / "startd"
+    shows.write_text('#!/bin/sh\nenv | grep -c ROOST_PILOT; echo "$@"; echo "$ROOST_HOME"\n')
+    shows.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path), "SLURM_JOB_ID": "7",
+           "SLURM_NODEID": "1", "SLURMD_NODENAME": "node2",
+           "ROOST_PILOT_TOKEN": CARRIED["token"], "ROOST_PILOT_PUBLIC_KEY": CARRIED["public_key"]}
+    done = subprocess.run(["/bin/sh", "-c", node, str(shows), "--glidein"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.splitlines()[0] == "0", done.stdout + done.stderr
+    home = tmp_path / "roost-glidein-7.1"
+    assert done.stdout.splitlines()[2] == str(home)
+    assert f"--token {home}/startd.token --name glidein-ab12-7.node2" in done.stdout
+    assert (home / "startd.token").read_text() == CARRIED["token"] + "\n"
+    assert stat.S_IMODE((home / "startd.token").stat().st_mode) == 0o600
+    assert (home / "keys" / "pool.pub").read_text() == CARRIED["public_key"]
+
+
+def test_a_pbs_pilot_cannot_carry_a_token():
+    with pytest.raises(ValueError, match="PBS pilot cannot carry a token"):
+        pbs_script(PilotSpec("cm:9618", 600, **CARRIED), home=HOME, python=PYTHON)
 
 
 def test_a_given_token_names_the_startd(tmp_path):
@@ -141,10 +179,10 @@ def test_pbs_script_is_the_same_pilot(tmp_path):
     _bash_reads(script, tmp_path)
     assert _directives(script, "#PBS") == [
         f"-N {PILOT_JOB_NAME}", "-l nodes=2:ppn=4", "-l walltime=01:30:00",
-        "-o '/shared/roost home/glidein/roost-glidein.out'", "-j oe", "-l mem=2000mb",
+        "-o /tmp/roost-glidein.out", "-j oe", "-l mem=2000mb",
         "-q batch", "-A proj1", "-W group_list=hpc"]
     launch = script[script.index("pbsdsh "):]
-    slurm = slurm_script(spec, home=HOME, python=PYTHON)
+    slurm = slurm_script(dataclasses.replace(spec, **CARRIED), home=HOME, python=PYTHON)
     common = ("-m roost startd --glidein --collector cm.example.org:9618 --idle-timeout 60 "
               "--retire-margin 540 --attribute IS_GLIDEIN=true")
     assert common in launch and common in slurm
@@ -154,12 +192,17 @@ def test_pbs_script_is_the_same_pilot(tmp_path):
     assert "GLIDEIN_BatchJobId" in launch
 
 
-def test_the_script_stops_on_a_node_without_the_pool_key(tmp_path):
-    """Run the script's preamble on a 'node' whose roost home has no key: one line and
-    exit status 1, before any srun."""
+def test_a_slurm_pilot_needs_a_token():
+    with pytest.raises(ValueError, match="a Slurm pilot needs a token"):
+        slurm_script(PilotSpec("cm:9618", 600), home=HOME, python=PYTHON)
+
+
+def test_the_pbs_script_stops_on_a_node_without_the_pool_key(tmp_path):
+    """Run the PBS script's preamble on a 'node' whose roost home has no key: one line
+    and exit status 1, before any pbsdsh."""
     home = tmp_path / "home"
-    script = slurm_script(PilotSpec("127.0.0.1:9618", 600), home=home, python=PYTHON)
-    preamble = script[:script.index("# Slurm 23.02")] + "echo reached\n"
+    script = pbs_script(PilotSpec("127.0.0.1:9618", 600), home=home, python=PYTHON)
+    preamble = script[:script.index("# PBS does not tell")] + "echo reached\n"
     done = subprocess.run(["bash", "-c", preamble], capture_output=True, text=True)
     assert done.returncode == 1 and "reached" not in done.stdout
     assert done.stderr.strip() == (f"{PILOT_JOB_NAME}: cannot read the pool key "

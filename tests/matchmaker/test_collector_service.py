@@ -139,6 +139,18 @@ def test_machine_ads_need_a_startd_token_of_their_host(pool):
     assert len(client().query("Machine")) == 1
 
 
+def test_a_pilots_token_covers_its_own_startds_alone(pool):
+    _, _, _, client = pool
+    pilot = client("startd@glidein-ab12-*", ["advertise-startd"])
+    pilot.advertise([slot("slot1@glidein-ab12-7.node1"), slot("slot1@glidein-ab12-7.node2")])
+    for other in ("slot1@glidein-ab13-7.node1", "slot1@node1", "slot1@glidein-ab12-"):
+        with pytest.raises(RoostError, match="another host"):
+            pilot.advertise([slot(other)])
+    with pytest.raises(RoostError, match="another host"):
+        client("startd@*", ["advertise-startd"]).advertise([slot("slot1@node1")])
+    assert len(client().query("Machine")) == 2
+
+
 def test_bad_input_is_refused_without_losing_the_rest(pool):
     _, _, _, client = pool
     startd = client("startd@node1", ["advertise-startd"])
