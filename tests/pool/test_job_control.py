@@ -62,13 +62,16 @@ def test_a_vacated_job_leaves_its_machine_and_runs_again_without_using_a_retry(p
     note = f"echo {{}} $$ $(date +%s.%N) >> {pool.home}/runs"
     # The first run waits to be vacated and takes a second to leave (its soft kill is
     # SIGTERM, the default KillSig); the second finishes at once.  The trap comes before
-    # the start is noted: a vacate may follow the note at once.
+    # the start is noted: a vacate may follow the note at once.  The soft kill goes to the
+    # whole family: when the sleep dies of it first, the wait returns before the shell has
+    # run its trap, which it runs before its next command or in the next wait.
     cluster = submit_script(pool, (
         f"trap 'sleep 1; {note.format('end')}; exit 0' TERM\n"
         f"{note.format('start')}\n"
         f"if [ -e {pool.home}/ran ]; then {note.format('end')}; exit 0; fi\n"
         f"touch {pool.home}/ran\n"
-        "sleep 300 & wait\n"), extra="max_retries = 1")
+        "sleep 300 & wait\n"
+        "sleep 30 & wait\n"), extra="max_retries = 1")
     (first,) = until(lambda: runs(pool), "first run", pool)
     until(lambda: job_attr(pool, cluster, "JobStatus") == "2", "Running job", pool)
     vacated = pool.roost("vacate", str(cluster), "-reason", "to another slot")

@@ -23,15 +23,16 @@ def process_state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def started_family(startd, tmp_path: Path, script: str, **attributes):
+def started_family(startd, tmp_path: Path, script: str, after: str = "", **attributes):
     """Claim slot1 and run ``script`` after recording the pids of the shell and of a
-    ``sleep`` child in tmp_path/pids; (claim id, run events, [pids])."""
+    ``sleep`` child in tmp_path/pids, then wait for the child, then run ``after``;
+    (claim id, run events, [pids])."""
     slot = slot_named(startd, f"slot1@{HOST}")
     claim_id = slot.claim_id
     assert startd.request_claim(claim_id, job(), lease=60).accepted
     pids = tmp_path / "pids"
     events = startd.activate(claim_id, job(
-        f"{script}; sleep 300 & echo $$ $! > {pids}.new; mv {pids}.new {pids}; wait",
+        f"{script}; sleep 300 & echo $$ $! > {pids}.new; mv {pids}.new {pids}; wait{after}",
         **attributes))
     wait_until(pids.exists)
     return claim_id, events, [int(pid) for pid in pids.read_text().split()]
@@ -56,8 +57,11 @@ def test_suspend_stops_the_whole_family_and_continue_resumes_it(make, tmp_path):
 def test_a_vacate_sends_the_jobs_kill_sig_and_ends_the_claim(make, tmp_path):
     startd = make()
     note = tmp_path / "note"
+    # The signal goes to the whole family: the child may die of it first, and then the
+    # shell's wait returns before the shell has run its trap, which it runs before its
+    # next command or in the next wait.
     claim_id, events, pids = started_family(
-        startd, tmp_path, f'trap "echo got-usr1 > {note}; kill $!; exit 0" USR1',
+        startd, tmp_path, f'trap "echo got-usr1 > {note}; exit 0" USR1', after="; sleep 30 & wait",
         KillSig="SIGUSR1")
     slot = slot_named(startd, f"slot1@{HOST}")
     assert startd.control(claim_id, VACATE) == ""
