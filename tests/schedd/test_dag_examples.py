@@ -5,12 +5,16 @@ it describes, and the commands roost does not carry out are refused naming file:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from schedd.dag_file import UNSUPPORTED, Dag, DagError, read_dag
 
+from . import test_dags
+
+dags = test_dags.dags  # the fixture: a schedd, and roost's CLI talking to it as alice
 EXAMPLES = Path(__file__).with_name("dag_examples")
 
 DIAMOND = [("A", "B"), ("A", "C"), ("B", "D"), ("C", "D")]
@@ -164,6 +168,15 @@ def test_the_manuals_example_reads_as_it_says(name, expected):
     # Every node that runs a job has its submit file beside the example.
     assert all(node.submit_file.exists() for node in dag.nodes.values()
                if node.submit_file is not None and not node.noop), got["submit_files"]
+
+
+def test_every_example_is_queued_by_roost_dag_submit(dags):
+    """Their submit files too: each example is queued whole by a schedd."""
+    for name in ACCEPTED:
+        status, out, err = dags.roost("dag", "submit", "-json", str(EXAMPLES / name))
+        assert status == 0, (name, err)
+        dag = read_dag(EXAMPLES / name)
+        assert set(dag.nodes) <= set(json.loads(out)["Nodes"]), name
 
 
 REFUSED = [
