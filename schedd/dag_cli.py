@@ -121,7 +121,8 @@ class _Plan:
         except OSError as error:
             raise RoostError(f"{node.where}: node {node.name}: cannot read "
                              f"{node.submit_file}: {error.strerror}") from None
-        text = _with_vars(text, node.variables)
+        # $(JOB) is the node's name in its submit description, as DAGMan defines it.
+        text = _with_vars(text, [("JOB", node.name), *node.variables])
         arch, opsys = sd.local_platform()
         try:
             plan = sd.parse_submit(text, filename=str(node.submit_file), cwd=node.directory,
@@ -135,8 +136,6 @@ class _Plan:
 def _with_vars(text: str, variables: list[tuple[str, str]]) -> str:
     """The submit description with a node's VARS set just before its first queue
     statement, as condor_submit's -a sets them (so they win over the file's own)."""
-    if not variables:
-        return text
     lines = text.splitlines()
     at = next((i for i, line in enumerate(lines) if _QUEUE.match(line)), len(lines))
     added = [f"{name} = {value}" for name, value in variables]

@@ -2,9 +2,10 @@
 throttles.  Pure but for reading the files it names (splices, sub-DAGs, CONFIG, INCLUDE).
 
 What is read (``docs/automated-workflows`` of HTCondor's manual): ``JOB name file [DIR d]
-[NOOP] [DONE]``, ``PARENT ... CHILD ...``, ``SCRIPT [DEFER status time] [DEBUG file type]
-PRE|POST name exe args...``, ``PRE_SKIP``, ``RETRY name N [UNLESS-EXIT v]``, ``VARS name
-[PREPEND|APPEND] k="v"...``, ``ABORT-DAG-ON name v [RETURN r]``, ``CATEGORY``, ``MAXJOBS``,
+[NOOP] [DONE]``, ``DONE name`` (as a rescue DAG writes it), ``PARENT ... CHILD ...``,
+``SCRIPT [DEFER status time] [DEBUG file type] PRE|POST name exe args...``, ``PRE_SKIP``,
+``RETRY name N [UNLESS-EXIT v]``, ``VARS name [PREPEND|APPEND] k="v"...``, ``ABORT-DAG-ON
+name v [RETURN r]``, ``CATEGORY``, ``MAXJOBS``,
 ``PRIORITY``, ``CONFIG`` (``DAGMAN_MAX_JOBS_SUBMITTED`` and ``DAGMAN_MAX_JOBS_IDLE``),
 ``INCLUDE``, ``SPLICE name file [DIR d]`` and ``SUBDAG EXTERNAL name
 file [DIR d] [NOOP] [DONE]``; a node name may be ``ALL_NODES`` where DAGMan allows it.
@@ -13,7 +14,9 @@ saying so; a word that is no command at all is refused as unknown: nothing is sk
 
 A splice's nodes are named ``splice+node``, as DAGMan names them; an edge to a splice
 goes to its initial nodes, one from it leaves from its final nodes.  Categories named in
-a splice are its own unless their name begins with ``+``.
+a splice are its own (``splice+cat``) unless their name begins with ``+``: those are
+global, one category of that name across the whole DAG.  A MAXJOBS at a higher level wins
+over one in a splice, wherever in the file it is.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ ALL_NODES = "ALL_NODES"
 # Commands of DAGMan that roost does not carry out, refused with this word of why.
 UNSUPPORTED = {
     "FINAL": "FINAL nodes", "PROVISIONER": "provisioner nodes", "SERVICE": "service nodes",
+    "WEAK": "weak dependencies (a child needs its parents' success)",
+    "TOLERANCE": "failure tolerances (a node fails when one of its jobs does)",
     "DOT": "DOT files", "NODE_STATUS_FILE": "node status files (see roost dag status)",
     "JOBSTATE_LOG": "job state logs", "REJECT": "REJECT", "ENV": "ENV",
     "CONNECT": "splice pin connections", "PIN_IN": "splice pins", "PIN_OUT": "splice pins",
@@ -35,7 +40,8 @@ UNSUPPORTED = {
     "SET_JOB_ATTR": "attributes of the DAGMan job (a DAG runs in the schedd, as no job)",
 }
 CONFIG_KNOWN = {"DAGMAN_MAX_JOBS_SUBMITTED": "max_jobs", "DAGMAN_MAX_JOBS_IDLE": "max_idle"}
-_VAR = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+# A VARS pair: a macro, or (``+name``, ``My.name``) a job attribute, and its quoted value.
+_VAR = re.compile(r'\s*(\+?[A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
 class DagError(ValueError):
@@ -144,6 +150,7 @@ class _Reader:
         self.splices: dict[str, Dag] = {}
         self.where = ""
         self.includes: list[Path] = []
+        self.own_limits: set[str] = set()  # categories this file's MAXJOBS set
 
     def fail(self, message: str) -> DagError:
         return DagError(f"{self.where}: {message}")
@@ -245,18 +252,16 @@ class _Reader:
         self.splices[name] = inner
         for node_name, node in inner.nodes.items():
             node.name = f"{name}+{node_name}"
-            if node.category and not node.category.startswith("+"):
-                node.category = f"{name}+{node.category}"
-            elif node.category:
-                node.category = node.category[1:]
+            node.category = _scoped(name, node.category)
             self.dag.nodes[node.name] = node
         for child, parents in inner.parents.items():
             self.dag.parents[f"{name}+{child}"] = {f"{name}+{p}" for p in parents}
         for (parent, child), at in inner.edge_where.items():
             self.dag.edge_where[(f"{name}+{parent}", f"{name}+{child}")] = at
         for category, limit in inner.categories.items():
-            key = category[1:] if category.startswith("+") else f"{name}+{category}"
-            self.dag.categories[key] = limit
+            key = _scoped(name, category)
+            if key not in self.own_limits:
+                self.dag.categories[key] = limit
 
     def _targets(self, name: str, role: str) -> list[str]:
         """The nodes a name stands for in PARENT/CHILD: itself, or a splice's initial
@@ -334,6 +339,12 @@ class _Reader:
                                 "run a script before them")
             setattr(node, kind.lower(), script)
 
+    def done(self, args: list[str], _line: str) -> None:
+        if len(args) != 1:
+            raise self.fail("DONE needs a node")
+        for node in self._nodes(args[0]):
+            node.done = True
+
     def pre_skip(self, args: list[str], _line: str) -> None:
         if len(args) != 2:
             raise self.fail("PRE_SKIP needs a node and an exit code")
@@ -372,6 +383,9 @@ class _Reader:
             match = _VAR.match(rest, position)
             if match is None:
                 raise self.fail(f"VARS: expected name=\"value\" at {rest[position:].strip()!r}")
+            if match.group(1).lower().startswith("queue"):
+                raise self.fail(f"VARS: a macro's name cannot begin with queue: "
+                                f"{match.group(1)!r}")
             value = re.sub(r"\\(.)", r"\1", match.group(2))
             pairs.append((match.group(1), value))
             position = match.end()
@@ -404,6 +418,7 @@ class _Reader:
         if count < 1:
             raise self.fail("MAXJOBS's count must be at least 1")
         self.dag.categories[args[0]] = count
+        self.own_limits.add(args[0])
 
     def priority(self, args: list[str], _line: str) -> None:
         if len(args) != 2:
@@ -457,12 +472,18 @@ class _Reader:
 
 _COMMANDS = {
     "JOB": _Reader.job, "PARENT": _Reader.parent, "SCRIPT": _Reader.script,
-    "PRE_SKIP": _Reader.pre_skip, "RETRY": _Reader.retry, "VARS": _Reader.vars,
-    "ABORT-DAG-ON": _Reader.abort_dag_on, "CATEGORY": _Reader.category,
+    "DONE": _Reader.done, "PRE_SKIP": _Reader.pre_skip, "RETRY": _Reader.retry,
+    "VARS": _Reader.vars, "ABORT-DAG-ON": _Reader.abort_dag_on, "CATEGORY": _Reader.category,
     "MAXJOBS": _Reader.maxjobs, "PRIORITY": _Reader.priority, "CONFIG": _Reader.config,
     "SPLICE": _Reader.splice, "SUBDAG": _Reader.subdag,
     "INCLUDE": _Reader.include,
 }
+
+
+def _scoped(splice: str, category: str) -> str:
+    """A category of a splice, as the DAG that splices it names it: global ones (``+``)
+    as they are, the splice's own under its name."""
+    return category if not category or category.startswith("+") else f"{splice}+{category}"
 
 
 def _under(directory: Path, name: str) -> Path:

@@ -105,13 +105,15 @@ def run_script(script: Script, node, owner: str, dag_file: str, kind: str) -> in
     """Run a node's script once; its exit status (-N for a signal N, as DAGMan reads it;
     127 when it cannot be started)."""
     directory = Path(node.directory or Path(dag_file).parent)
-    macros = {"$JOB": node.name, "$RETRY": node.retries, "$MAX_RETRIES": node.max_retries,
+    # $NODE is the manual's name now, $JOB its older one.
+    macros = {"$NODE": node.name, "$JOB": node.name, "$DAGID": node.dag_id,
+              "$RETRY": node.retries, "$MAX_RETRIES": node.max_retries,
               "$DAG_STATUS": 0, "$FAILED_COUNT": 0}
     if kind == POST:
         macros.update({"$RETURN": node.return_value if node.return_value is not None else 0,
                        "$PRE_SCRIPT_RETURN": node.pre_return
                        if node.pre_return is not None else -1,
-                       "$JOBID": f"{node.cluster_id}.0"})
+                       "$JOBID": f"{node.cluster_id}.0", "$CLUSTERID": node.cluster_id})
     argv = script_argv(script, macros)
     executable = Path(argv[0])
     # Relative to the node's directory, as DAGMan runs it there; a bare name not found

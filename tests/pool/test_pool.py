@@ -309,6 +309,10 @@ def _priorities(pool: Pool) -> list:
 
 
 def test_sigkill_of_the_schedd_loses_nothing_and_runs_nothing_twice(pool):
+    # A lease that outlasts the schedd's restart (4-6 s on a loaded machine of 2 cores):
+    # under 6 s, a job that ended while the schedd was down lost its claim, and so its
+    # end, and ran again (tests/pool/test_dag_sigkill.py caught it so).
+    pool.env["ROOST_SCHEDD_CLAIM_LEASE"] = "30"
     pool.roost("pool", "up")
     cluster = pool.submit(sweep(pool, 30, seconds=0.5))
     time.sleep(3)

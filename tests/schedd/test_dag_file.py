@@ -130,7 +130,7 @@ PARENT S1 S2 CHILD B
     assert dag.parents["B"] == {"S1+D", "S2+D"}
     assert dag.parents["S1+D"] == {"S1+B", "S1+C"}
     assert dag.nodes["S1+A"].category == "S1+local"
-    assert dag.nodes["S1+B"].category == "shared"
+    assert dag.nodes["S1+B"].category == "+shared"
     assert dag.nodes["S2+A"].submit_file == tmp_path / "sub" / "A.condor"
     order = dag.order()
     assert order.index("A") < order.index("S1+A") < order.index("S1+D") < order.index("B")
@@ -196,6 +196,9 @@ def test_unknown_and_unsupported_commands_are_refused_by_line(tmp_path):
     ("JOB A a.sub\nRETRY A 2 UNLESS 3\n", "2: RETRY needs a node and a count"),
     ("JOB A a.sub\nPRE_SKIP A 0\n", "2: PRE_SKIP's exit code cannot be 0"),
     ("JOB A a.sub\nVARS A x=unquoted\n", "2: VARS: expected name=\"value\""),
+    ("JOB A a.sub\nVARS A Queue_size=\"2\"\n", "2: VARS: a macro's name cannot begin with queue"),
+    ("JOB A a.sub\nDONE\n", "2: DONE needs a node"),
+    ("JOB A a.sub\nDONE B\n", "2: unknown node 'B'"),
     ("JOB A a.sub\nABORT-DAG-ON A 1 RETURN 300\n", "2: RETURN's value must be between"),
     ("JOB A a.sub\nMAXJOBS big 0\n", "2: MAXJOBS's count must be at least 1"),
     ("JOB A a.sub\nSCRIPT PRE B x.sh\n", "2: unknown node 'B'"),

@@ -69,6 +69,19 @@ def test_scripts_run_with_macros_in_the_node_directory_and_decide_the_node(dags)
     assert output.count("--- PRE script of node A") == 2
 
 
+def test_the_manuals_macros_of_the_node_and_its_dag(dags):
+    script(dags, "pre.sh", 'echo "pre $*" >> log\n')
+    script(dags, "post.sh", 'echo "post $*" >> log\n')
+    dag_id, nodes = dags.submit("JOB A a.sub\nRETRY A 2\n"
+                                "SCRIPT PRE A pre.sh $NODE $DAGID $MAX_RETRIES\n"
+                                "SCRIPT POST A post.sh $NODE $CLUSTERID $JOBID $RETURN\n")
+    until(lambda: dags.status(nodes["A"]) == JobStatus.IDLE)
+    dags.run(nodes["A"], code=0)
+    until(lambda: dags.phases(dag_id)["A"] == "done")
+    assert (dags.directory / "log").read_text().splitlines() == [
+        f"pre A {dag_id} 2", f"post A {nodes['A']} {nodes['A']}.0 0"]
+
+
 def test_a_script_that_cannot_run_fails_its_node(dags):
     dag_id, nodes = dags.submit("JOB A a.sub\nSCRIPT PRE A no-such-script.sh\n")
     until(lambda: dags.phases(dag_id)["A"] == "failed")

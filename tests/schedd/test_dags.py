@@ -290,6 +290,26 @@ def test_vars_reach_the_job_and_macros_the_submit_file(dags):
     assert dags.phases(dag_id)["A"] == "done"
 
 
+def test_a_nodes_submit_file_knows_the_node_as_job(dags):
+    (dags.directory / "j.sub").write_text('executable = /bin/true\n+Node = "$(JOB)"\n'
+                                          "output = $(JOB).out\nqueue\n")
+    dag_id, nodes = dags.submit("JOB A j.sub\nJOB B j.sub\n")
+    assert [dags.job(nodes[n]).eval("Node") for n in "AB"] == ["A", "B"]
+    assert dags.job(nodes["B"]).eval("Out") == "B.out"
+
+
+def test_a_global_category_throttles_the_nodes_of_every_splice(dags):
+    (dags.directory / "p.sub").write_text(SUBMIT)
+    for name in ("one.dag", "two.dag"):
+        (dags.directory / name).write_text("JOB P p.sub\nCATEGORY P +init\n"
+                                           "JOB Q p.sub\nCATEGORY Q +init\n")
+    dag_id, nodes = dags.submit("SPLICE S1 one.dag\nSPLICE S2 two.dag\nMAXJOBS +init 1\n")
+    idle = [name for name, cluster in nodes.items() if dags.status(cluster) == IDLE]
+    assert len(idle) == 1, idle
+    dags.run(nodes[idle[0]])
+    assert sum(1 for cluster in nodes.values() if dags.status(cluster) == IDLE) == 1
+
+
 def test_a_subdag_runs_between_its_parents_and_children(dags):
     (dags.directory / "inner.dag").write_text("JOB X x.sub\nJOB Y y.sub\nPARENT X CHILD Y\n")
     for name in "xy":
