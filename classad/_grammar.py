@@ -57,6 +57,9 @@ def _checked(node: ast.Node, p, n: int) -> ast.Node:
     return node
 
 
+TABLES = "classad._parsetab"  # the grammar's LALR tables, generated and committed
+
+
 class Grammar:
     tokens = tokens + ("START_EXPR", "START_ADS")
     precedence = precedence
@@ -260,8 +263,11 @@ class Grammar:
         )
 
     def __init__(self) -> None:
+        # The tables come from TABLES (scripts/gen_parsetab.py makes it), which ply takes
+        # if its signature is this grammar's, else it builds them here; it writes none.
         self.parser = ply.yacc.yacc(
-            module=self, write_tables=False, debug=False, errorlog=ply.yacc.NullLogger()
+            module=self, tabmodule=TABLES, write_tables=False, debug=False,
+            errorlog=ply.yacc.NullLogger()
         )
         self.end_position = (1, 1)
 

@@ -3,6 +3,7 @@ errors that say where."""
 
 import os
 import threading
+from pathlib import Path
 
 import ply.yacc
 import pytest
@@ -42,6 +43,21 @@ def test_no_tables_are_written(tmp_path, monkeypatch):
     package = os.path.dirname(classad.__file__)
     for where in (package, str(tmp_path)):
         assert not {"parsetab.py", "parser.out", "lextab.py"} & set(os.listdir(where))
+
+
+def test_the_committed_tables_are_the_grammars(tmp_path):
+    """classad/_parsetab.py is what scripts/gen_parsetab.py makes of the grammar now: a
+    parser takes its tables from it rather than building them at each start."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_parsetab", Path(classad.__file__).parent.parent / "scripts" / "gen_parsetab.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    made = generator.generate(tmp_path)
+    committed = Path(classad.__file__).parent / "_parsetab.py"
+    assert made.read_text() == committed.read_text(), (
+        "the grammar changed: run scripts/gen_parsetab.py")
 
 
 def test_each_thread_parses_with_its_own_parser():
