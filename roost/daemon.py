@@ -178,13 +178,17 @@ class Daemon:
         security.ensure_local_token(home, key, lifetime)
         return key
 
-    def public_pool_key(self):
+    def public_pool_key(self, join_file: Path):
         """The key that checks callers' tokens on a host that joined the pool with a token
-        of its own (and so holds no private key): ``keys/pool.pub`` in the roost home, or
-        the public half of a private key there (a shared file system); None if neither
-        is there."""
+        of its own (and so holds no private key): the one its join file ``join_file``
+        carries (``roost token create --out``), else ``keys/pool.pub`` in the roost home,
+        else the public half of a private key there (a shared file system); None if
+        there is none of them."""
         from roost import security
 
+        _, carried = security.load_join_file(join_file)
+        if carried is not None:
+            return carried
         path = security.key_path(self.config.home)
         public = security.public_key_path_of(path)
         if public.exists():

@@ -517,10 +517,10 @@ def local_token_path(home: Path) -> Path:
     return token_dir(home) / f"{_login_name()}.token"
 
 
-def load_token(path: Path) -> str:
-    """The token in the file ``path``; a one-line RoostError if there is none."""
+def _read_token_file(path: Path) -> tuple[str, str]:
+    """The token in the file ``path`` and what follows it (a join file's public key)."""
     try:
-        token = Path(path).read_text(encoding="ascii").strip()
+        text = Path(path).read_text(encoding="ascii").strip()
     except FileNotFoundError:
         raise RoostError(
             f"no token at {path} (is the pool up? roost token create --identity NAME "
@@ -529,14 +529,30 @@ def load_token(path: Path) -> str:
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not a token file"
         raise RoostError(f"cannot read the token {path}: {reason}") from None
-    if not token:
+    if not text:
         raise RoostError(f"the token file {path} is empty")
-    return token
+    token, _, rest = text.partition("\n")
+    return token.strip(), rest.strip()
 
 
-def write_token(path: Path, token: str) -> None:
-    """Write ``token`` to ``path`` (mode 0600), replacing any file there in one step; a
-    missing directory is made with mode 0700."""
+def load_token(path: Path) -> str:
+    """The token in the file ``path`` (its first line); a one-line RoostError if there is
+    none."""
+    return _read_token_file(path)[0]
+
+
+def load_join_file(path: Path) -> tuple[str, VerifyKey | None]:
+    """The token in the file ``path`` and the pool's public key, if the file carries it
+    (``roost token create --out`` writes both: all a host that joins the pool needs)."""
+    token, rest = _read_token_file(path)
+    return token, VerifyKey.from_pem(rest.encode("ascii"), f"the public key in {path}") \
+        if rest else None
+
+
+def write_token(path: Path, token: str, public: VerifyKey | None = None) -> None:
+    """Write ``token`` to ``path`` (mode 0600), and after it the pool's ``public`` key if
+    given (a join file), replacing any file there in one step; a missing directory is
+    made with mode 0700."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     try:
@@ -544,6 +560,8 @@ def write_token(path: Path, token: str) -> None:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w", encoding="ascii") as stream:
             stream.write(token + "\n")
+            if public is not None:
+                stream.write(public.pem().decode("ascii"))
         os.replace(temporary, path)
     except OSError as error:
         temporary.unlink(missing_ok=True)

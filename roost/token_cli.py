@@ -65,7 +65,8 @@ def _parser() -> Parser:
         "--out",
         type=Path,
         metavar="FILE",
-        help="write the token to FILE (mode 0600) instead of printing it",
+        help="write the token, and the pool's public key after it, to FILE (mode 0600) "
+        "instead of printing the token: the one file a host needs to join the pool",
     )
     show = verbs.add_parser(
         "show",
@@ -135,11 +136,13 @@ def create(args: argparse.Namespace) -> int:
     if args.out is None:
         print(token)
         return 0
-    security.write_token(args.out, token)
+    # With the pool's public key after it: all a host that joins the pool needs to check
+    # the tokens of its callers.
+    security.write_token(args.out, token, key.public)
     identity = security.decode_token(token)
     print(
         f"wrote a token for {identity.name} ({_scopes(identity)}), "
-        f"expiring {_when(identity.expires)}, to {args.out}"
+        f"expiring {_when(identity.expires)}, and the pool's public key to {args.out}"
     )
     return 0
 

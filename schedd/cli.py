@@ -43,11 +43,11 @@ def _own_token(daemon, args, machine: str):
 
     config = daemon.config
     if args.token:
-        key = daemon.public_pool_key()
+        key = daemon.public_pool_key(args.token)
         if key is None:
-            raise RoostError(f"no pool key in {config.home / 'keys'}: a schedd checks its "
-                             "users' tokens with the pool's public key (copy keys/pool.pub "
-                             "from the central manager)")
+            raise RoostError(f"no pool key in {args.token} or {config.home / 'keys'}: a "
+                             "schedd checks its users' tokens with the pool's public key "
+                             "(roost token create --out writes it with the token)")
         return security.load_token(args.token), key
     key = daemon.pool_key()
     return security.daemon_token(key, f"schedd@{machine}", ["advertise-schedd"],

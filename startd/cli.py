@@ -262,13 +262,14 @@ def _verifier(daemon, args):
     """The pool key that checks the tokens of the startd's callers, or None.
 
     A startd given a token (a desktop or a batch node that joined with one copied file)
-    checks tokens with the pool's public key if its roost home has it (``keys/pool.pub``,
-    which can sign nothing, so any host may be given it); without it, the claim ids
+    checks tokens with the pool's public key if its join file carries it or its roost home
+    has it (``keys/pool.pub``; it can sign nothing, so any host may have it); without it,
+    the claim ids
     authenticate the claims (``startd.service.interceptor``).  It never makes a key of its
     own, which would refuse every schedd.  A startd without a token signs its own with
     the pool key, made if need be, as the daemons of a personal pool do."""
     if args.token:
-        key = daemon.public_pool_key()
+        key = daemon.public_pool_key(args.token)
         if key is None:
             daemon.log.info("no pool key in %s: claims are authenticated by their claim "
                             "ids, and Drain is refused", daemon.config.home / "keys")

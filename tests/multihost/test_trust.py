@@ -7,10 +7,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import sys
 
 import pytest
+
+from roost import security
 
 from .test_pool import PORT, TIMEOUT, Site, central_manager, join
 
@@ -45,10 +46,7 @@ def test_an_execute_host_can_make_no_token_the_pool_accepts(make_network):
     [[schedd]] = cm.wait_for("schedd ad", "status", "-schedd", "-af", "MyAddress")
     desk = Site(network["desk1"], ROOST_MATCHMAKER_ADDRESS=f"cm:{PORT}",
                 ROOST_SCHEDD_ADDRESS=schedd)
-    join(cm, desk)
-    keys = desk.home / "keys"
-    keys.mkdir(mode=0o700)
-    shutil.copy(cm.home / "keys" / "pool.pub", keys / "pool.pub")
+    join(cm, desk)  # its token, and the pool's public key after it
     desk.roost("startd", "--collector", f"cm:{PORT}", "--token", "startd.token")
     cm.wait_for("slot", "status", "-af", "Name")
     # It cannot sign: the public key makes no token.
@@ -60,7 +58,7 @@ def test_an_execute_host_can_make_no_token_the_pool_accepts(make_network):
     directory = desk.host.directory
     forged = directory / "forged.token"
     forged.write_text(desk.host.run([sys.executable, "-c", FORGE], env=desk.env).stdout)
-    startd_token = (directory / "startd.token").read_text().strip()
+    startd_token = security.load_token(directory / "startd.token")
     raised = directory / "raised.token"
     raised.write_text(altered(startd_token, scope="admin", sub="admin@pool") + "\n")
     for token_file in (forged, raised):
@@ -87,7 +85,7 @@ def test_a_job_cannot_read_its_startds_token(make_network):
     cm.roost("token", "create", "--identity", "alice@pool", "--scope", "submit", "--out",
              str(token))
     startd_token = desk.host.directory / "startd.token"
-    signature = startd_token.read_text().strip().rpartition(".")[2]
+    signature = security.load_token(startd_token).rpartition(".")[2]
     # 5: the file is not where the job looks; 3: it could read it; 4: its environment
     # holds the token.
     (cm.host.directory / "job.sub").write_text(

@@ -632,6 +632,20 @@ def test_token_create_unknown_scope_is_a_usage_error(home, capsys):
     assert token_cli.MAX_LIFETIME_DAYS * token_cli.SECONDS_PER_DAY == security.MAX_LIFETIME
 
 
+def test_token_create_out_writes_a_join_file(home, tmp_path, capsys):
+    key = SigningKey.load_or_create(security.key_path(home))
+    out = tmp_path / "desk1.token"
+    assert token_cli.main(["create", "--identity", "startd@desk1", "--scope",
+                           "advertise-startd", "--out", str(out)]) == 0
+    assert "and the pool's public key to" in capsys.readouterr().out
+    token, public = security.load_join_file(out)
+    assert public == key.public and security.load_token(out) == token
+    assert verify_token(public, token).name == "startd@desk1"
+    assert mode(out) == 0o600
+    assert token_cli.main(["show", str(out)]) == 0
+    assert "identity:  startd@desk1" in capsys.readouterr().out
+
+
 def test_token_show(home, tmp_path, capsys, monkeypatch):
     key = SigningKey.load_or_create(security.key_path(home))
     security.ensure_local_token(home, key, 10 * 24 * HOUR)

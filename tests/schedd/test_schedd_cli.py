@@ -229,8 +229,9 @@ def test_a_schedd_given_a_token_and_no_pool_key_refuses_to_start_saying_why(tmp_
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
-        f"roost: no pool key in {home / 'keys'}: a schedd checks its users' tokens with the "
-        "pool's public key (copy keys/pool.pub from the central manager)")
+        f"roost: no pool key in {token} or {home / 'keys'}: a schedd checks its users' "
+        "tokens with the pool's public key (roost token create --out writes it with the "
+        "token)")
     assert not (home / "schedd").exists(), "nothing was made before the refusal"
     assert not (home / "keys").exists(), "a schedd given a token makes no key of its own"
 

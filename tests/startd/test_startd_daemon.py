@@ -187,19 +187,24 @@ def test_a_startd_with_a_token_and_no_pool_key_takes_claims_by_their_claim_id(po
             startd.drain()
 
 
-def test_a_startd_with_a_token_and_the_public_key_checks_admin_tokens(pool, tmp_path):
-    # The host was given its token and the pool's public key: it can verify, never sign.
+@pytest.mark.parametrize("given", ["join file", "pool.pub"])
+def test_a_startd_with_a_token_and_the_public_key_checks_admin_tokens(pool, tmp_path, given):
+    # The host was given its token and the pool's public key (in its join file, as roost
+    # token create --out writes it, or as keys/pool.pub): it can verify, never sign.
     desk = tmp_path / "desk"
     keys = desk / "home" / "keys"
     keys.mkdir(parents=True)
     key = security.SigningKey.load(security.key_path(pool.home))
-    (keys / "pool.pub").write_bytes(key.public.pem())
     token = desk / "startd.token"
-    security.write_token(token, security.daemon_token(key, f"startd@{NAME}",
-                                                      ["advertise-startd"], 600))
+    made = security.daemon_token(key, f"startd@{NAME}", ["advertise-startd"], 600)
+    if given == "join file":
+        security.write_token(token, made, key.public)
+    else:
+        security.write_token(token, made)
+        (keys / "pool.pub").write_bytes(key.public.pem())
     pool.startd("--token", str(token), env={"ROOST_HOME": str(desk / "home")})
     pool.wait_for_slots(lambda slots: f"slot1@{NAME}" in slots)
-    assert sorted(os.listdir(keys)) == ["pool.pub"]
+    assert sorted(os.listdir(keys)) == ([] if given == "join file" else ["pool.pub"])
     forged = security.create_token(security.SigningKey.generate(), "admin@pool", ["admin"], 60)
     with Startd(pool.address, forged, config=pool.config) as startd, \
             pytest.raises(RoostError, match="did not accept the token: token signature"):
