@@ -17,13 +17,15 @@ beside them a chain of ``--chain`` nodes (C0 -> C1 -> ...): 100,091 nodes, every
     the schedd's transaction alone (``DagQueue.submit`` on a ``JobQueue`` of its own),
     beside one flat cluster's transaction (``JobQueue.submit``);
 (b) SQL rows: the rows that DAG took in each table, per PARENT/CHILD pair of the file;
+    The first ``--fan-releases`` blocks again as plain jobs with ``Parents`` (each middle
+    one cluster of 1,000 procs, so a fan-out or fan-in is one edge): their rows;
 (c) release latency, in this process: parents' jobs are ended by telling the queue their
     start and exit (as tests/schedd/test_dags.py does, no startd), and the time from the
     call that records a parent's exit to the queue's event that its child is Idle (told
     once the transaction that releases it has committed), median and p99, for the first
-    ``--fan-releases`` blocks' fan-outs (J -> 1,000 children) and fan-ins (the last
-    middle node -> J), and ``--chain-releases`` links of the chain; beside the same call
-    for a job of the flat cluster, which has no children;
+    ``--fan-releases`` blocks' fan-outs (J -> 1,000 nodes) and fan-ins (the last middle
+    node -> J), ``--chain-releases`` links of the chain, and the plain jobs' blocks;
+    beside the same call for a job of the flat cluster, which has no children;
 (d) a chain of ``--pool-chain`` ``/bin/true`` nodes (one DAG file) through a personal
     pool (one startd of 2 slots, as bench/pool_bench.py makes it): jobs per second from the
     submit to the DAG's end, beside the same number of jobs as one flat cluster.
@@ -148,9 +150,9 @@ class Releases:
                 self.at.setdefault(int(change.job_id.partition(".")[0]), now)
 
 
-def end_job(jobs: JobQueue, cluster: int) -> float:
+def end_job(jobs: JobQueue, cluster: int, proc: int = 0) -> float:
     """Start and exit a job; the moment just before its exit is recorded."""
-    job_id = f"{cluster}.0"
+    job_id = f"{cluster}.{proc}"
     jobs.job_started(job_id, JobStarted("bench", jobs.now()))
     began = time.perf_counter()
     jobs.job_exited(job_id, JobExited(jobs.now(), "bench", Failure.NONE, exit_code=0))
@@ -171,9 +173,7 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         _ids, clusters = DagQueue(jobs).submit(caller, dags, specs)
         transaction = time.perf_counter() - began
         by_name = dict(zip(plan.names, clusters, strict=True))
-        with engine.connect() as connection:
-            rows = {table.__tablename__: connection.scalar(
-                select(func.count()).select_from(table)) for table in TABLES}
+        rows = _rows(engine)
         flat_ad = plan.nodes[0][2].copy()
         began = time.perf_counter()
         flat_cluster, _ = jobs.submit(caller, flat_ad, [], nodes)
@@ -200,6 +200,8 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         for i in range(min(chain_releases, chain - 1)):
             began = end_job(jobs, by_name[f"C{i}"])
             links.append(releases.at[by_name[f"C{i + 1}"]] - began)
+        plain_fan_out, plain_fan_in = plain_parents(jobs, caller, flat_ad, width,
+                                                    fan_releases, releases)
         alone = []
         for proc in range(max(len(links), len(fan_in), 1)):
             job_id = f"{flat_cluster}.{proc}"
@@ -210,14 +212,57 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         print(f"(c) release latency, exit -> child Idle (in-process, SQLite, {nodes:,} nodes "
               f"queued):")
         if fan_out:
-            print(f"  fan-out, 1 -> {width:,} children    {quantiles(fan_out)}")
-            print(f"  fan-in, {width:,} -> 1 (the last)  {quantiles(fan_in)}")
+            print(f"  {f'fan-out, 1 -> {width:,} nodes':<34} {quantiles(fan_out)}")
+            print(f"  {f'fan-in, {width:,} nodes -> 1':<34} {quantiles(fan_in)}")
         if links:
-            print(f"  chain, 1 -> 1                {quantiles(links)}")
-        print(f"  reference: a flat job's exit {quantiles(alone)}")
+            print(f"  {'chain, 1 node -> 1':<34} {quantiles(links)}")
+        if plain_fan_out:
+            print(f"  {f'Parents, 1 job -> {width:,} procs':<34} {quantiles(plain_fan_out)}")
+            print(f"  {f'Parents, {width:,} procs -> 1 job':<34} {quantiles(plain_fan_in)}")
+        print(f"  {'reference: a flat job, no children':<34} {quantiles(alone)}")
     finally:
         jobs.close()
         engine.dispose()
+
+
+def plain_parents(jobs: JobQueue, caller: Caller, ad, width: int, blocks: int,
+                  releases: Releases) -> tuple[list[float], list[float]]:
+    """The fan-out/fan-in blocks again as plain jobs with ``Parents`` (J0 -> one cluster of
+    ``width`` procs -> J1 ...: a whole cluster is one edge): their rows, and the release
+    latency of each block's fan-out and fan-in."""
+    def submit(count: int, parent: int | None) -> int:
+        job = ad.copy()
+        if parent is not None:
+            job["Parents"] = str(parent)
+        return jobs.submit(caller, job, [], count)[0]
+
+    if not blocks:
+        return [], []
+    joins, middles = [submit(1, None)], []
+    before = _rows(jobs.engine)
+    for _ in range(blocks):
+        middles.append(submit(width, joins[-1]))
+        joins.append(submit(1, middles[-1]))
+    rows = {name: count - before[name] for name, count in _rows(jobs.engine).items()}
+    dependencies = 2 * width * blocks
+    print(f"(b) the same {blocks} blocks with Parents on plain jobs (each middle one cluster "
+          f"of {width:,} procs), {dependencies:,} job-to-job dependencies: "
+          + ", ".join(f"{name} {count:,}" for name, count in rows.items() if count)
+          + f"; {rows['job_edges'] / dependencies:.4f} job_edges rows per dependency")
+    fan_out, fan_in = [], []
+    for join, middle in zip(joins, middles, strict=False):
+        began = end_job(jobs, join)
+        fan_out.append(releases.at[middle] - began)
+        for proc in range(width):
+            began = end_job(jobs, middle, proc)
+        fan_in.append(releases.at[joins[len(fan_in) + 1]] - began)
+    return fan_out, fan_in
+
+
+def _rows(engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {table.__tablename__: connection.scalar(
+            select(func.count()).select_from(table)) for table in TABLES}
 
 
 # -- (d) a personal pool ----------------------------------------------------------------------
