@@ -209,8 +209,8 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
             began = time.perf_counter()
             jobs.job_exited(job_id, JobExited(jobs.now(), "bench", Failure.NONE, exit_code=0))
             alone.append(time.perf_counter() - began)
-        print(f"(c) release latency, exit -> child Idle (in-process, SQLite, {nodes:,} nodes "
-              f"queued):")
+        print(f"(c) release latency, exit -> child Idle (in-process, SQLite; queued: the "
+              f"DAG's {nodes:,} nodes and the flat cluster's {nodes:,} jobs):")
         if fan_out:
             print(f"  {f'fan-out, 1 -> {width:,} nodes':<34} {quantiles(fan_out)}")
             print(f"  {f'fan-in, {width:,} nodes -> 1':<34} {quantiles(fan_in)}")
