@@ -3,12 +3,13 @@ chain of ``/bin/true`` jobs through a personal pool.  Each figure beside its ref
 measured in the same run.
 
     .venv/bin/python bench/dag_bench.py [--width 1000] [--blocks 90] [--chain 10000]
-        [--fan-releases 10] [--chain-releases 2000] [--pool-chain 1000]
+        [--fan-releases 10] [--chain-releases 2000] [--pool-chain 1000] [--no-postgres]
 
-The DAG (one file, SQLite): ``--blocks`` fan-out/fan-in blocks of ``--width``, joined end
+The DAG (one file): ``--blocks`` fan-out/fan-in blocks of ``--width``, joined end
 to end (J0 -> M0_0..M0_999 -> J1 -> M1_* -> J2 ...: 1 + 90 x 1,001 = 90,091 nodes), and
 beside them a chain of ``--chain`` nodes (C0 -> C1 -> ...): 100,091 nodes, every one a
-``/bin/true`` job of its own cluster, as DAGMan's nodes are.
+``/bin/true`` job of its own cluster, as DAGMan's nodes are.  (a) to (c) run on SQLite and
+on PostgreSQL (started here as the tests start it; ``--no-postgres`` skips it).
 
 (a) submit: ``roost dag submit`` against a ``roost schedd`` process, its wall time, beside
     the same number of jobs submitted as one flat cluster (``roost.Schedd().submit``) to
@@ -16,8 +17,8 @@ beside them a chain of ``--chain`` nodes (C0 -> C1 -> ...): 100,091 nodes, every
     and the nodes' submit files (what ``roost dag submit`` does before its request), and
     the schedd's transaction alone (``DagQueue.submit`` on a ``JobQueue`` of its own),
     beside one flat cluster's transaction (``JobQueue.submit``);
-(b) SQL rows: the rows that DAG took in each table, per PARENT/CHILD pair of the file;
-    The first ``--fan-releases`` blocks again as plain jobs with ``Parents`` (each middle
+(b) SQL rows: the rows that DAG took in each table, per PARENT/CHILD pair of the file.
+    Then the first ``--fan-releases`` blocks again as plain jobs with ``Parents`` (each middle
     one cluster of 1,000 procs, so a fan-out or fan-in is one edge): their rows;
 (c) release latency, in this process: parents' jobs are ended by telling the queue their
     start and exit (as tests/schedd/test_dags.py does, no startd), and the time from the
@@ -63,6 +64,7 @@ from schedd.job_queue import Caller, JobQueue  # noqa: E402
 from schedd.job_status import JobStatus  # noqa: E402
 from schedd.lifecycle import Failure, JobExited, JobStarted  # noqa: E402
 from tests.daemons import Daemons  # noqa: E402
+from tests.pg_server import PostgresServer  # noqa: E402
 
 SUBMIT = "executable = /bin/true\nqueue\n"
 TABLES = (models.DagRecord, models.DagNodeRecord, models.JobEdge, models.Cluster, models.Job)
@@ -95,8 +97,8 @@ def quantiles(samples: list[float]) -> str:
 # -- (a) through a schedd process --------------------------------------------------------
 
 
-def submit_to_process(home: Path, dag_file: Path, nodes: int) -> None:
-    daemons = Daemons(home)
+def submit_to_process(name: str, home: Path, url: str, dag_file: Path, nodes: int) -> None:
+    daemons = Daemons(home, url if not url.startswith("sqlite") else "")
     daemons.env["ROOST_SCHEDD_UPDATE_INTERVAL"] = "3600"  # no collector runs here
     daemons.start("schedd")
     try:
@@ -112,11 +114,11 @@ def submit_to_process(home: Path, dag_file: Path, nodes: int) -> None:
             schedd.submit(ad, count=nodes)
             flat = time.perf_counter() - began
         if done.returncode == 0:
-            print(f"(a) roost dag submit, {nodes:,} nodes, schedd process: {wall:.2f} s; "
+            print(f"[{name}] (a) roost dag submit, {nodes:,} nodes, schedd process: {wall:.2f} s; "
                   f"{nodes:,} jobs as one cluster {flat:.2f} s; ratio {wall / flat:.1f}")
         else:
             error = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            print(f"(a) roost dag submit, {nodes:,} nodes, schedd process: FAILED after "
+            print(f"[{name}] (a) roost dag submit, {nodes:,} nodes, schedd process: FAILED after "
                   f"{wall:.2f} s: {error[:200]}; {nodes:,} jobs as one cluster {flat:.2f} s")
     finally:
         daemons.stop_all()
@@ -159,11 +161,11 @@ def end_job(jobs: JobQueue, cluster: int, proc: int = 0) -> float:
     return began
 
 
-def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases: int,
+def in_process(name: str, url: str, dag_file: Path, edges: int, width: int, fan_releases: int,
                chain: int, chain_releases: int) -> None:
     plan, read, parse = _plan(dag_file)
     nodes = len(plan.nodes)
-    engine = open_database(f"sqlite:///{home / 'queue.db'}")
+    engine = open_database(url)
     jobs = JobQueue(engine)
     try:
         caller = Caller("bench", admin=False)
@@ -178,13 +180,14 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         began = time.perf_counter()
         flat_cluster, _ = jobs.submit(caller, flat_ad, [], nodes)
         flat = time.perf_counter() - began
-        print(f"(a) in-process, {nodes:,} nodes: reading the DAG file {read:.2f} s, its nodes' "
-              f"submit files {parse:.2f} s, the schedd's transaction {transaction:.2f} s; "
+        print(f"[{name}] (a) in-process, {nodes:,} nodes: reading the DAG file {read:.2f} s, "
+              f"its nodes' submit files {parse:.2f} s, the schedd's transaction "
+              f"{transaction:.2f} s; "
               f"{nodes:,} jobs as one cluster {flat:.2f} s; transaction ratio "
               f"{transaction / flat:.1f}")
         total = sum(rows.values())
-        print(f"(b) SQL rows for {nodes:,} nodes and {edges:,} PARENT/CHILD pairs: "
-              + ", ".join(f"{name} {count:,}" for name, count in rows.items())
+        print(f"[{name}] (b) SQL rows for {nodes:,} nodes and {edges:,} PARENT/CHILD pairs: "
+              + ", ".join(f"{table} {count:,}" for table, count in rows.items())
               + f"; {total / edges:.2f} rows per edge ({rows['job_edges'] / edges:.2f} in "
               f"job_edges)")
         releases = Releases(jobs)
@@ -200,7 +203,7 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         for i in range(min(chain_releases, chain - 1)):
             began = end_job(jobs, by_name[f"C{i}"])
             links.append(releases.at[by_name[f"C{i + 1}"]] - began)
-        plain_fan_out, plain_fan_in = plain_parents(jobs, caller, flat_ad, width,
+        plain_fan_out, plain_fan_in = plain_parents(name, jobs, caller, flat_ad, width,
                                                     fan_releases, releases)
         alone = []
         for proc in range(max(len(links), len(fan_in), 1)):
@@ -209,7 +212,7 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
             began = time.perf_counter()
             jobs.job_exited(job_id, JobExited(jobs.now(), "bench", Failure.NONE, exit_code=0))
             alone.append(time.perf_counter() - began)
-        print(f"(c) release latency, exit -> child Idle (in-process, SQLite; queued: the "
+        print(f"[{name}] (c) release latency, exit -> child Idle (in-process; queued: the "
               f"DAG's {nodes:,} nodes and the flat cluster's {nodes:,} jobs):")
         if fan_out:
             print(f"  {f'fan-out, 1 -> {width:,} nodes':<34} {quantiles(fan_out)}")
@@ -225,7 +228,7 @@ def in_process(home: Path, dag_file: Path, edges: int, width: int, fan_releases:
         engine.dispose()
 
 
-def plain_parents(jobs: JobQueue, caller: Caller, ad, width: int, blocks: int,
+def plain_parents(name: str, jobs: JobQueue, caller: Caller, ad, width: int, blocks: int,
                   releases: Releases) -> tuple[list[float], list[float]]:
     """The fan-out/fan-in blocks again as plain jobs with ``Parents`` (J0 -> one cluster of
     ``width`` procs -> J1 ...: a whole cluster is one edge): their rows, and the release
@@ -243,11 +246,11 @@ def plain_parents(jobs: JobQueue, caller: Caller, ad, width: int, blocks: int,
     for _ in range(blocks):
         middles.append(submit(width, joins[-1]))
         joins.append(submit(1, middles[-1]))
-    rows = {name: count - before[name] for name, count in _rows(jobs.engine).items()}
+    rows = {table: count - before[table] for table, count in _rows(jobs.engine).items()}
     dependencies = 2 * width * blocks
-    print(f"(b) the same {blocks} blocks with Parents on plain jobs (each middle one cluster "
-          f"of {width:,} procs), {dependencies:,} job-to-job dependencies: "
-          + ", ".join(f"{name} {count:,}" for name, count in rows.items() if count)
+    print(f"[{name}] (b) the same {blocks} blocks with Parents on plain jobs (each middle one "
+          f"cluster of {width:,} procs), {dependencies:,} job-to-job dependencies: "
+          + ", ".join(f"{table} {count:,}" for table, count in rows.items() if count)
           + f"; {rows['job_edges'] / dependencies:.4f} job_edges rows per dependency")
     fan_out, fan_in = [], []
     for join, middle in zip(joins, middles, strict=False):
@@ -302,6 +305,8 @@ def main() -> int:
                         help="links of the chain timed in (c)")
     parser.add_argument("--pool-chain", type=int, default=1000,
                         help="nodes of the chain run in (d) (0: skip it)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="(a) to (c) on SQLite only")
     args = parser.parse_args()
     if min(args.width, args.blocks, args.chain) < 1 or min(
             args.fan_releases, args.chain_releases, args.pool_chain) < 0:
@@ -315,12 +320,20 @@ def main() -> int:
         nodes = 1 + args.blocks * (args.width + 1) + args.chain
         print(f"DAG: {args.blocks} blocks of 1 -> {args.width:,} -> 1 end to end, and a chain "
               f"of {args.chain:,}: {nodes:,} nodes, {edges:,} PARENT/CHILD pairs")
-        for part in ("process", "queue"):
-            (Path(scratch) / part).mkdir()
-        submit_to_process(Path(scratch) / "process", dag_file, nodes)
-        in_process(Path(scratch) / "queue", dag_file, edges, args.width, args.fan_releases,
-                   args.chain, args.chain_releases)
-        shutil.rmtree(Path(scratch) / "process", ignore_errors=True)
+        sizes = edges, args.width, args.fan_releases, args.chain, args.chain_releases
+        home = Path(scratch) / "sqlite"
+        home.mkdir()
+        submit_to_process("sqlite", home, f"sqlite:///{home / 'schedd' / 'queue.db'}",
+                          dag_file, nodes)
+        shutil.rmtree(home)
+        in_process("sqlite", f"sqlite:///{Path(scratch) / 'queue.db'}", dag_file, *sizes)
+        if not args.no_postgres:
+            with PostgresServer() as server:
+                home = Path(scratch) / "postgresql"
+                home.mkdir()
+                submit_to_process("postgresql", home, server.new_database("dag_process"),
+                                  dag_file, nodes)
+                in_process("postgresql", server.new_database("dag_queue"), dag_file, *sizes)
     if args.pool_chain:
         pool_chain(args.pool_chain)
     return 0
