@@ -30,6 +30,14 @@ SMOKE = {
                          "gRPC floor", "ratio"]),
     "pool_bench.py": (["--jobs", "5", "--latency", "1", "--negotiator-scale", "0.01"],
                       ["raw spawn", "pool throughput", "latency", "negotiator scale"]),
+    "dag_bench.py": (["--width", "3", "--blocks", "2", "--chain", "5", "--fan-releases", "2",
+                      "--chain-releases", "4", "--pool-chain", "3"],
+                     ["DAG:", "(d) chain"] + [
+                         f"[{db}] {figure}" for db in ("sqlite", "postgresql")
+                         for figure in ("(a) roost dag submit", "(a) in-process", "(b) SQL rows",
+                                        "(b) the same 2 blocks", "(c) release latency")] + [
+                         "  fan-out", "  fan-in", "  chain", "  Parents, 1 job", "  Parents, 3",
+                         "  reference"]),
     "glidein_bench.py": (["--jobs", "2", "--samples", "1", "--idle-timeout", "2"],
                          ["first job via a pilot", "  pilot start-up", "  reference:",
                           "  2 pilots", "  2 sbatch jobs", "  pilots / sbatch"]),

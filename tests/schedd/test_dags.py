@@ -6,6 +6,7 @@ to the DAG queue as its script runner would (``DagQueue.script_ended``)."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from roost import cli
 from schedd.job_status import JobStatus
 from schedd.lifecycle import Failure, JobExited, JobStarted
+from schedd.reschedule import Rescheduler
 
 WAIT, IDLE, DONE, GONE = (JobStatus.WAITING, JobStatus.IDLE, JobStatus.COMPLETED,
                           JobStatus.REMOVED)
@@ -124,6 +126,23 @@ def test_the_diamond_runs_parents_before_children_and_succeeds(dags):
     dag = dags.dag(dag_id)
     assert (dag.eval("DAGStatus"), dag.eval("ReturnValue")) == ("succeeded", 0)
     assert dags.job(d).eval("DAGParentNodeNames") in ("B,C", "C,B")
+
+
+def test_a_released_node_asks_for_a_negotiation_cycle_as_a_submitted_job_does(dags):
+    _, nodes = dags.submit("JOB A a.sub\nJOB B b.sub\nPARENT A CHILD B\n")
+    told = []
+    dags.pool.jobs.listen(told.append)
+    dags.run(nodes["A"])
+    assert [(e.job_id, e.kind) for batch in told for e in batch if e.status == IDLE] == [
+        (f"{nodes['B']}.0", "released")]
+    asked = threading.Event()
+    rescheduler = Rescheduler(lambda: None, asked.set)  # the schedd's listener
+    try:
+        for batch in told:
+            rescheduler.changed(batch)
+        assert asked.wait(10)
+    finally:
+        rescheduler.stop()
 
 
 def test_a_failure_blocks_one_branch_while_the_other_completes(dags):

@@ -4,6 +4,8 @@ rerun that make blocked children wait again.  On SQLite and PostgreSQL (``pool``
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -15,6 +17,7 @@ from schedd.job_queue import Caller, QueueError
 from schedd.job_status import JobStatus
 from schedd.lifecycle import Action, Failure, JobExited, JobStarted
 from schedd.models import JobEdge
+from schedd.reschedule import Rescheduler
 
 ALICE = Caller("alice", admin=False)
 BOB = Caller("bob", admin=False)
@@ -147,6 +150,26 @@ def test_a_whole_cluster_edge_is_met_by_its_last_proc(q):
     # Released in the commit that ended the parent: the events come in one batch.
     exit_time = [e.time for e in q.events if e.job_id == f"{parent}.1" and e.kind == "exited"]
     assert released[0].time == exit_time[0]
+
+
+def test_a_released_child_asks_for_a_negotiation_cycle_as_a_submitted_job_does(q, pool):
+    parent = q.submit()
+    child = q.submit(Parents=str(parent))
+    pool.jobs.job_started(f"{parent}.0", JobStarted("host", pool.jobs.now()))
+    told = []
+    pool.jobs.listen(told.append)
+    pool.jobs.job_exited(f"{parent}.0", JobExited(pool.jobs.now(), "host", Failure.NONE,
+                                                  exit_code=0))
+    assert [(e.job_id, e.kind) for batch in told for e in batch if e.status == IDLE] == [
+        (f"{child}.0", "released")]
+    asked = threading.Event()
+    rescheduler = Rescheduler(lambda: None, asked.set)  # the schedd's listener
+    try:
+        for batch in told:
+            rescheduler.changed(batch)
+        assert asked.wait(10)
+    finally:
+        rescheduler.stop()
 
 
 def test_a_proc_edge_waits_for_that_proc_alone(q):
