@@ -44,6 +44,10 @@ JOB_TOKEN_VARIABLE = "ROOST_JOB_TOKEN"
 # Attempts for a call that finds the daemon UNAVAILABLE, and the first pause between them.
 RETRIES = 4
 BACKOFF = 0.2
+# A DAG goes to the schedd in pieces of this size, under the daemons' message limit
+# (roost.daemon.MAX_MESSAGE_BYTES), with this much more deadline for each node.
+DAG_PIECE_BYTES = 4 * 1024 * 1024
+DAG_SECONDS_PER_NODE = 0.002
 
 
 class Client:
@@ -418,17 +422,23 @@ class Schedd(Client):
         """Queue DAGs ((dag ad, index of the DAG a SUBDAG is in or -1)) and their nodes
         ((DAG index, node ad, cluster ad, proc ads, count, parent node indices), parents
         first) in one transaction; the DAG ids and the nodes' cluster ids."""
-        request = schedd_pb2.SubmitDagRequest(
+        first = schedd_pb2.SubmitDagRequest(
             dags=[schedd_pb2.DagDescription(dag_ad=ad_message(ad), parent=parent)
-                  for ad, parent in dags],
-            nodes=[schedd_pb2.DagNode(
-                dag=dag, node_ad=ad_message(node_ad),
-                job=schedd_pb2.SubmitRequest(cluster_ad=ad_message(cluster_ad),
-                                             proc_ads=[ad_message(ad) for ad in proc_ads],
-                                             count=count),
-                parents=list(parents))
-                for dag, node_ad, cluster_ad, proc_ads, count, parents in nodes])
-        reply = self._unary(self._stub.SubmitDag, request)
+                  for ad, parent in dags])
+        messages = [schedd_pb2.DagNode(
+            dag=dag, node_ad=ad_message(node_ad),
+            job=schedd_pb2.SubmitRequest(cluster_ad=ad_message(cluster_ad),
+                                         proc_ads=[ad_message(ad) for ad in proc_ads],
+                                         count=count),
+            parents=list(parents))
+            for dag, node_ad, cluster_ad, proc_ads, count, parents in nodes]
+
+        # One transaction writes every node: a big DAG's takes its time (about 0.5 ms a
+        # node here), which the deadline allows for.
+        timeout = self.timeout + DAG_SECONDS_PER_NODE * len(messages)
+        reply = self._retry(lambda: self._stub.SubmitDag(
+            dag_pieces(first, messages, DAG_PIECE_BYTES), timeout=timeout,
+            metadata=self._metadata))
         return list(reply.dag_ids), list(reply.cluster_ids)
 
     def dag_status(self, dag_id: int) -> tuple[ClassAd, list[ClassAd]]:
@@ -649,6 +659,24 @@ class Startd(Client):
         """Stop the startd taking jobs; how many jobs it is running."""
         return self._unary(self._stub.Drain, startd_pb2.DrainRequest(
             graceful=graceful, deadline_seconds=deadline, reason=reason)).running_jobs
+
+
+def dag_pieces(first, nodes: Sequence, limit: int) -> Iterator:
+    """The SubmitDag requests that carry ``first`` (the DAGs) and then ``nodes`` (DagNode
+    messages, in order), each at most ``limit`` bytes unless one node alone is more."""
+    piece = schedd_pb2.SubmitDagRequest()
+    piece.CopyFrom(first)  # a retry makes the pieces again from the same start
+    size = piece.ByteSize()
+    for node in nodes:
+        length = node.ByteSize()
+        # As the field encodes it: a byte of tag, the length as a varint, the node.
+        encoded = 1 + (length.bit_length() + 6) // 7 + length if length else 2
+        if size and size + encoded > limit:
+            yield piece
+            piece, size = schedd_pb2.SubmitDagRequest(), 0
+        piece.nodes.append(node)
+        size += encoded
+    yield piece
 
 
 def schedd_address(config: Config) -> str:

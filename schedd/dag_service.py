@@ -26,14 +26,18 @@ class DagService:
 
     dags = None  # a DagQueue, set by ScheddService
 
-    def SubmitDag(self, request, context):
+    def SubmitDag(self, requests, context):
         from schedd.dag_store import DagSpec, NodeSpec
 
+        dags, nodes = [], []
         try:
-            dags = [DagSpec(message_ad(one.dag_ad), one.parent) for one in request.dags]
-            nodes = [NodeSpec(one.dag, message_ad(one.node_ad), message_ad(one.job.cluster_ad),
-                              [message_ad(ad) for ad in one.job.proc_ads], one.job.count,
-                              list(one.parents)) for one in request.nodes]
+            for request in requests:  # the pieces of one DAG submit, the DAGs in the first
+                dags += [DagSpec(message_ad(one.dag_ad), one.parent) for one in request.dags]
+                nodes += [NodeSpec(one.dag, message_ad(one.node_ad),
+                                   message_ad(one.job.cluster_ad),
+                                   [message_ad(ad) for ad in one.job.proc_ads],
+                                   one.job.count, list(one.parents))
+                          for one in request.nodes]
         except ClassAdSyntaxError as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"bad ad: {error}")
         try:

@@ -89,7 +89,7 @@ class ScheddStub(object):
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.FromString,
                 _registered_method=True)
-        self.SubmitDag = channel.unary_unary(
+        self.SubmitDag = channel.stream_unary(
                 '/roost.rpc.Schedd/SubmitDag',
                 request_serializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.SerializeToString,
                 response_deserializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagReply.FromString,
@@ -193,8 +193,10 @@ class ScheddServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def SubmitDag(self, request, context):
-        """Queue a DAG and its SUBDAGs, their nodes and edges; one transaction.
+    def SubmitDag(self, request_iterator, context):
+        """Queue a DAG and its SUBDAGs, their nodes and edges; one transaction.  The request
+        comes in pieces under the message limit (a 100,000-node DAG is about 100 MB): the
+        first holds the DAGs, each its share of the nodes, in order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -272,7 +274,7 @@ def add_ScheddServicer_to_server(servicer, server):
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.FileTransferMessage.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.StoreOutputReply.SerializeToString,
             ),
-            'SubmitDag': grpc.unary_unary_rpc_method_handler(
+            'SubmitDag': grpc.stream_unary_rpc_method_handler(
                     servicer.SubmitDag,
                     request_deserializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.FromString,
                     response_serializer=roost_dot_rpc_dot_schedd__pb2.SubmitDagReply.SerializeToString,
@@ -596,7 +598,7 @@ class Schedd(object):
             _registered_method=True)
 
     @staticmethod
-    def SubmitDag(request,
+    def SubmitDag(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -606,8 +608,8 @@ class Schedd(object):
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_unary(
+            request_iterator,
             target,
             '/roost.rpc.Schedd/SubmitDag',
             roost_dot_rpc_dot_schedd__pb2.SubmitDagRequest.SerializeToString,

@@ -459,3 +459,33 @@ def test_roost_rerun_leaves_a_dag_node_that_has_not_ended(dags):
     assert f"DAG node A (cluster {nodes['A']}) has not ended: it is queued" in err
     assert dags.phases(dag_id)["A"] == "queued"
     assert dags.status(nodes["A"], proc=0) == DONE
+
+
+def test_a_dag_goes_to_the_schedd_in_pieces_under_the_message_limit(dags, monkeypatch):
+    from roost import client
+
+    # A piece a node: a 100,000-node DAG is about 25 pieces of 4 MiB; 30 nodes, 30 pieces.
+    monkeypatch.setattr(client, "DAG_PIECE_BYTES", 1)
+    lines = [f"JOB N{i} n.sub" for i in range(30)]
+    lines += [f"PARENT N{i} CHILD N{i + 1}" for i in range(29)]
+    dag_id, nodes = dags.submit("\n".join(lines) + "\n", name="chain.dag")
+    assert len(nodes) == 30
+    assert dags.job(nodes["N7"]).eval("DAGParentNodeNames") == "N6"
+    assert [dags.status(nodes[f"N{i}"]) for i in range(3)] == [IDLE, WAIT, WAIT]
+
+
+def test_the_pieces_of_a_dag_hold_the_dags_first_and_the_nodes_in_order():
+    from roost.client import dag_pieces
+    from roost.rpc import schedd_pb2
+
+    first = schedd_pb2.SubmitDagRequest(dags=[schedd_pb2.DagDescription(parent=-1)])
+    nodes = [schedd_pb2.DagNode(dag=0, parents=list(range(i))) for i in range(10)]
+    limit = 40
+    pieces = list(dag_pieces(first, nodes, limit))
+    assert len(pieces[0].dags) == 1 and not any(p.dags for p in pieces[1:])
+    assert [list(n.parents) for p in pieces for n in p.nodes] == [
+        list(range(i)) for i in range(10)]
+    assert all(p.ByteSize() <= limit for p in pieces) and len(pieces) > 2
+    # Under a limit nothing fits: the DAGs alone, then a node each (made again from the
+    # same start, as a retry makes them).
+    assert [len(p.nodes) for p in dag_pieces(first, nodes, 1)] == [0] + [1] * 10
