@@ -29,9 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 DOCKERFILE = DOCKER / "Dockerfile"
 
-# Each service of the pool and the roost verb it runs.
+# Each daemon's service of the pool and the roost verb it runs.
 ROLES = {"matchmaker": "matchmaker", "schedd": "schedd", "startd1": "startd", "startd2": "startd"}
 STARTDS = ("startd1", "startd2")
+# The one-shot services that sign a host's join file with the pool key, and the host's
+# service; the identity each signs.
+JOINS = {"join-schedd": ("schedd", "schedd@schedd"), "join-user": ("schedd", "roost@pool"),
+         "join-startd1": ("startd1", "startd@startd1"),
+         "join-startd2": ("startd2", "startd@startd2")}
 
 
 # -- The Dockerfile ----------------------------------------------------------------------
@@ -162,8 +167,8 @@ def services(compose) -> dict:
     return compose["services"]
 
 
-def test_the_pool_is_a_matchmaker_a_schedd_and_two_startds(services):
-    assert set(services) == set(ROLES)
+def test_the_pool_is_a_matchmaker_a_schedd_and_two_startds_and_their_joins(services):
+    assert set(services) == set(ROLES) | set(JOINS)
 
 
 def test_every_service_builds_the_one_image(services):
@@ -178,14 +183,19 @@ def test_every_service_builds_the_one_image(services):
     assert len(builds) == 1, f"the services build different images: {builds}"
 
 
-def test_every_service_mounts_the_shared_key_and_configuration(compose, services, image):
+def test_only_the_matchmaker_and_the_joins_mount_the_key(compose, services, image):
     from roost import security
 
     keys = str(PurePosixPath(security.key_path(PurePosixPath(image.env["ROOST_HOME"]))).parent)
     for name, service in services.items():
         mounts = {mount.target: mount for mount in _mounts(service)}
-        assert keys in mounts and mounts[keys].named, f"{name} does not share the pool key"
-        assert mounts[keys].source in compose.get("volumes", {})
+        if name == "matchmaker" or name in JOINS:
+            assert keys in mounts and mounts[keys].named, f"{name} has no pool key"
+            assert mounts[keys].source in compose.get("volumes", {})
+            assert mounts[keys].read_only == (name in JOINS), name
+        else:
+            assert keys not in mounts, f"{name} holds the pool key"
+            assert not any(m.named and m.source == "keys" for m in mounts.values()), name
         config = _environment(service).get("ROOST_CONFIG")
         assert config in mounts, f"{name}: ROOST_CONFIG={config} is not a mounted file"
         assert mounts[config].read_only
@@ -197,6 +207,37 @@ def test_every_service_mounts_the_shared_key_and_configuration(compose, services
                 assert mount.target in image.text, f"the image does not make {mount.target}"
 
 
+def _command_option(command: list[str], option: str) -> str | None:
+    return command[command.index(option) + 1] if option in command else None
+
+
+def test_each_host_starts_with_the_join_file_its_join_signed(services):
+    for join, (host, identity) in JOINS.items():
+        command = services[join]["command"]
+        assert command[:2] == ["token", "create"], join
+        assert _command_option(command, "--identity") == identity
+        out = PurePosixPath(_command_option(command, "--out"))
+        volumes = {m.target: m for m in _mounts(services[join]) if m.named}
+        (volume,) = [m for target, m in volumes.items() if out.is_relative_to(target)]
+        assert not volume.read_only and volume.source != "keys", join
+        # The host mounts that volume, read-only, and no other service does but its joins.
+        theirs = {m.source: m for m in _mounts(services[host]) if m.named}
+        assert volume.source in theirs and theirs[volume.source].read_only, join
+        assert theirs[volume.source].target == volume.target
+        assert services[join].get("restart") == "no", f"{join} is run once"
+        assert services[host]["depends_on"][join]["condition"] == \
+            "service_completed_successfully"
+        others = [name for name, service in services.items() if name not in (host, *JOINS)
+                  and any(m.source == volume.source for m in _mounts(service))]
+        assert not others, f"{others} mount {volume.source}"
+        used = {"schedd@schedd": _command_option(services[host]["command"], "--token"),
+                "roost@pool": _environment(services[host]).get("ROOST_SECURITY_TOKEN_FILE")}
+        if identity.startswith("startd@"):
+            assert _command_option(services[host]["command"], "--token") == str(out)
+        else:
+            assert used[identity] == str(out), identity
+
+
 def test_each_container_has_a_roost_home_of_its_own(services, image):
     home = PurePosixPath(image.env["ROOST_HOME"])
     users: dict[str, list[str]] = {}
@@ -206,13 +247,16 @@ def test_each_container_has_a_roost_home_of_its_own(services, image):
             assert PurePosixPath(mount.target) != home, f"{name} mounts over its roost home"
             if mount.named:
                 users.setdefault(mount.source, []).append(name)
-    shared = {volume for volume, names in users.items() if len(names) > 1}
-    assert len(shared) == 1, f"volumes shared beyond the keys: {shared}"
+    shared = {volume: sorted(names) for volume, names in users.items() if len(names) > 1}
+    assert shared["keys"] == sorted(["matchmaker", *JOINS])
+    for volume, names in shared.items():
+        daemons = [name for name in names if name in ROLES]
+        assert volume == "keys" or len(daemons) == 1, f"{volume} is shared by {daemons}"
 
 
-def test_the_others_start_once_the_matchmaker_is_healthy(services):
+def test_the_joins_sign_once_the_matchmaker_is_healthy(services):
     assert "healthcheck" in services["matchmaker"]
-    for name in ("schedd", *STARTDS):
+    for name in JOINS:
         depends = services[name].get("depends_on", {})
         assert depends.get("matchmaker", {}).get("condition") == "service_healthy", name
 
@@ -246,6 +290,8 @@ def started(services, image, tmp_path_factory) -> dict[str, Started]:
 
         patch.setattr(roost.daemon, "run_daemon", run_daemon)
         for name, service in services.items():
+            if name not in ROLES:
+                continue
             for variable in [v for v in os.environ if v.startswith("ROOST_")]:
                 patch.delenv(variable)
             env = {**image.env, **_environment(service)}
@@ -307,7 +353,8 @@ def test_the_startds_have_names_of_their_own(services, started):
 
 
 def test_the_health_checks_ask_each_daemon_where_it_listens(services, started):
-    for name, service in services.items():
+    for name in ROLES:
+        service = services[name]
         test = service["healthcheck"]["test"]
         assert test[:3] == ["CMD", "python", "-c"], name
         assert test[4:] == [_bind(name, started[name])], name
