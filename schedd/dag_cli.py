@@ -72,6 +72,10 @@ class _Plan:
     dags: list = field(default_factory=list)
     nodes: list = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    # Jobs already read, by (submit file, directory, VARS), of submit files whose jobs
+    # cannot differ from node to node (no $(JOB), no $RANDOM_*): a DAG of 100,000 nodes
+    # often names a handful of files.
+    read: dict = field(default_factory=dict)
 
     def add_dag(self, dag, *, parent: int, max_jobs: int | None, max_idle: int | None,
                 before: list[int], prefix: str = "") -> list[int]:
@@ -121,6 +125,10 @@ class _Plan:
         except OSError as error:
             raise RoostError(f"{node.where}: node {node.name}: cannot read "
                              f"{node.submit_file}: {error.strerror}") from None
+        same = not _PER_NODE.search(text)
+        key = (node.submit_file, node.directory, tuple(node.variables))
+        if same and key in self.read:
+            return self.read[key]
         # $(JOB) is the node's name in its submit description, as DAGMan defines it.
         text = _with_vars(text, [("JOB", node.name), *node.variables])
         arch, opsys = sd.local_platform()
@@ -130,7 +138,15 @@ class _Plan:
                                    environ=os.environ)
         except sd.SubmitError as error:
             raise RoostError(f"{node.where}: node {node.name}: {error}") from None
-        return plan.cluster_ad, plan.procs, plan.count
+        job = plan.cluster_ad, plan.procs, plan.count
+        if same:
+            self.read[key] = job
+        return job
+
+
+# What makes one node's job differ from another's of the same submit file and VARS: its
+# name (a macro JOB; any word "job" is taken as one, to be safe) and random macros.
+_PER_NODE = re.compile(r"job|random", re.IGNORECASE)
 
 
 def _with_vars(text: str, variables: list[tuple[str, str]]) -> str:

@@ -489,3 +489,29 @@ def test_the_pieces_of_a_dag_hold_the_dags_first_and_the_nodes_in_order():
     # Under a limit nothing fits: the DAGs alone, then a node each (made again from the
     # same start, as a retry makes them).
     assert [len(p.nodes) for p in dag_pieces(first, nodes, 1)] == [0] + [1] * 10
+
+
+def test_a_submit_file_shared_by_nodes_is_read_once_unless_its_job_is_the_nodes(
+        dags, monkeypatch):
+    from roost import submit_description
+
+    parsed = []
+    real = submit_description.parse_submit
+
+    def counting(text, **kwargs):
+        parsed.append(kwargs["filename"])
+        return real(text, **kwargs)
+
+    monkeypatch.setattr(submit_description, "parse_submit", counting)
+    (dags.directory / "same.sub").write_text("executable = /bin/true\nqueue\n")
+    (dags.directory / "named.sub").write_text(
+        "executable = /bin/echo\narguments = $(JOB)\nqueue\n")
+    lines = [f"JOB S{i} same.sub" for i in range(20)] + [f"JOB N{i} named.sub"
+                                                         for i in range(3)]
+    _, nodes = dags.submit("\n".join(lines) + "\nVARS S0 x=\"1\"\n", name="shared.dag")
+    counts = {name: sum(1 for f in parsed if f.endswith(name)) for name in ("same.sub",
+                                                                          "named.sub")}
+    assert counts == {"same.sub": 2, "named.sub": 3}  # S0's VARS make its job its own
+    assert [dags.job(nodes[f"N{i}"]).eval("Arguments") for i in range(3)] == [
+        "N0", "N1", "N2"]
+    assert dags.job(nodes["S7"]).eval("DAGNodeName") == "S7"
