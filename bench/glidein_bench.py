@@ -71,7 +71,9 @@ class Site:
         return done.stdout
 
     def submit_pilot(self, *options: str) -> str:
-        out = self.roost("glidein", "submit", "--slurm", "--cpus-per-node", "1", *options)
+        # The pilot's output where this reads it (by default it stays on the node's /tmp).
+        out = self.roost("glidein", "submit", "--slurm", "--cpus-per-node", "1",
+                         "--output-dir", str(self.home / "glidein"), *options)
         match = re.match(r"submitted pilot (\d+):", out)
         if not match:
             raise SystemExit(f"no job id in: {out}")

@@ -234,29 +234,35 @@ def _join(words: list[str]) -> str:
 # -- Slurm ---------------------------------------------------------------------------------
 
 # Run on each node by srun, with the node's own Slurm variables; "$0" is the Python.  The
-# node's roost home is its own: the pilot's token (if it carries one) is written there,
-# readable by the pilot alone, and leaves the environment before the startd starts.
+# node's roost home is its own, made afresh (a job id may come again, from another
+# cluster or after a restart) and removed when the startd has left: the pilot's token (if
+# it carries one) is written there, readable by the pilot alone, and leaves the
+# environment before the startd starts.  The shell stays to remove the home: it takes
+# Slurm's SIGTERM, meant for the startd, only once the startd has gone.
 _SLURM_HOME = (
-    'home="${TMPDIR:-/tmp}/roost-glidein-$SLURM_JOB_ID.$SLURM_NODEID"; umask 077; '
-    'mkdir -p "$home/keys" || exit 1; export ROOST_HOME="$home"; '
+    'home=$(mktemp -d "${TMPDIR:-/tmp}/roost-glidein-$SLURM_JOB_ID.$SLURM_NODEID.XXXXXX")'
+    ' || exit 1; trap : TERM; umask 077; mkdir "$home/keys" || exit 1; '
+    'export ROOST_HOME="$home"; '
 )
 _SLURM_WRITE_TOKEN = (
     'printf "%s\\n" "$ROOST_PILOT_TOKEN" > "$home/startd.token" || exit 1; '
     'printf "%s" "$ROOST_PILOT_PUBLIC_KEY" > "$home/keys/pool.pub" || exit 1; '
     'unset ROOST_PILOT_TOKEN ROOST_PILOT_PUBLIC_KEY; '
 )
-_SLURM_EXEC = (
-    'exec "$0" "$@" --instance "glidein-$SLURM_JOB_ID.$SLURM_NODEID"'
+_SLURM_RUN = (
+    '"$0" "$@" --instance "glidein-$SLURM_JOB_ID.$SLURM_NODEID"'
     ' --execute-dir "$home/execute"'
 )
+_SLURM_CLEAN = '; status=$?; rm -rf "$home"; exit $status'
 
 
 def _slurm_node(spec: PilotSpec) -> str:
-    """The command each node runs: its home, the pilot's token there, the startd."""
+    """The command each node runs: its home, the pilot's token there, the startd, and
+    the home removed."""
     if spec.token is None:
-        return _SLURM_HOME + _SLURM_EXEC
-    return (_SLURM_HOME + _SLURM_WRITE_TOKEN + _SLURM_EXEC + ' --token "$home/startd.token"'
-            f' --name "glidein-{spec.tag}-$SLURM_JOB_ID.$SLURMD_NODENAME"')
+        return _SLURM_HOME + _SLURM_RUN + _SLURM_CLEAN
+    return (_SLURM_HOME + _SLURM_WRITE_TOKEN + _SLURM_RUN + ' --token "$home/startd.token"'
+            f' --name "glidein-{spec.tag}-$SLURM_JOB_ID.$SLURMD_NODENAME"' + _SLURM_CLEAN)
 
 
 def slurm_script(spec: PilotSpec, *, home: Path, python: str) -> str:

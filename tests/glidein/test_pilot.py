@@ -141,20 +141,25 @@ def test_each_node_keeps_the_pilots_token_in_its_own_home_and_out_of_the_environ
     script = slurm_script(spec, home=HOME, python=PYTHON)
     node = shlex.split(script[script.index("/bin/sh -c "):].split("\\\n")[0])[2]
     shows = tmp_path / "startd"
-    shows.write_text('#!/bin/sh\nenv | grep -c ROOST_PILOT; echo "$@"; echo "$ROOST_HOME"\n')
+    copy = tmp_path / "seen"
+    shows.write_text('#!/bin/sh\nenv | grep -c ROOST_PILOT; echo "$@"; echo "$ROOST_HOME"\n'
+                     f'cp -a "$ROOST_HOME" {copy}; exit 3\n')
     shows.chmod(0o755)
     env = {"PATH": os.environ["PATH"], "TMPDIR": str(tmp_path), "SLURM_JOB_ID": "7",
            "SLURM_NODEID": "1", "SLURMD_NODENAME": "node2",
            "ROOST_PILOT_TOKEN": CARRIED["token"], "ROOST_PILOT_PUBLIC_KEY": CARRIED["public_key"]}
     done = subprocess.run(["/bin/sh", "-c", node, str(shows), "--glidein"], env=env,
                           capture_output=True, text=True)
-    assert done.returncode == 0 and done.stdout.splitlines()[0] == "0", done.stdout + done.stderr
-    home = tmp_path / "roost-glidein-7.1"
-    assert done.stdout.splitlines()[2] == str(home)
+    # The startd's exit is the node's; its home, made afresh, is gone after it.
+    assert done.returncode == 3 and done.stdout.splitlines()[0] == "0", done.stdout + done.stderr
+    home = Path(done.stdout.splitlines()[2])
+    assert home.parent == tmp_path and home.name.startswith("roost-glidein-7.1.")
+    assert not home.exists()
     assert f"--token {home}/startd.token --name glidein-ab12-7.node2" in done.stdout
-    assert (home / "startd.token").read_text() == CARRIED["token"] + "\n"
-    assert stat.S_IMODE((home / "startd.token").stat().st_mode) == 0o600
-    assert (home / "keys" / "pool.pub").read_text() == CARRIED["public_key"]
+    assert (copy / "startd.token").read_text() == CARRIED["token"] + "\n"
+    assert stat.S_IMODE((copy / "startd.token").stat().st_mode) == 0o600
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o700
+    assert (copy / "keys" / "pool.pub").read_text() == CARRIED["public_key"]
 
 
 def test_a_pbs_pilot_cannot_carry_a_token():
