@@ -188,6 +188,7 @@ def test_a_two_node_pilot_runs_jobs_with_their_files_on_both_nodes_and_leaves_wh
     # Its output is on its first node, which ran the batch script.
     output = network["node1"].path(f"/tmp/roost-glidein-{pilot}.out").read_text()
     assert output.count("leaving: no claim within the idle timeout") == 2, output
+    assert "couldn't chdir" not in output, output  # to the submit directory, not here
     assert glideins.signing_keys() == {}
 
 
