@@ -72,6 +72,14 @@ def local_address(bound: str, port: int) -> str:
     return join_address(host, port)
 
 
+def remote_address(address: str, hostname: Callable[[], str] = socket.getfqdn) -> str:
+    """What another host dials to reach a daemon bound to ``address``: a wildcard's host is
+    this host's name (``hostname()``, its fully qualified name, as other hosts resolve it);
+    any other address is itself."""
+    host, port = split_address(address)
+    return join_address(hostname(), port) if host in WILDCARDS else address
+
+
 def default_bind(collector: str) -> str:
     """The address a daemon binds when told none: loopback for a collector on this host's
     loopback (a personal pool stays off the network), else a wildcard of the collector's

@@ -181,47 +181,9 @@ class SlurmCluster:
 
     def _configuration(self) -> str:
         assert self.tmpdir is not None
-        tmp = self.tmpdir
-        return "\n".join([
-            "ClusterName=roosttest",
-            f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={_free_port()}",
-            f"SlurmdPort={_free_port()}",
-            "SlurmUser=root",
-            "SlurmdUser=root",
-            "AuthType=auth/none",
-            "CredType=cred/none",
-            "MpiDefault=none",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            "AccountingStorageType=accounting_storage/none",
-            "JobCompType=jobcomp/none",
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core",
-            # The configured node counts, not what slurmd finds: 2 CPUs on any machine.
-            "SlurmdParameters=config_overrides",
-            "ReturnToService=2",
-            # Ended jobs stay visible to squeue and scontrol for 5 minutes.
-            "MinJobAge=300",
-            # What a cancelled job's processes get between SIGTERM and SIGKILL.
-            f"KillWait={KILL_WAIT}",
-            "InactiveLimit=0",
-            "SchedulerType=sched/backfill",
-            f"StateSaveLocation={tmp / 'state'}",
-            f"SlurmdSpoolDir={tmp / 'spool'}",
-            f"SlurmctldPidFile={tmp / 'slurmctld.pid'}",
-            f"SlurmdPidFile={tmp / 'slurmd.pid'}",
-            f"SlurmctldLogFile={tmp / 'slurmctld.log'}",
-            f"SlurmdLogFile={tmp / 'slurmd.log'}",
-            "SlurmctldDebug=info",
-            "SlurmdDebug=info",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={CPUS} "
-            f"RealMemory={_real_memory_mib()} State=UNKNOWN",
-            f"PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
-            *self.extra_config,
-            "",
-        ])
+        return configuration(self.tmpdir, self.tmpdir, controller=(self.node, "127.0.0.1"),
+                             nodes=[(self.node, "127.0.0.1")], controller_port=_free_port(),
+                             slurmd_port=_free_port(), extra=self.extra_config)
 
     def _start_watchdog(self) -> None:
         self._watchdog = subprocess.Popen(
@@ -265,6 +227,57 @@ class SlurmCluster:
         shown = self.run("sinfo", "--noheader", "--nodes", self.node, "--format", "%t",
                          check=False)
         return shown.returncode == 0 and shown.stdout.strip() == "idle"
+
+
+def configuration(state: Path, spool: Path, *, controller: tuple[str, str],
+                  nodes: Sequence[tuple[str, str]], controller_port: int, slurmd_port: int,
+                  extra: Sequence[str] = ()) -> str:
+    """The text of a slurm.conf: slurmctld on ``controller`` (its name and address), its
+    state and log under ``state``; a slurmd on each of ``nodes`` (name and address), its
+    spool, pid file and log under ``spool`` (on a cluster of several hosts each has its
+    own); the settings of the module's docstring; ``extra`` last, so that it wins."""
+    node_lines = [f"NodeName={name} NodeHostname={name} NodeAddr={address} CPUs={CPUS} "
+                  f"RealMemory={_real_memory_mib()} State=UNKNOWN" for name, address in nodes]
+    return "\n".join([
+        "ClusterName=roosttest",
+        f"SlurmctldHost={controller[0]}({controller[1]})",
+        f"SlurmctldPort={controller_port}",
+        f"SlurmdPort={slurmd_port}",
+        "SlurmUser=root",
+        "SlurmdUser=root",
+        "AuthType=auth/none",
+        "CredType=cred/none",
+        "MpiDefault=none",
+        "ProctrackType=proctrack/linuxproc",
+        "TaskPlugin=task/none",
+        "JobAcctGatherType=jobacct_gather/none",
+        "AccountingStorageType=accounting_storage/none",
+        "JobCompType=jobcomp/none",
+        "SelectType=select/cons_tres",
+        "SelectTypeParameters=CR_Core",
+        # The configured node counts, not what slurmd finds: 2 CPUs on any machine.
+        "SlurmdParameters=config_overrides",
+        "ReturnToService=2",
+        # Ended jobs stay visible to squeue and scontrol for 5 minutes.
+        "MinJobAge=300",
+        # What a cancelled job's processes get between SIGTERM and SIGKILL.
+        f"KillWait={KILL_WAIT}",
+        "InactiveLimit=0",
+        "SchedulerType=sched/backfill",
+        f"StateSaveLocation={state / 'state'}",
+        f"SlurmdSpoolDir={spool / 'spool'}",
+        f"SlurmctldPidFile={state / 'slurmctld.pid'}",
+        f"SlurmdPidFile={spool / 'slurmd.pid'}",
+        f"SlurmctldLogFile={state / 'slurmctld.log'}",
+        f"SlurmdLogFile={spool / 'slurmd.log'}",
+        "SlurmctldDebug=info",
+        "SlurmdDebug=info",
+        *node_lines,
+        f"PartitionName=debug Nodes={','.join(name for name, _ in nodes)} Default=YES "
+        "MaxTime=INFINITE State=UP",
+        *extra,
+        "",
+    ])
 
 
 def _cancel_all(conf: str) -> None:

@@ -46,7 +46,8 @@ def _submit_parser() -> Parser:
                         help="CPUs per node (default: the batch system's, 1 on Slurm)")
     parser.add_argument("--mem", metavar="M", help="memory per node: MiB, or with K/M/G/T")
     parser.add_argument("--collector", metavar="HOST:PORT",
-                        help="the collector the startds join (default: matchmaker.address)")
+                        help="the collector the startds join (default: matchmaker.address, "
+                             "this host's name for a wildcard)")
     parser.add_argument("--idle-timeout", type=int, default=300, metavar="S",
                         help="seconds without a claim after which a startd leaves "
                              "(default 300)")
@@ -132,6 +133,7 @@ def spec_from(args: argparse.Namespace, config, **more):
     """The pilot the options ``--time``, ``--mem``, ``--collector``, ``-N``,
     ``--partition``, ``--account`` and ``--idle-timeout`` describe, and ``more``
     (PilotSpec's other fields); a one-line error naming the option that is wrong."""
+    from roost.addresses import remote_address
     from startd.glidein import pilot
 
     def checked(option: str, parse, text: str):
@@ -142,8 +144,9 @@ def spec_from(args: argparse.Namespace, config, **more):
 
     walltime = checked("--time", pilot.parse_walltime, args.time)
     memory = checked("--mem", pilot.parse_memory, args.mem) if args.mem is not None else None
-    collector = checked("--collector", pilot.check_collector,
-                        args.collector or config.get("matchmaker", "address"))
+    # A central manager's matchmaker bound to a wildcard is, for the nodes, this host.
+    collector = checked("--collector", pilot.check_collector, args.collector or
+                        remote_address(config.get("matchmaker", "address")))
     return pilot.PilotSpec(collector=collector, walltime=walltime, nodes=args.nodes,
                            memory_mib=memory, partition=args.partition, account=args.account,
                            idle_timeout=args.idle_timeout, **more)

@@ -66,7 +66,8 @@ def _parser() -> Parser:
     parser.add_argument("--once", action="store_true", help="one cycle, then exit")
     parser.add_argument("--collector", metavar="HOST:PORT",
                         help="the pool's collector, which the pilots join "
-                             "(default: matchmaker.address)")
+                             "(default: matchmaker.address, this host's name for a "
+                             "wildcard)")
     parser.add_argument("--output-dir", metavar="DIR",
                         help="where each pilot's own output goes, a directory its batch "
                              "script's node can write (default: its /tmp)")

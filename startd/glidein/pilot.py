@@ -39,6 +39,8 @@ What a pilot does on each node of its allocation:
   process id, which a shared directory would mix up between nodes.
 - The pilot's own output goes to ``spec.output_dir``: by default /tmp of the node that runs
   the batch script, which it can always write; a shared directory if the user names one.
+  The Slurm batch script runs there too, rather than in the submit directory, which the
+  node may not have.
 """
 
 from __future__ import annotations
@@ -274,7 +276,10 @@ def slurm_script(spec: PilotSpec, *, home: Path, python: str) -> str:
     plan = _Plan(spec, Path(home), python)
     directives = [f"--job-name={PILOT_JOB_NAME}", f"--nodes={spec.nodes}",
                   "--ntasks-per-node=1", f"--time={format_walltime(spec.walltime)}",
-                  f"--output={plan.output_dir / f'{PILOT_JOB_NAME}-%j.out'}"]
+                  f"--output={plan.output_dir / f'{PILOT_JOB_NAME}-%j.out'}",
+                  # Not the submit directory, which a node that shares no file system
+                  # with the submit host lacks (Slurm says so in the output, an error).
+                  f"--chdir={plan.output_dir}"]
     if spec.cpus_per_node is not None:
         directives.append(f"--cpus-per-task={spec.cpus_per_node}")
     if spec.memory_mib is not None:

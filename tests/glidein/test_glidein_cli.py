@@ -5,6 +5,7 @@ tests/glidein/test_glidein_e2e.py."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 
 import pytest
@@ -35,6 +36,15 @@ def test_dry_run_prints_the_script_it_keeps(home, capsys):
                       "--qos=debug", "--exclusive"):
         assert f"#SBATCH {directive}\n" in out
     assert "--collector cm.example.org:9618 --idle-timeout 60" in out
+
+
+def test_a_pilot_of_a_matchmaker_on_every_interface_dials_this_hosts_name(
+        home, capsys, monkeypatch):
+    """The central manager's roost.toml binds the matchmaker to 0.0.0.0, which on a node
+    would be the node itself."""
+    monkeypatch.setenv("ROOST_MATCHMAKER_ADDRESS", "0.0.0.0:9618")
+    assert main(["glidein", "submit", "--slurm", "--dry-run"]) == 0
+    assert f"--collector {socket.getfqdn()}:9618 " in capsys.readouterr().out
 
 
 def test_pbs_script_with_dry_run(home, capsys):

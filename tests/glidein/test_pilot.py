@@ -118,7 +118,7 @@ def test_slurm_script_asks_for_what_the_spec_says(tmp_path):
     _bash_reads(script, tmp_path)
     assert _directives(script, "#SBATCH") == [
         f"--job-name={PILOT_JOB_NAME}", "--nodes=3", "--ntasks-per-node=1", "--time=02:00:00",
-        "--output=/tmp/roost-glidein-%j.out", "--cpus-per-task=8",
+        "--output=/tmp/roost-glidein-%j.out", "--chdir=/tmp", "--cpus-per-task=8",
         "--mem=16384M", "--partition=short", "--account=proj1", "--qos=high", "--exclusive"]
     # Nothing of the pool's roost home: each node has its own.
     assert str(HOME) not in script and "pool.key" not in script

@@ -13,6 +13,7 @@ from roost.addresses import (
     join_address,
     local_address,
     loopback_warning,
+    remote_address,
     route_source,
     split_address,
 )
@@ -124,6 +125,16 @@ def test_local_commands_dial_loopback_for_a_wildcard():
     assert local_address("0.0.0.0:0", 5) == "127.0.0.1:5"
     assert local_address("[::]:0", 5) == "[::1]:5"
     assert local_address("10.7.0.3:0", 5) == "10.7.0.3:5"
+
+
+def test_other_hosts_dial_a_wildcard_by_this_hosts_name():
+    def hostname():
+        return "cm.example.org"
+
+    assert remote_address("0.0.0.0:9618", hostname) == "cm.example.org:9618"
+    assert remote_address("[::]:9618", hostname) == "cm.example.org:9618"
+    assert remote_address("10.7.0.3:9618", hostname) == "10.7.0.3:9618"
+    assert remote_address("127.0.0.1:9618", hostname) == "127.0.0.1:9618"
 
 
 def test_a_daemon_told_no_address_binds_for_its_collector():
