@@ -160,7 +160,8 @@ def test_a_two_node_pilot_runs_jobs_with_their_files_on_both_nodes_and_leaves_wh
         assert re.fullmatch(rf"slot1@glidein-[0-9a-f]{{8}}-{pilot}\.{name}", slot), slot
         assert re.fullmatch(rf"{re.escape(network[name].address)}:\d+", address), address
         # The node keeps the pilot's token and the pool's public key, in its own /tmp.
-        home = network[name].path(f"/tmp/roost-glidein-{pilot}.{NODES.index(name)}")
+        (home,) = network[name].path("/tmp").glob(
+            f"roost-glidein-{pilot}.{NODES.index(name)}.*")
         assert (home / "startd.token").is_file() and (home / "keys" / "pool.pub").is_file()
     assert glideins.signing_keys() == {}
 
@@ -190,6 +191,9 @@ def test_a_two_node_pilot_runs_jobs_with_their_files_on_both_nodes_and_leaves_wh
     assert output.count("leaving: no claim within the idle timeout") == 2, output
     assert "couldn't chdir" not in output, output  # to the submit directory, not here
     assert glideins.signing_keys() == {}
+    # Each node's roost home, the pilot's token with it, went with its startd.
+    for name in NODES:
+        assert not list(network[name].path("/tmp").glob(f"roost-glidein-{pilot}.*.*")), name
 
 
 def test_a_cancelled_pilots_job_runs_once_more_on_another_node(glideins):
