@@ -161,12 +161,25 @@ class ClassAd(MutableMapping):
 
     # -- text ----------------------------------------------------------------------------
 
-    def print_old(self) -> str:
-        """Old syntax: ``Name = expr`` lines, as ``condor_q -long`` prints."""
-        return "".join(
-            f"{quote_name(name, old=True)} = {unparse(self._attrs[key], old=True)}\n"
-            for key, name in self._names.items()
-        )
+    def print_old(self, lines: dict | None = None) -> str:
+        """Old syntax: ``Name = expr`` lines, as ``condor_q -long`` prints.  ``lines``, a
+        dict kept over many calls, remembers each line written: ads copied from one ad
+        share its expressions, and a line is then written once for all of them."""
+        if lines is None:
+            return "".join(
+                f"{quote_name(name, old=True)} = {unparse(self._attrs[key], old=True)}\n"
+                for key, name in self._names.items()
+            )
+        out = []
+        for key, name in self._names.items():
+            expr = self._attrs[key]
+            # By identity, the expression kept with its line so that its id stays its own.
+            seen = lines.get((name, id(expr)))
+            if seen is None or seen[0] is not expr:
+                seen = lines[name, id(expr)] = (
+                    expr, f"{quote_name(name, old=True)} = {unparse(expr, old=True)}\n")
+            out.append(seen[1])
+        return "".join(out)
 
     def print_json(self) -> str:
 

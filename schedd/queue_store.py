@@ -68,8 +68,9 @@ Changes = Mapping[str, object]  # attribute -> new value; None deletes it
 # -- ad text ---------------------------------------------------------------------------------
 
 
-def ad_text(ad: ClassAd) -> str:
-    return ad.print_old()
+def ad_text(ad: ClassAd, lines: dict | None = None) -> str:
+    """The ad as the queue stores it; ``lines`` as ``ClassAd.print_old`` takes it."""
+    return ad.print_old(lines)
 
 
 def parse_text(text: str) -> ClassAd:
@@ -191,9 +192,10 @@ def submit_many(connection: Connection, clusters: list[tuple[ClassAd, list[Class
     """Queue clusters with ids from ``first_id`` on (taken by ``allocate_ids``), in a few
     bulk statements: a DAG of a hundred thousand nodes is that many clusters."""
     made, cluster_rows, job_rows = [], [], []
+    lines: dict = {}  # the clusters' ads are mostly copies of a few: each line written once
     for offset, (cluster_ad, proc_ads, count) in enumerate(clusters):
         cluster, rows = _cluster_rows(first_id + offset, cluster_ad, proc_ads, count,
-                                      owner=owner, now=now)
+                                      owner=owner, now=now, lines=lines)
         cluster_rows.append(cluster)
         job_rows.extend(rows)
         made.append((first_id + offset, cluster["total_submitted"]))
@@ -204,8 +206,9 @@ def submit_many(connection: Connection, clusters: list[tuple[ClassAd, list[Class
 
 
 def _cluster_rows(cluster_id: int, cluster_ad: ClassAd, proc_ads: list[ClassAd], count: int,
-                  *, owner: str, now: int) -> tuple[dict, Iterable[tuple]]:
-    """A cluster's row and its jobs' rows."""
+                  *, owner: str, now: int, lines: dict | None = None
+                  ) -> tuple[dict, Iterable[tuple]]:
+    """A cluster's row and its jobs' rows (``lines``: as ``ad_text`` takes it)."""
     procs = len(proc_ads) or count
     if procs < 1:
         raise ValueError("a cluster needs at least one proc")
@@ -244,7 +247,7 @@ def _cluster_rows(cluster_id: int, cluster_ad: ClassAd, proc_ads: list[ClassAd],
         rows = [first[:at] + (proc_id,) + first[at + 1:] for proc_id in range(count)]
     cluster = {"cluster_id": cluster_id, "owner": owner, "qdate": qdate,
                "batch_name": batch_name if isinstance(batch_name, str) else "",
-               "cmd": cmd if isinstance(cmd, str) else "", "ad": ad_text(stored),
+               "cmd": cmd if isinstance(cmd, str) else "", "ad": ad_text(stored, lines),
                "total_submitted": procs, "completed": 0, "periodic": periodic}
     return cluster, rows
 

@@ -117,3 +117,14 @@ def test_simplify_keeps_classad_types():
     # time is an error there.
     assert str(ExprTree('relTime("1:30") + relTime(0)').simplify()) == "error"
     assert str(ExprTree("{ 1, 1 + 1 }").simplify()) == "{ 1,2 }"
+
+
+def test_print_old_writes_a_shared_expression_once_for_all_the_copies():
+    base = classad.parse_one('[a = 1 + x; b = "s"; c = {1, [d = 2]}]', "new")
+    copies = [base.copy() for _ in range(3)]
+    copies[1]["b"] = "other"
+    copies[2]["e"] = classad.ExprTree("a * 2")
+    lines: dict = {}
+    assert [ad.print_old(lines) for ad in copies] == [ad.print_old() for ad in copies]
+    # One line for each expression: the shared three, and the two that differ.
+    assert len(lines) == 5
