@@ -464,11 +464,22 @@ def test_roost_rerun_leaves_a_dag_node_that_has_not_ended(dags):
 def test_a_dag_goes_to_the_schedd_in_pieces_under_the_message_limit(dags, monkeypatch):
     from roost import client
 
-    # A piece a node: a 100,000-node DAG is about 25 pieces of 4 MiB; 30 nodes, 30 pieces.
+    # A piece a node: a 100,000-node DAG is about 25 pieces of 4 MiB; 30 nodes, 31 pieces
+    # (the DAG's own first).
+    sent = []
+    pieces = client.dag_pieces
+
+    def counted(*args):
+        for piece in pieces(*args):
+            sent.append(len(piece.nodes))
+            yield piece
+
     monkeypatch.setattr(client, "DAG_PIECE_BYTES", 1)
+    monkeypatch.setattr(client, "dag_pieces", counted)
     lines = [f"JOB N{i} n.sub" for i in range(30)]
     lines += [f"PARENT N{i} CHILD N{i + 1}" for i in range(29)]
     dag_id, nodes = dags.submit("\n".join(lines) + "\n", name="chain.dag")
+    assert sent == [0] + [1] * 30
     assert len(nodes) == 30
     assert dags.job(nodes["N7"]).eval("DAGParentNodeNames") == "N6"
     assert [dags.status(nodes[f"N{i}"]) for i in range(3)] == [IDLE, WAIT, WAIT]
